@@ -1,0 +1,11 @@
+/// Everything that can go wrong in `alerts`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An alert level name that is not on the scale.
+    #[error("unknown alert level `{0}` (expected verde, gialla, arancione or rossa)")]
+    UnknownLevel(String),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

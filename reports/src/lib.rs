@@ -1,0 +1,7 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod status;
+
+pub use error::{Error, Result};
+pub use status::Status;

@@ -1,0 +1,5 @@
+//! End-to-end tests: they drive the real `vedetta` binary against a real PostgreSQL + PostGIS, real brokers and
+//! real HTTP.
+
+mod foundation;
+mod support;

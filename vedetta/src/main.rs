@@ -1,0 +1,64 @@
+//! Vedetta — territory control and sensor platform for Italian municipalities.
+//!
+//! This binary only wires the library crates: configuration, the command line, and the lifecycle of the
+//! processes it runs (HTTP, MQTT ingest, the embedded broker, the private PostgreSQL cluster).
+
+mod cli;
+mod config;
+mod database;
+mod serve;
+mod telemetry;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, OsEnv, Overrides};
+use crate::database::{Database, Owner};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides { data_dir: cli.data_dir.clone(), log_format: cli.log_format };
+    let config = match Config::load(cli.config.as_deref(), &OsEnv, &overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("vedetta: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    telemetry::init_logs(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vedetta: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "Vedetta failed.");
+            eprintln!("vedetta: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve::serve(config, false).await,
+        Command::Demo => serve::serve(config, true).await,
+        Command::Ingest => serve::ingest_only(config).await,
+        Command::Migrate => {
+            let db = Database::open(&config, Owner::Command("vedetta migrate")).await?;
+            let migrated = geodata::db::migrate(&db.pool).await;
+            db.close().await?;
+            migrated?;
+            println!("Migrazioni applicate / migrations applied.");
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", config.to_masked_toml());
+            Ok(())
+        }
+    }
+}

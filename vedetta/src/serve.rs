@@ -1,0 +1,138 @@
+//! `vedetta serve`, `vedetta demo` and `vedetta ingest`: wiring the crates into a running platform.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use ingest::{BrokerOptions, ConfirmingSink, EmbeddedBroker, Endpoint, IngestLoop, IngestOptions, IngestStatus};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+use webmap::{AppState, Check};
+
+use crate::config::Config;
+use crate::database::{Database, Owner};
+use crate::telemetry;
+
+/// Runs the whole platform until SIGINT/SIGTERM.
+pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let prometheus = telemetry::install_metrics()?;
+    let purpose = if demo { "vedetta demo" } else { "vedetta serve" };
+    let db = Database::open(&config, Owner::Server(purpose)).await?;
+    let result = run_platform(&config, &db, prometheus, demo).await;
+    // Whatever happened, the private cluster is stopped cleanly.
+    let closed = db.close().await;
+    result.and(closed)
+}
+
+async fn run_platform(
+    config: &Config,
+    db: &Database,
+    prometheus: metrics_exporter_prometheus::PrometheusHandle,
+    demo: bool,
+) -> anyhow::Result<()> {
+    geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+    if let Some(token) = webmap::auth::ensure_admin_token(&db.pool, config.auth.admin_token.as_deref())
+        .await
+        .context("while preparing the admin token")?
+    {
+        println!("Token di amministrazione (mostrato una sola volta) / admin token (shown once):\n  {token}");
+    }
+
+    let broker_url = match &config.mqtt.url {
+        Some(url) => url.clone(),
+        None => {
+            let listen = config.mqtt.listen;
+            let broker = tokio::task::spawn_blocking(move || EmbeddedBroker::start(listen, &BrokerOptions::default()))
+                .await
+                .context("while starting the embedded MQTT broker")??;
+            broker.url()
+        }
+    };
+
+    let cancel = CancellationToken::new();
+    tokio::spawn(shutdown_on_signal(cancel.clone()));
+    let status = Arc::new(IngestStatus::default());
+    let ingest = spawn_ingest(config, &broker_url, status.clone(), cancel.clone())?;
+
+    let mqtt_status = status.clone();
+    let state = AppState::new(
+        db.pool.clone(),
+        vec![Check::component("mqtt", move || mqtt_status.check())],
+        Some(prometheus),
+    );
+    let listener = tokio::net::TcpListener::bind(config.http.addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http.addr))?;
+    let addr = listener.local_addr()?;
+    if demo {
+        println!("Vedetta demo è attiva / is up: http://{addr}/");
+    } else {
+        println!("Vedetta è attiva / is up: http://{addr}/");
+    }
+    info!(%addr, mqtt = %crate::config::mask_url_password(&broker_url), "Vedetta is up.");
+
+    let served = axum::serve(listener, webmap::router(state))
+        .with_graceful_shutdown(cancel.clone().cancelled_owned())
+        .await
+        .context("HTTP server");
+    cancel.cancel();
+    finish(ingest).await;
+    info!("Vedetta stopped.");
+    served
+}
+
+/// `vedetta ingest`: the ingest loop alone, against the configured broker or the one of a running `serve`.
+pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
+    let _prometheus = telemetry::install_metrics()?;
+    let db = Database::open(&config, Owner::Command("vedetta ingest")).await?;
+    let result = async {
+        geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+        let url = config.mqtt.url.clone().unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
+        let cancel = CancellationToken::new();
+        tokio::spawn(shutdown_on_signal(cancel.clone()));
+        let status = Arc::new(IngestStatus::default());
+        let ingest = spawn_ingest(&config, &url, status, cancel)?;
+        finish(ingest).await;
+        Ok(())
+    }
+    .await;
+    let closed = db.close().await;
+    result.and(closed)
+}
+
+fn spawn_ingest(
+    config: &Config,
+    broker_url: &str,
+    status: Arc<IngestStatus>,
+    cancel: CancellationToken,
+) -> anyhow::Result<JoinHandle<ingest::Result<()>>> {
+    let endpoint = Endpoint::parse(broker_url)?;
+    let opts = IngestOptions::new(endpoint, &config.mqtt.client_id, config.mqtt.topics.clone());
+    Ok(tokio::spawn(IngestLoop::new(opts, ConfirmingSink, status).run(cancel)))
+}
+
+async fn finish(ingest: JoinHandle<ingest::Result<()>>) {
+    match ingest.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => error!(error = %e, "MQTT ingest failed."),
+        Err(e) => error!(error = %e, "MQTT ingest task failed."),
+    }
+}
+
+/// Cancels `cancel` at the first SIGINT or SIGTERM.
+async fn shutdown_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            error!(error = %e, "Cannot listen for SIGTERM.");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received; shutting down."),
+        _ = term.recv() => info!("SIGTERM received; shutting down."),
+        _ = cancel.cancelled() => {}
+    }
+    cancel.cancel();
+}

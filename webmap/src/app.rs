@@ -1,0 +1,78 @@
+//! The router and the state every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::health::Check;
+use crate::{ApiError, auth, health, pages, telemetry};
+
+/// What handlers share: the pool, the health checks, the metrics handle.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: PgPool,
+    checks: Vec<Check>,
+    prometheus: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    /// State over `pool`; `/healthz` always checks the database, plus `checks`.
+    pub fn new(pool: PgPool, checks: Vec<Check>, prometheus: Option<PrometheusHandle>) -> Self {
+        let mut all = vec![Check::Database(pool.clone())];
+        all.extend(checks);
+        AppState { inner: Arc::new(Inner { pool, checks: all, prometheus }) }
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    pub(crate) fn checks(&self) -> &[Check] {
+        &self.inner.checks
+    }
+
+    pub(crate) fn prometheus(&self) -> Option<&PrometheusHandle> {
+        self.inner.prometheus.as_ref()
+    }
+}
+
+/// The whole HTTP face of Vedetta.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/assets/vedetta.css", get(pages::stylesheet))
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(telemetry::metrics))
+        .route("/api/auth/whoami", get(auth::whoami))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(telemetry::track_http))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal("a handler panicked".into()).into_response_owned()))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no resource at {}", uri.path()))
+}
+
+impl ApiError {
+    fn into_response_owned(self) -> axum::response::Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}

@@ -1,0 +1,92 @@
+//! `GET /healthz`: is every part of Vedetta working?
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::AppState;
+
+/// A part of the platform that `/healthz` reports on.
+#[derive(Clone)]
+pub enum Check {
+    /// The database answers `select 1` within two seconds.
+    Database(PgPool),
+    /// A component that knows its own state (the MQTT ingest loop, say).
+    Component { name: &'static str, state: Arc<dyn Fn() -> Result<(), String> + Send + Sync> },
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Database(_) => f.write_str("Check::Database"),
+            Check::Component { name, .. } => write!(f, "Check::Component({name})"),
+        }
+    }
+}
+
+impl Check {
+    /// A component check from a closure returning the component's state.
+    pub fn component(name: &'static str, state: impl Fn() -> Result<(), String> + Send + Sync + 'static) -> Self {
+        Check::Component { name, state: Arc::new(state) }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Check::Database(_) => "database",
+            Check::Component { name, .. } => name,
+        }
+    }
+
+    async fn run(&self) -> Result<(), String> {
+        match self {
+            Check::Database(pool) => geodata::db::ping(pool, Duration::from_secs(2)).await,
+            Check::Component { state, .. } => state(),
+        }
+    }
+}
+
+/// The answer of `/healthz`: `"ok"` or `"down"` per part, the reasons of the parts that are down.
+#[derive(Debug, Serialize)]
+pub struct HealthReport {
+    pub status: &'static str,
+    #[serde(flatten)]
+    pub parts: BTreeMap<&'static str, &'static str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<&'static str, String>,
+    pub version: &'static str,
+}
+
+impl HealthReport {
+    /// Runs every check concurrently.
+    pub async fn collect(checks: &[Check]) -> Self {
+        let results = futures::future::join_all(checks.iter().map(|c| async move { (c.name(), c.run().await) })).await;
+        let mut parts = BTreeMap::new();
+        let mut errors = BTreeMap::new();
+        for (name, result) in results {
+            match result {
+                Ok(()) => {
+                    parts.insert(name, "ok");
+                }
+                Err(reason) => {
+                    parts.insert(name, "down");
+                    errors.insert(name, reason);
+                }
+            }
+        }
+        let status = if errors.is_empty() { "ok" } else { "degraded" };
+        HealthReport { status, parts, errors, version: env!("CARGO_PKG_VERSION") }
+    }
+}
+
+pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
+    let report = HealthReport::collect(state.checks()).await;
+    let code = if report.errors.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(report)).into_response()
+}

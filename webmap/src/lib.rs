@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+mod app;
+pub mod auth;
+mod error;
+pub mod health;
+mod pages;
+mod telemetry;
+
+pub use app::{AppState, router};
+pub use auth::{Caller, Role};
+pub use error::ApiError;
+pub use health::{Check, HealthReport};

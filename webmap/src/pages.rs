@@ -1,0 +1,14 @@
+//! The web app's pages.
+
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+
+/// `GET /`: the home page (Italian first).
+pub(crate) async fn index() -> Html<&'static str> {
+    Html(include_str!("../assets/index.html"))
+}
+
+/// `GET /assets/vedetta.css`.
+pub(crate) async fn stylesheet() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../assets/vedetta.css"))
+}
