@@ -64,7 +64,11 @@ mod tests {
 
     #[test]
     fn levels_are_ordered_by_severity() {
-        assert!(Level::Verde < Level::Gialla && Level::Gialla < Level::Arancione && Level::Arancione < Level::Rossa);
+        assert!(
+            Level::Verde < Level::Gialla
+                && Level::Gialla < Level::Arancione
+                && Level::Arancione < Level::Rossa
+        );
         assert_eq!("orange".parse::<Level>().unwrap(), Level::Arancione);
         assert_eq!("Rossa".parse::<Level>().unwrap(), Level::Rossa);
         assert!("viola".parse::<Level>().is_err());

@@ -49,7 +49,12 @@ pub struct ClusterOptions {
 impl ClusterOptions {
     /// Options with defaults for the data dir `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        ClusterOptions { root: root.into(), bin_dir: None, os_user: "postgres".into(), settings: Vec::new() }
+        ClusterOptions {
+            root: root.into(),
+            bin_dir: None,
+            os_user: "postgres".into(),
+            settings: Vec::new(),
+        }
     }
 }
 
@@ -77,7 +82,10 @@ impl Cluster {
     /// Does not start it.
     pub fn open(opts: &ClusterOptions) -> Result<Self> {
         fs::create_dir_all(&opts.root).map_err(Error::io("cannot create the data dir", &opts.root))?;
-        let root = opts.root.canonicalize().map_err(Error::io("cannot resolve the data dir", &opts.root))?;
+        let root = opts
+            .root
+            .canonicalize()
+            .map_err(Error::io("cannot resolve the data dir", &opts.root))?;
         let bin_dir = match &opts.bin_dir {
             Some(dir) => dir.clone(),
             None => find_bin_dir()?,
@@ -86,14 +94,31 @@ impl Cluster {
         let state_path = root.join("postgres.json");
         if let Some(state) = read_state(&state_path)? {
             if state.pgdata.join("PG_VERSION").exists() {
-                return Ok(Cluster { pgdata: state.pgdata.clone(), state_path, bin_dir, run_as, state });
+                return Ok(Cluster {
+                    pgdata: state.pgdata.clone(),
+                    state_path,
+                    bin_dir,
+                    run_as,
+                    state,
+                });
             }
             warn!(pgdata = %state.pgdata.display(), "The cluster recorded in the state file is gone; creating a new one.");
         }
 
         let pgdata = pgdata_location(&root, run_as)?;
-        let state = State { pgdata: pgdata.clone(), port: 0, user: SUPERUSER.into(), password: random_secret() };
-        let cluster = Cluster { pgdata, state_path, bin_dir, run_as, state };
+        let state = State {
+            pgdata: pgdata.clone(),
+            port: 0,
+            user: SUPERUSER.into(),
+            password: random_secret(),
+        };
+        let cluster = Cluster {
+            pgdata,
+            state_path,
+            bin_dir,
+            run_as,
+            state,
+        };
         cluster.initdb(&opts.settings)?;
         cluster.write_state()?;
         Ok(cluster)
@@ -119,7 +144,9 @@ impl Cluster {
 
     /// Whether a postmaster is running on this PGDATA.
     pub fn is_running(&self) -> bool {
-        self.pg_ctl(&["status"]).map(|out| out.status.success()).unwrap_or(false)
+        self.pg_ctl(&["status"])
+            .map(|out| out.status.success())
+            .unwrap_or(false)
     }
 
     /// Starts the server unless it already runs (it may have outlived a Vedetta that was killed);
@@ -130,7 +157,10 @@ impl Cluster {
                 self.state.port = port;
                 self.write_state()?;
             }
-            info!(port = self.state.port, "Reusing the private PostgreSQL cluster that is already running.");
+            info!(
+                port = self.state.port,
+                "Reusing the private PostgreSQL cluster that is already running."
+            );
             return Ok(());
         }
         if self.state.port == 0 || TcpListener::bind(("127.0.0.1", self.state.port)).is_err() {
@@ -190,14 +220,24 @@ impl Cluster {
                 .mode(0o600)
                 .open(&pwfile)
                 .map_err(Error::io("cannot write", &pwfile))?;
-            file.write_all(self.state.password.as_bytes()).map_err(Error::io("cannot write", &pwfile))?;
+            file.write_all(self.state.password.as_bytes())
+                .map_err(Error::io("cannot write", &pwfile))?;
         }
         self.chown(&pwfile)?;
         let pgdata = self.pgdata.to_string_lossy().into_owned();
         let pwarg = format!("--pwfile={}", pwfile.display());
         let out = self
             .command("initdb")
-            .args(["-D", &pgdata, "-U", SUPERUSER, &pwarg, "-E", "UTF8", "--locale=C.UTF-8"])
+            .args([
+                "-D",
+                &pgdata,
+                "-U",
+                SUPERUSER,
+                &pwarg,
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ])
             .args(["--auth-local=peer", "--auth-host=scram-sha-256"])
             .output()
             .map_err(Error::io("cannot run initdb from", &self.bin_dir));
@@ -217,9 +257,12 @@ impl Cluster {
         for (key, value) in settings {
             lines.push_str(&format!("{key} = '{}'\n", value.replace('\'', "''")));
         }
-        let mut file =
-            OpenOptions::new().append(true).open(&conf).map_err(Error::io("cannot append to", &conf))?;
-        file.write_all(lines.as_bytes()).map_err(Error::io("cannot append to", &conf))?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .map_err(Error::io("cannot append to", &conf))?;
+        file.write_all(lines.as_bytes())
+            .map_err(Error::io("cannot append to", &conf))?;
         info!(pgdata = %self.pgdata.display(), "Private PostgreSQL cluster created.");
         Ok(())
     }
@@ -283,14 +326,20 @@ impl Cluster {
                 detail.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
             }
         }
-        Error::ClusterCommand { tool, dir: self.pgdata.clone(), detail }
+        Error::ClusterCommand {
+            tool,
+            dir: self.pgdata.clone(),
+            detail,
+        }
     }
 }
 
 /// Reads the state of a cluster whose data dir is owned by another process (a running `serve`),
 /// so that a command can connect to it. Returns `None` when no cluster was ever created there.
 pub fn attach_url(root: &Path, database: &str) -> Result<Option<String>> {
-    let Some(state) = read_state(&root.join("postgres.json"))? else { return Ok(None) };
+    let Some(state) = read_state(&root.join("postgres.json"))? else {
+        return Ok(None);
+    };
     if state.port == 0 {
         return Ok(None);
     }
@@ -304,9 +353,16 @@ fn read_state(path: &Path) -> Result<Option<State>> {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| Error::State { path: path.to_path_buf(), detail: e.to_string() }),
+            .map_err(|e| Error::State {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::Io { action: "cannot read", path: path.to_path_buf(), source: e }),
+        Err(e) => Err(Error::Io {
+            action: "cannot read",
+            path: path.to_path_buf(),
+            source: e,
+        }),
     }
 }
 
@@ -314,7 +370,11 @@ fn read_state(path: &Path) -> Result<Option<State>> {
 pub fn find_bin_dir() -> Result<PathBuf> {
     let mut looked = Vec::new();
     let mut versions: Vec<u32> = fs::read_dir("/usr/lib/postgresql")
-        .map(|dir| dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     versions.sort_unstable_by(|a, b| b.cmp(a));
     for v in versions {
@@ -325,7 +385,13 @@ pub fn find_bin_dir() -> Result<PathBuf> {
             return Ok(bin);
         }
     }
-    Err(Error::NoPostgres { looked_in: if looked.is_empty() { "/usr/lib/postgresql".into() } else { looked.join(", ") } })
+    Err(Error::NoPostgres {
+        looked_in: if looked.is_empty() {
+            "/usr/lib/postgresql".into()
+        } else {
+            looked.join(", ")
+        },
+    })
 }
 
 fn cluster_user(name: &str) -> Result<Option<(Uid, Gid)>> {
@@ -341,7 +407,9 @@ fn cluster_user(name: &str) -> Result<Option<(Uid, Gid)>> {
 /// `root/postgres`, or a directory the cluster user can reach when it cannot reach `root`.
 fn pgdata_location(root: &Path, run_as: Option<(Uid, Gid)>) -> Result<PathBuf> {
     let preferred = root.join("postgres");
-    let Some((uid, gid)) = run_as else { return Ok(preferred) };
+    let Some((uid, gid)) = run_as else {
+        return Ok(preferred);
+    };
     let reachable = Command::new("test")
         .arg("-x")
         .arg(root)
@@ -356,7 +424,8 @@ fn pgdata_location(root: &Path, run_as: Option<(Uid, Gid)>) -> Result<PathBuf> {
     }
     let base = PathBuf::from("/var/tmp/vedetta-clusters");
     fs::create_dir_all(&base).map_err(Error::io("cannot create", &base))?;
-    fs::set_permissions(&base, fs::Permissions::from_mode(0o711)).map_err(Error::io("cannot set permissions of", &base))?;
+    fs::set_permissions(&base, fs::Permissions::from_mode(0o711))
+        .map_err(Error::io("cannot set permissions of", &base))?;
     let dir = base.join(short_hash(root.as_os_str().as_encoded_bytes()));
     warn!(
         root = %root.display(),
@@ -368,8 +437,12 @@ fn pgdata_location(root: &Path, run_as: Option<(Uid, Gid)>) -> Result<PathBuf> {
 
 /// A free TCP port on the loopback interface.
 pub fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(Error::io("cannot find a free port on", "127.0.0.1"))?;
-    let port = listener.local_addr().map_err(Error::io("cannot find a free port on", "127.0.0.1"))?.port();
+    let listener =
+        TcpListener::bind(("127.0.0.1", 0)).map_err(Error::io("cannot find a free port on", "127.0.0.1"))?;
+    let port = listener
+        .local_addr()
+        .map_err(Error::io("cannot find a free port on", "127.0.0.1"))?
+        .port();
     Ok(port)
 }
 
@@ -403,11 +476,19 @@ impl DataDirLock {
                 let holder = holder.trim();
                 return Err(Error::DataDirBusy {
                     dir: root.to_path_buf(),
-                    holder: if holder.is_empty() { "unknown".into() } else { holder.to_string() },
+                    holder: if holder.is_empty() {
+                        "unknown".into()
+                    } else {
+                        holder.to_string()
+                    },
                 });
             }
             Err(fs::TryLockError::Error(e)) => {
-                return Err(Error::Io { action: "cannot lock", path, source: e });
+                return Err(Error::Io {
+                    action: "cannot lock",
+                    path,
+                    source: e,
+                });
             }
         }
         file.set_len(0).map_err(Error::io("cannot write", &path))?;
@@ -419,7 +500,9 @@ impl DataDirLock {
 
     /// Whether another process holds the data dir right now.
     pub fn is_held(root: &Path) -> bool {
-        let Ok(file) = File::open(root.join("vedetta.lock")) else { return false };
+        let Ok(file) = File::open(root.join("vedetta.lock")) else {
+            return false;
+        };
         match file.try_lock_shared() {
             Ok(()) => {
                 let _ = file.unlock();
@@ -467,7 +550,13 @@ mod tests {
 
     #[test]
     fn short_hash_is_stable() {
-        assert_eq!(sha2_free_hash::short_hash(b"/root/x"), sha2_free_hash::short_hash(b"/root/x"));
-        assert_ne!(sha2_free_hash::short_hash(b"/root/x"), sha2_free_hash::short_hash(b"/root/y"));
+        assert_eq!(
+            sha2_free_hash::short_hash(b"/root/x"),
+            sha2_free_hash::short_hash(b"/root/x")
+        );
+        assert_ne!(
+            sha2_free_hash::short_hash(b"/root/x"),
+            sha2_free_hash::short_hash(b"/root/y")
+        );
     }
 }

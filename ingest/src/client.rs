@@ -153,7 +153,10 @@ impl<S: MessageSink> IngestLoop<S> {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     backoff = Duration::from_millis(100);
                     self.status.set_connected(true, None);
-                    info!(session_present = ack.session_present, "Connected to the MQTT broker.");
+                    info!(
+                        session_present = ack.session_present,
+                        "Connected to the MQTT broker."
+                    );
                     for topic in &self.opts.topics {
                         client.try_subscribe(topic.as_str(), QoS::AtLeastOnce)?;
                     }
@@ -167,7 +170,10 @@ impl<S: MessageSink> IngestLoop<S> {
                         payload: publish.payload.clone(),
                         received_at: SystemTime::now(),
                     };
-                    let ack = Ack { client: client.clone(), publish };
+                    let ack = Ack {
+                        client: client.clone(),
+                        publish,
+                    };
                     self.sink.accept(message, ack).await;
                 }
                 Ok(_) => {}

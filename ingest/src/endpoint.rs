@@ -14,12 +14,21 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses `mqtt://[user[:password]@]host[:port]` (port 1883 by default; `tcp://` is accepted too).
     pub fn parse(url: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::BadUrl { url: url.to_string(), reason: reason.to_string() };
+        let bad = |reason: &str| Error::BadUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
         if !matches!(parsed.scheme(), "mqtt" | "tcp") {
-            return Err(bad("the scheme must be mqtt:// (TLS brokers are not supported yet)"));
+            return Err(bad(
+                "the scheme must be mqtt:// (TLS brokers are not supported yet)",
+            ));
         }
-        let host = parsed.host_str().ok_or_else(|| bad("no host"))?.trim_matches(['[', ']']).to_string();
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| bad("no host"))?
+            .trim_matches(['[', ']'])
+            .to_string();
         let username = (!parsed.username().is_empty()).then(|| parsed.username().to_string());
         Ok(Endpoint {
             host,
@@ -39,7 +48,10 @@ mod tests {
         let e = Endpoint::parse("mqtt://127.0.0.1").unwrap();
         assert_eq!((e.host.as_str(), e.port, e.username), ("127.0.0.1", 1883, None));
         let e = Endpoint::parse("mqtt://ingest:s3cret@broker.example:8883").unwrap();
-        assert_eq!((e.username.as_deref(), e.password.as_deref(), e.port), (Some("ingest"), Some("s3cret"), 8883));
+        assert_eq!(
+            (e.username.as_deref(), e.password.as_deref(), e.port),
+            (Some("ingest"), Some("s3cret"), 8883)
+        );
         let err = Endpoint::parse("http://x").unwrap_err().to_string();
         assert!(err.contains("mqtt://"), "{err}");
     }

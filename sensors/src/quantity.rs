@@ -60,6 +60,12 @@ mod tests {
         for q in [Quantity::Rain, Quantity::Level] {
             assert_eq!(q.as_str().parse::<Quantity>().unwrap(), q);
         }
-        assert!("temperature".parse::<Quantity>().unwrap_err().to_string().contains("temperature"));
+        assert!(
+            "temperature"
+                .parse::<Quantity>()
+                .unwrap_err()
+                .to_string()
+                .contains("temperature")
+        );
     }
 }

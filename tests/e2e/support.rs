@@ -1,0 +1,224 @@
+//! Driving the real `vedetta` binary.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+use testkit::{free_port, wait_for};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vedetta");
+
+/// How to start Vedetta.
+#[derive(Debug)]
+pub struct Launch {
+    pub data_dir: PathBuf,
+    pub env: BTreeMap<String, String>,
+    pub args: Vec<String>,
+    pub command: String,
+}
+
+impl Launch {
+    /// `vedetta serve` on a data dir under `root`, on free ports, with a known admin token.
+    pub fn serve(root: &Path) -> Launch {
+        let mut env = BTreeMap::new();
+        env.insert("VEDETTA_HTTP_ADDR".into(), format!("127.0.0.1:{}", free_port()));
+        env.insert("VEDETTA_MQTT_LISTEN".into(), format!("127.0.0.1:{}", free_port()));
+        env.insert(
+            "VEDETTA_LOG_LEVEL".into(),
+            "info,rumqttd=off,vedetta=debug,ingest=debug".into(),
+        );
+        Launch {
+            data_dir: root.join("data"),
+            env,
+            args: Vec::new(),
+            command: "serve".into(),
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Launch {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn arg(mut self, arg: &str) -> Launch {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Starts the process; its output goes to files next to the data dir.
+    pub fn spawn(self) -> Vedetta {
+        let parent = self
+            .data_dir
+            .parent()
+            .expect("the data dir has a parent")
+            .to_path_buf();
+        let n = std::fs::read_dir(&parent).map(|d| d.count()).unwrap_or(0);
+        let stdout_path = parent.join(format!("stdout-{n}.log"));
+        let stderr_path = parent.join(format!("stderr-{n}.log"));
+        let child = self
+            .command()
+            .stdout(std::fs::File::create(&stdout_path).expect("create stdout log"))
+            .stderr(std::fs::File::create(&stderr_path).expect("create stderr log"))
+            .spawn()
+            .expect("start vedetta");
+        let http = self.env["VEDETTA_HTTP_ADDR"].parse().expect("an HTTP address");
+        Vedetta {
+            child,
+            http,
+            data_dir: self.data_dir,
+            stdout_path,
+            stderr_path,
+        }
+    }
+
+    /// Runs the command to completion.
+    pub fn run(self) -> Output {
+        self.command().stdin(Stdio::null()).output().expect("run vedetta")
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        // The tests decide every variable Vedetta reads.
+        for (key, _) in std::env::vars() {
+            if key.starts_with("VEDETTA_") || key == "RUST_LOG" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(&self.args)
+            .arg(&self.command)
+            .envs(&self.env);
+        cmd
+    }
+}
+
+/// A running Vedetta.
+#[derive(Debug)]
+pub struct Vedetta {
+    child: Child,
+    pub http: SocketAddr,
+    pub data_dir: PathBuf,
+    stdout_path: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Vedetta {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    /// Waits until `/healthz` answers 200 and returns its body.
+    pub fn wait_healthy(&mut self) -> Value {
+        let url = self.url("/healthz");
+        wait_for("vedetta to be healthy", Duration::from_secs(90), || {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("vedetta exited with {status}:\n{}", self.stderr());
+            }
+            let (status, body) = get(&url, None);
+            (status == 200).then_some(body)
+        })
+    }
+
+    /// What it printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    /// What it logged on stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        wait_for("vedetta to exit", Duration::from_secs(60), || {
+            self.child.try_wait().ok().flatten()
+        })
+    }
+}
+
+impl Drop for Vedetta {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // A private cluster a killed Vedetta left behind is stopped too: the tests leave nothing running.
+        let pid_file = self.data_dir.join("postgres/postmaster.pid");
+        if let Some(pid) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|s| s.lines().next()?.parse().ok())
+        {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGQUIT);
+        }
+    }
+}
+
+/// GET `url` with an optional bearer token: status and JSON body (`Value::String` when not JSON).
+pub fn get(url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = ureq::get(url).timeout(Duration::from_secs(10));
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let response = match request.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(_) => return (0, Value::Null),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// The value of a Prometheus counter or gauge without labels, 0 when absent.
+pub fn metric(vedetta: &Vedetta, name: &str) -> f64 {
+    let (_, body) = get(&vedetta.url("/metrics"), None);
+    let text = body.as_str().unwrap_or_default().to_string();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .map(|v| v.trim().parse().unwrap_or(0.0))
+        })
+        .unwrap_or(0.0)
+}
+
+/// Publishes one message with QoS 1 through `mosquitto_pub` (an independent client).
+pub fn mosquitto_pub(port: u16, topic: &str, payload: &str) {
+    let status = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-m",
+            payload,
+        ])
+        .status()
+        .expect("mosquitto_pub is installed (make deps)");
+    assert!(status.success(), "mosquitto_pub failed");
+}
+
+/// Whether a postmaster is running on the private cluster of `data_dir`.
+pub fn cluster_running(data_dir: &Path) -> bool {
+    let pid_file = data_dir.join("postgres/postmaster.pid");
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|s| s.lines().next()?.parse::<i32>().ok())
+    else {
+        return false;
+    };
+    kill(Pid::from_raw(pid), None).is_ok()
+}

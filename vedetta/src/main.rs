@@ -17,7 +17,10 @@ use crate::database::{Database, Owner};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let overrides = Overrides { data_dir: cli.data_dir.clone(), log_format: cli.log_format };
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        log_format: cli.log_format,
+    };
     let config = match Config::load(cli.config.as_deref(), &OsEnv, &overrides) {
         Ok(config) => config,
         Err(e) => {

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use ingest::{BrokerOptions, ConfirmingSink, EmbeddedBroker, Endpoint, IngestLoop, IngestOptions, IngestStatus};
+use ingest::{
+    BrokerOptions, ConfirmingSink, EmbeddedBroker, Endpoint, IngestLoop, IngestOptions, IngestStatus,
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -30,7 +32,9 @@ async fn run_platform(
     prometheus: metrics_exporter_prometheus::PrometheusHandle,
     demo: bool,
 ) -> anyhow::Result<()> {
-    geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+    geodata::db::migrate(&db.pool)
+        .await
+        .context("while migrating the database")?;
     if let Some(token) = webmap::auth::ensure_admin_token(&db.pool, config.auth.admin_token.as_deref())
         .await
         .context("while preparing the admin token")?
@@ -42,9 +46,10 @@ async fn run_platform(
         Some(url) => url.clone(),
         None => {
             let listen = config.mqtt.listen;
-            let broker = tokio::task::spawn_blocking(move || EmbeddedBroker::start(listen, &BrokerOptions::default()))
-                .await
-                .context("while starting the embedded MQTT broker")??;
+            let broker =
+                tokio::task::spawn_blocking(move || EmbeddedBroker::start(listen, &BrokerOptions::default()))
+                    .await
+                    .context("while starting the embedded MQTT broker")??;
             broker.url()
         }
     };
@@ -86,8 +91,14 @@ pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
     let _prometheus = telemetry::install_metrics()?;
     let db = Database::open(&config, Owner::Command("vedetta ingest")).await?;
     let result = async {
-        geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
-        let url = config.mqtt.url.clone().unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
+        geodata::db::migrate(&db.pool)
+            .await
+            .context("while migrating the database")?;
+        let url = config
+            .mqtt
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
         let status = Arc::new(IngestStatus::default());
@@ -108,7 +119,9 @@ fn spawn_ingest(
 ) -> anyhow::Result<JoinHandle<ingest::Result<()>>> {
     let endpoint = Endpoint::parse(broker_url)?;
     let opts = IngestOptions::new(endpoint, &config.mqtt.client_id, config.mqtt.topics.clone());
-    Ok(tokio::spawn(IngestLoop::new(opts, ConfirmingSink, status).run(cancel)))
+    Ok(tokio::spawn(
+        IngestLoop::new(opts, ConfirmingSink, status).run(cancel),
+    ))
 }
 
 async fn finish(ingest: JoinHandle<ingest::Result<()>>) {

@@ -34,7 +34,13 @@ impl AppState {
     pub fn new(pool: PgPool, checks: Vec<Check>, prometheus: Option<PrometheusHandle>) -> Self {
         let mut all = vec![Check::Database(pool.clone())];
         all.extend(checks);
-        AppState { inner: Arc::new(Inner { pool, checks: all, prometheus }) }
+        AppState {
+            inner: Arc::new(Inner {
+                pool,
+                checks: all,
+                prometheus,
+            }),
+        }
     }
 
     /// The database pool.
@@ -62,8 +68,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(telemetry::track_http))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-        .layer(CatchPanicLayer::custom(|_| ApiError::Internal("a handler panicked".into()).into_response_owned()))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("a handler panicked".into()).into_response_owned()
+        }))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -68,7 +68,10 @@ impl Caller {
         if self.role.includes(role) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("this needs the {role} role; the token has the {} role", self.role)))
+            Err(ApiError::Forbidden(format!(
+                "this needs the {role} role; the token has the {} role",
+                self.role
+            )))
         }
     }
 }
@@ -87,7 +90,9 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+            })?;
         lookup(state.pool(), token)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("the token is unknown or revoked".into()))
@@ -104,12 +109,21 @@ pub async fn lookup(pool: &PgPool, token: &str) -> Result<Option<Caller>, sqlx::
     .bind(digest(token))
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|(token_id, name, role)| Some(Caller { token_id, name, role: Role::parse(&role)? })))
+    Ok(row.and_then(|(token_id, name, role)| {
+        Some(Caller {
+            token_id,
+            name,
+            role: Role::parse(&role)?,
+        })
+    }))
 }
 
 /// Makes sure an admin token exists. A configured token is registered (idempotently). Without one, and when no
 /// admin token exists yet, a new token is created and returned so that the caller can print it once.
-pub async fn ensure_admin_token(pool: &PgPool, configured: Option<&str>) -> Result<Option<String>, sqlx::Error> {
+pub async fn ensure_admin_token(
+    pool: &PgPool,
+    configured: Option<&str>,
+) -> Result<Option<String>, sqlx::Error> {
     if let Some(token) = configured {
         sqlx::query(
             "insert into core.api_token (name, role, token_sha256) values ('admin (configured)', 'admin', $1)
@@ -129,10 +143,12 @@ pub async fn ensure_admin_token(pool: &PgPool, configured: Option<&str>) -> Resu
         return Ok(None);
     }
     let token = new_token();
-    sqlx::query("insert into core.api_token (name, role, token_sha256) values ('admin (generated)', 'admin', $1)")
-        .bind(digest(&token))
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "insert into core.api_token (name, role, token_sha256) values ('admin (generated)', 'admin', $1)",
+    )
+    .bind(digest(&token))
+    .execute(pool)
+    .await?;
     Ok(Some(token))
 }
 

@@ -19,7 +19,10 @@ pub enum Check {
     /// The database answers `select 1` within two seconds.
     Database(PgPool),
     /// A component that knows its own state (the MQTT ingest loop, say).
-    Component { name: &'static str, state: Arc<dyn Fn() -> Result<(), String> + Send + Sync> },
+    Component {
+        name: &'static str,
+        state: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
+    },
 }
 
 impl std::fmt::Debug for Check {
@@ -33,8 +36,14 @@ impl std::fmt::Debug for Check {
 
 impl Check {
     /// A component check from a closure returning the component's state.
-    pub fn component(name: &'static str, state: impl Fn() -> Result<(), String> + Send + Sync + 'static) -> Self {
-        Check::Component { name, state: Arc::new(state) }
+    pub fn component(
+        name: &'static str,
+        state: impl Fn() -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        Check::Component {
+            name,
+            state: Arc::new(state),
+        }
     }
 
     fn name(&self) -> &'static str {
@@ -66,7 +75,8 @@ pub struct HealthReport {
 impl HealthReport {
     /// Runs every check concurrently.
     pub async fn collect(checks: &[Check]) -> Self {
-        let results = futures::future::join_all(checks.iter().map(|c| async move { (c.name(), c.run().await) })).await;
+        let results =
+            futures::future::join_all(checks.iter().map(|c| async move { (c.name(), c.run().await) })).await;
         let mut parts = BTreeMap::new();
         let mut errors = BTreeMap::new();
         for (name, result) in results {
@@ -81,12 +91,21 @@ impl HealthReport {
             }
         }
         let status = if errors.is_empty() { "ok" } else { "degraded" };
-        HealthReport { status, parts, errors, version: env!("CARGO_PKG_VERSION") }
+        HealthReport {
+            status,
+            parts,
+            errors,
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 
 pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
     let report = HealthReport::collect(state.checks()).await;
-    let code = if report.errors.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if report.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(report)).into_response()
 }

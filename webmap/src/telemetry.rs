@@ -22,7 +22,8 @@ pub(crate) async fn track_http(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("vedetta_http_requests_total", &labels).increment(1);
-    metrics::histogram!("vedetta_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("vedetta_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
     response
 }
 
@@ -31,9 +32,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("vedetta_db_pool_connections").set(f64::from(pool.size()));
     metrics::gauge!("vedetta_db_pool_idle_connections").set(pool.num_idle() as f64);
     match state.prometheus() {
-        Some(handle) => {
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response()
-        }
+        Some(handle) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            handle.render(),
+        )
+            .into_response(),
         None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
     }
 }

@@ -23,7 +23,10 @@ pub struct TestCluster {
 impl TestCluster {
     /// A cluster of the test's own, for tests that stop and restart the database. Stopped on drop.
     pub fn start() -> TestCluster {
-        let dir = tempfile::Builder::new().prefix("vedetta-pg-").tempdir().expect("a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("vedetta-pg-")
+            .tempdir()
+            .expect("a temporary directory");
         let root = dir.path().to_path_buf();
         let mut cluster = TestCluster::create(&root);
         cluster.owned_dir = Some(dir);
@@ -32,7 +35,8 @@ impl TestCluster {
 
     fn create(root: &Path) -> TestCluster {
         // The cluster user (postgres, when tests run as root) must reach the directory.
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).expect("chmod the cluster root");
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the cluster root");
         let mut opts = ClusterOptions::new(root);
         opts.settings = [
             ("fsync", "off"),
@@ -47,7 +51,11 @@ impl TestCluster {
         let mut cluster = Cluster::open(&opts).expect("initdb of the test cluster");
         cluster.start().expect("start of the test cluster");
         spawn_watchdog(cluster.pgdata(), root);
-        TestCluster { cluster, root: root.to_path_buf(), owned_dir: None }
+        TestCluster {
+            cluster,
+            root: root.to_path_buf(),
+            owned_dir: None,
+        }
     }
 
     /// A superuser URL for `database`.
@@ -107,17 +115,29 @@ async fn shared() -> &'static TestCluster {
     SHARED
         .get_or_init(|| async {
             let cluster = tokio::task::spawn_blocking(|| {
-                let dir = tempfile::Builder::new().prefix("vedetta-pg-").tempdir().expect("a temporary directory");
+                let dir = tempfile::Builder::new()
+                    .prefix("vedetta-pg-")
+                    .tempdir()
+                    .expect("a temporary directory");
                 // Kept until the process ends; the watchdog removes it.
                 TestCluster::create(&dir.keep())
             })
             .await
             .expect("the test cluster starts");
-            let admin = PgPool::connect(&cluster.url("postgres")).await.expect("connect to the test cluster");
-            sqlx::query(&format!("create database {TEMPLATE}")).execute(&admin).await.expect("create the template");
+            let admin = PgPool::connect(&cluster.url("postgres"))
+                .await
+                .expect("connect to the test cluster");
+            sqlx::query(&format!("create database {TEMPLATE}"))
+                .execute(&admin)
+                .await
+                .expect("create the template");
             admin.close().await;
-            let template = PgPool::connect(&cluster.url(TEMPLATE)).await.expect("connect to the template");
-            geodata::db::migrate(&template).await.expect("migrate the template");
+            let template = PgPool::connect(&cluster.url(TEMPLATE))
+                .await
+                .expect("connect to the template");
+            geodata::db::migrate(&template)
+                .await
+                .expect("migrate the template");
             template.close().await;
             cluster
         })
@@ -135,17 +155,26 @@ impl TestDb {
     /// Creates the database from the migrated template.
     pub async fn new() -> TestDb {
         let cluster = shared().await;
-        let name = format!("test_{}_{}", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "test_{}_{}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        );
         {
             let _guard = CREATE_LOCK.lock().await;
-            let admin = PgPool::connect(&cluster.url("postgres")).await.expect("connect to the test cluster");
+            let admin = PgPool::connect(&cluster.url("postgres"))
+                .await
+                .expect("connect to the test cluster");
             sqlx::query(&format!("create database {name} template {TEMPLATE}"))
                 .execute(&admin)
                 .await
                 .expect("create the test database");
             admin.close().await;
         }
-        TestDb { url: cluster.url(&name), name }
+        TestDb {
+            url: cluster.url(&name),
+            name,
+        }
     }
 
     /// Same as [`TestDb::new`], for synchronous tests.
@@ -159,6 +188,8 @@ impl TestDb {
 
     /// A pool on the database.
     pub async fn pool(&self) -> PgPool {
-        PgPool::connect(&self.url).await.expect("connect to the test database")
+        PgPool::connect(&self.url)
+            .await
+            .expect("connect to the test database")
     }
 }
