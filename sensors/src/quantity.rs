@@ -16,6 +16,9 @@ pub enum Quantity {
 }
 
 impl Quantity {
+    /// Both quantities.
+    pub const ALL: [Quantity; 2] = [Quantity::Rain, Quantity::Level];
+
     /// The name used in MQTT topics and APIs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +32,23 @@ impl Quantity {
         match self {
             Quantity::Rain => "mm",
             Quantity::Level => "m",
+        }
+    }
+
+    /// The code stored in `sensors.reading.quantity`.
+    pub fn code(self) -> i16 {
+        match self {
+            Quantity::Rain => 1,
+            Quantity::Level => 2,
+        }
+    }
+
+    /// The quantity of a stored code.
+    pub fn from_code(code: i16) -> Option<Quantity> {
+        match code {
+            1 => Some(Quantity::Rain),
+            2 => Some(Quantity::Level),
+            _ => None,
         }
     }
 }
@@ -56,16 +76,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantity_names_round_trip() {
-        for q in [Quantity::Rain, Quantity::Level] {
+    fn quantity_names_and_codes_round_trip() {
+        for q in Quantity::ALL {
             assert_eq!(q.as_str().parse::<Quantity>().unwrap(), q);
+            assert_eq!(Quantity::from_code(q.code()), Some(q));
         }
-        assert!(
-            "temperature"
-                .parse::<Quantity>()
-                .unwrap_err()
-                .to_string()
-                .contains("temperature")
-        );
+        assert!("temperature".parse::<Quantity>().unwrap_err().to_string().contains("temperature"));
     }
 }

@@ -1,0 +1,318 @@
+//! PostGIS storage of stations and readings.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde_json::{Map, Value};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::qc::{Flags, Previous};
+use crate::station::{QcParams, Thresholds};
+use crate::{Error, Quantity, Result, Station, StationInput, StationKind};
+
+const STATION_COLUMNS: &str = "id, code, name, kind, st_x(geom) as lon, st_y(geom) as lat, elevation_m, comune_istat, \
+     river, basin, range_min, range_max, interval_s, thresholds, qc, properties";
+
+fn station_from_row(row: &PgRow) -> Result<Station> {
+    let code: String = row.try_get("code")?;
+    let kind: String = row.try_get("kind")?;
+    let kind: StationKind = kind.parse().map_err(|reason| Error::InvalidStation { code: code.clone(), reason })?;
+    let thresholds: Value = row.try_get("thresholds")?;
+    let qc: Value = row.try_get("qc")?;
+    let properties: Value = row.try_get("properties")?;
+    let range = match (row.try_get::<Option<f64>, _>("range_min")?, row.try_get::<Option<f64>, _>("range_max")?) {
+        (Some(lo), Some(hi)) => Some([lo, hi]),
+        _ => None,
+    };
+    Ok(Station {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        kind,
+        lon: row.try_get("lon")?,
+        lat: row.try_get("lat")?,
+        elevation_m: row.try_get("elevation_m")?,
+        comune: row.try_get("comune_istat")?,
+        river: row.try_get("river")?,
+        basin: row.try_get("basin")?,
+        range,
+        interval_s: row.try_get("interval_s")?,
+        thresholds: Thresholds::from_json(kind, &thresholds)
+            .map_err(|reason| Error::InvalidStation { code: code.clone(), reason })?,
+        qc: serde_json::from_value::<QcParams>(qc).unwrap_or_default(),
+        properties: match properties {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        },
+        code,
+    })
+}
+
+/// Creates or updates the station with `input.code`. Returns the station and whether it was created.
+pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Station, bool)> {
+    let sql = format!(
+        "insert into sensors.station (code, name, kind, geom, elevation_m, comune_istat, river, basin, range_min,
+             range_max, interval_s, thresholds, qc, properties)
+         values ($1, $2, $3, st_setsrid(st_makepoint($4, $5), 4326), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         on conflict (code) do update set
+             name = excluded.name, kind = excluded.kind, geom = excluded.geom, elevation_m = excluded.elevation_m,
+             comune_istat = excluded.comune_istat, river = excluded.river, basin = excluded.basin,
+             range_min = excluded.range_min, range_max = excluded.range_max, interval_s = excluded.interval_s,
+             thresholds = excluded.thresholds, qc = excluded.qc, properties = excluded.properties, updated_at = now()
+         returning {STATION_COLUMNS}, (xmax = 0) as created"
+    );
+    let row = sqlx::query(&sql)
+        .bind(&input.code)
+        .bind(&input.name)
+        .bind(input.kind.as_str())
+        .bind(input.lon)
+        .bind(input.lat)
+        .bind(input.elevation_m)
+        .bind(&input.comune)
+        .bind(&input.river)
+        .bind(&input.basin)
+        .bind(input.range.map(|r| r[0]))
+        .bind(input.range.map(|r| r[1]))
+        .bind(input.interval_s)
+        .bind(input.thresholds.to_json())
+        .bind(serde_json::to_value(input.qc).unwrap_or_default())
+        .bind(Value::Object(input.properties.clone()))
+        .fetch_one(pool)
+        .await?;
+    let created: bool = row.try_get("created")?;
+    Ok((station_from_row(&row)?, created))
+}
+
+/// The station with `code`.
+pub async fn station(pool: &PgPool, code: &str) -> Result<Station> {
+    let sql = format!("select {STATION_COLUMNS} from sensors.station where code = $1");
+    let row = sqlx::query(&sql).bind(code).fetch_optional(pool).await?;
+    row.map(|r| station_from_row(&r)).transpose()?.ok_or_else(|| Error::UnknownStation(code.to_string()))
+}
+
+/// Every station, by code.
+pub async fn stations(pool: &PgPool) -> Result<Vec<Station>> {
+    let sql = format!("select {STATION_COLUMNS} from sensors.station order by code");
+    sqlx::query(&sql).fetch_all(pool).await?.iter().map(station_from_row).collect()
+}
+
+/// The stations with these codes (unknown codes are simply absent).
+pub async fn stations_by_code(conn: &mut PgConnection, codes: &[String]) -> Result<Vec<Station>> {
+    let sql = format!("select {STATION_COLUMNS} from sensors.station where code = any($1)");
+    sqlx::query(&sql).bind(codes).fetch_all(conn).await?.iter().map(station_from_row).collect()
+}
+
+/// The stations with these ids.
+pub async fn stations_by_id(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Station>> {
+    let sql = format!("select {STATION_COLUMNS} from sensors.station where id = any($1)");
+    sqlx::query(&sql).bind(ids).fetch_all(conn).await?.iter().map(station_from_row).collect()
+}
+
+/// Deletes the station with `code` and its readings. Returns whether it existed.
+pub async fn delete_station(pool: &PgPool, code: &str) -> Result<bool> {
+    let done = sqlx::query("delete from sensors.station where code = $1").bind(code).execute(pool).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The latest reading of a station's quantity.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Latest {
+    pub observed_at: DateTime<Utc>,
+    pub value: f64,
+    pub qc: Flags,
+}
+
+/// The latest readings of every station, by station id and quantity.
+pub async fn latest_all(pool: &PgPool) -> Result<HashMap<(i64, Quantity), Latest>> {
+    let rows: Vec<(i64, i16, DateTime<Utc>, f64, i32)> =
+        sqlx::query_as("select station_id, quantity, observed_at, value, qc from sensors.latest").fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, q, observed_at, value, qc)| {
+            Some(((id, Quantity::from_code(q)?), Latest { observed_at, value, qc: Flags(qc) }))
+        })
+        .collect())
+}
+
+/// One reading ready to be stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadingRow {
+    pub station_id: i64,
+    pub quantity: Quantity,
+    pub observed_at: DateTime<Utc>,
+    pub value: f64,
+    pub qc: Flags,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Keeps track of the monthly partitions known to exist, so that the hot path asks the database only for new months.
+#[derive(Debug, Default)]
+pub struct Partitions {
+    known: Mutex<HashSet<(i32, u32)>>,
+}
+
+impl Partitions {
+    /// Makes sure the partitions for every month of `times` exist.
+    pub async fn ensure(&self, conn: &mut PgConnection, times: impl IntoIterator<Item = DateTime<Utc>>) -> Result<()> {
+        let wanted: HashSet<(i32, u32)> = times.into_iter().map(|t| (t.year(), t.month())).collect();
+        let missing: Vec<(i32, u32)> = {
+            let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+            wanted.into_iter().filter(|m| !known.contains(m)).collect()
+        };
+        for (year, month) in missing {
+            let first = chrono::NaiveDate::from_ymd_opt(year, month, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc())
+                .ok_or_else(|| Error::InvalidQuery(format!("no month {year}-{month}")))?;
+            sqlx::query("select sensors.ensure_reading_partition($1)").bind(first).execute(&mut *conn).await?;
+            self.known.lock().unwrap_or_else(|e| e.into_inner()).insert((year, month));
+        }
+        Ok(())
+    }
+
+    /// Creates the partitions of the current month and the next `ahead` months.
+    pub async fn ensure_ahead(&self, pool: &PgPool, ahead: u32) -> Result<()> {
+        let now = Utc::now();
+        let months = (0..=ahead).map(|i| now + Duration::days(31 * i64::from(i)));
+        let mut conn = pool.acquire().await?;
+        self.ensure(&mut conn, months).await
+    }
+}
+
+/// Inserts readings, ignoring those already stored (same station, quantity and time). Returns the rows that were
+/// new, so that events and windows count each reading once however often it was delivered.
+pub async fn insert_readings(conn: &mut PgConnection, rows: &[ReadingRow]) -> Result<Vec<ReadingRow>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = rows.len();
+    let (mut ids, mut qs, mut ts, mut vs, mut fs, mut rs) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for r in rows {
+        ids.push(r.station_id);
+        qs.push(r.quantity.code());
+        ts.push(r.observed_at);
+        vs.push(r.value);
+        fs.push(r.qc.0);
+        rs.push(r.received_at);
+    }
+    let inserted: Vec<(i64, i16, DateTime<Utc>, f64, i32, DateTime<Utc>)> = sqlx::query_as(
+        "insert into sensors.reading (station_id, quantity, observed_at, value, qc, received_at)
+         select * from unnest($1::bigint[], $2::smallint[], $3::timestamptz[], $4::float8[], $5::int[], $6::timestamptz[])
+         on conflict do nothing
+         returning station_id, quantity, observed_at, value, qc, received_at",
+    )
+    .bind(&ids)
+    .bind(&qs)
+    .bind(&ts)
+    .bind(&vs)
+    .bind(&fs)
+    .bind(&rs)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(inserted
+        .into_iter()
+        .filter_map(|(station_id, q, observed_at, value, qc, received_at)| {
+            Some(ReadingRow { station_id, quantity: Quantity::from_code(q)?, observed_at, value, qc: Flags(qc), received_at })
+        })
+        .collect())
+}
+
+/// The QC state of each series: the reading just before `before` (the earliest new time of the series).
+/// Series whose new readings are all later than the stored latest use `sensors.latest` (the common case); late
+/// readings look up their predecessor in the readings.
+pub async fn previous(
+    conn: &mut PgConnection,
+    series: &[(i64, Quantity, DateTime<Utc>)],
+) -> Result<HashMap<(i64, Quantity), Previous>> {
+    if series.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<i64> = series.iter().map(|s| s.0).collect();
+    let qs: Vec<i16> = series.iter().map(|s| s.1.code()).collect();
+    let ts: Vec<DateTime<Utc>> = series.iter().map(|s| s.2).collect();
+    let rows: Vec<(i64, i16, DateTime<Utc>, f64, DateTime<Utc>)> = sqlx::query_as(
+        "select s.station_id, s.quantity, p.observed_at, p.value, p.run_since
+         from unnest($1::bigint[], $2::smallint[], $3::timestamptz[]) as s (station_id, quantity, before)
+         cross join lateral (
+             select l.observed_at, l.value, l.run_since
+             from sensors.latest l
+             where l.station_id = s.station_id and l.quantity = s.quantity and l.observed_at < s.before
+             union all
+             select r.observed_at, r.value, r.observed_at
+             from sensors.latest l
+             join lateral (
+                 select observed_at, value from sensors.reading r
+                 where r.station_id = s.station_id and r.quantity = s.quantity and r.observed_at < s.before
+                 order by observed_at desc limit 1
+             ) r on true
+             where l.station_id = s.station_id and l.quantity = s.quantity and l.observed_at >= s.before
+         ) p",
+    )
+    .bind(&ids)
+    .bind(&qs)
+    .bind(&ts)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, q, observed_at, value, run_since)| {
+            Some(((id, Quantity::from_code(q)?), Previous { observed_at, value, run_since }))
+        })
+        .collect())
+}
+
+/// Moves `sensors.latest` forward to the newest of `rows` per series (never backwards), keeping the start of the
+/// run of identical values for flat-line detection.
+pub async fn advance_latest(conn: &mut PgConnection, latest: &[(i64, Quantity, Previous, Flags)]) -> Result<()> {
+    if latest.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = latest.iter().map(|l| l.0).collect();
+    let qs: Vec<i16> = latest.iter().map(|l| l.1.code()).collect();
+    let ts: Vec<DateTime<Utc>> = latest.iter().map(|l| l.2.observed_at).collect();
+    let vs: Vec<f64> = latest.iter().map(|l| l.2.value).collect();
+    let runs: Vec<DateTime<Utc>> = latest.iter().map(|l| l.2.run_since).collect();
+    let fs: Vec<i32> = latest.iter().map(|l| l.3.0).collect();
+    sqlx::query(
+        "insert into sensors.latest (station_id, quantity, observed_at, value, run_since, qc)
+         select * from unnest($1::bigint[], $2::smallint[], $3::timestamptz[], $4::float8[], $5::timestamptz[], $6::int[])
+         on conflict (station_id, quantity) do update set
+             observed_at = excluded.observed_at, value = excluded.value, qc = excluded.qc,
+             run_since = case when sensors.latest.value = excluded.value then sensors.latest.run_since
+                              else excluded.run_since end
+         where excluded.observed_at > sensors.latest.observed_at",
+    )
+    .bind(&ids)
+    .bind(&qs)
+    .bind(&ts)
+    .bind(&vs)
+    .bind(&runs)
+    .bind(&fs)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Drops the monthly partitions that end before `cutoff`. Returns their names.
+pub async fn drop_partitions_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Vec<String>> {
+    let parts: Vec<(String, String)> = sqlx::query_as(
+        "select c.relname::text, pg_get_expr(c.relpartbound, c.oid)
+         from pg_inherits i join pg_class c on c.oid = i.inhrelid
+         where i.inhparent = 'sensors.reading'::regclass",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut dropped = Vec::new();
+    for (name, bound) in parts {
+        // FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00')
+        let Some(upper) = bound.split("TO ('").nth(1).and_then(|s| s.split('\'').next()) else { continue };
+        let Ok(upper) = DateTime::parse_from_str(&format!("{upper}00"), "%Y-%m-%d %H:%M:%S%z") else { continue };
+        if upper.with_timezone(&Utc) <= cutoff && name.starts_with("reading_") {
+            sqlx::query(&format!("drop table sensors.\"{name}\"")).execute(pool).await?;
+            dropped.push(name);
+        }
+    }
+    Ok(dropped)
+}
