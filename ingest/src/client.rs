@@ -56,15 +56,28 @@ pub struct Message {
 
 /// The acknowledgement of one message. Dropping it without [`Ack::confirm`] leaves the message unacknowledged:
 /// the broker delivers it again after a reconnection.
+///
+/// An acknowledgement belongs to the connection the message came on: after a reconnection the broker delivers the
+/// unacknowledged messages again (with new packet ids), so an acknowledgement from an earlier connection is
+/// dropped rather than sent with a packet id that may now name another message.
 #[derive(Debug)]
 pub struct Ack {
     client: AsyncClient,
     publish: Publish,
+    connection: u64,
+    current: Arc<AtomicU64>,
 }
 
 impl Ack {
     /// Tells the broker that the message is safe with Vedetta.
     pub async fn confirm(self) -> Result<()> {
+        if self.current.load(Ordering::Acquire) != self.connection {
+            debug!(
+                pkid = self.publish.pkid,
+                "Not acknowledging a message of an earlier connection."
+            );
+            return Ok(());
+        }
         self.client.ack(&self.publish).await?;
         Ok(())
     }
@@ -75,6 +88,11 @@ pub trait MessageSink: Send + 'static {
     /// Takes one message. The sink confirms `ack` once the message is durable (stored, or recorded as a dead
     /// letter); awaiting here applies back-pressure to the broker connection.
     fn accept(&mut self, message: Message, ack: Ack) -> impl Future<Output = ()> + Send;
+
+    /// Called once at shutdown, before the loop disconnects: store what was accepted and confirm it.
+    fn close(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// The state of the loop, for `/healthz` and `/metrics`.
@@ -83,6 +101,7 @@ pub struct IngestStatus {
     connected: AtomicBool,
     received: AtomicU64,
     last_error: Mutex<Option<String>>,
+    storage_error: Mutex<Option<String>>,
 }
 
 impl IngestStatus {
@@ -93,6 +112,21 @@ impl IngestStatus {
         }
         let last = self.last_error.lock().map(|e| e.clone()).unwrap_or_default();
         Err(last.unwrap_or_else(|| "not connected to the broker yet".into()))
+    }
+
+    /// `Ok` while readings are being stored; otherwise why not (the database is down, say).
+    pub fn check_storage(&self) -> std::result::Result<(), String> {
+        match self.storage_error.lock().map(|e| e.clone()).unwrap_or_default() {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// Records whether storing readings fails.
+    pub fn set_storage_error(&self, error: Option<String>) {
+        if let Ok(mut last) = self.storage_error.lock() {
+            *last = error;
+        }
     }
 
     /// Messages received since start.
@@ -135,7 +169,9 @@ impl<S: MessageSink> IngestLoop<S> {
         if let Some(user) = &opts.endpoint.username {
             mqtt.set_credentials(user, opts.endpoint.password.clone().unwrap_or_default());
         }
-        let (client, mut events) = AsyncClient::new(mqtt, 1024);
+        // Room for the acknowledgements of a whole in-flight window queued while the loop is busy.
+        let (client, mut events) = AsyncClient::new(mqtt, 65_536);
+        let connection = Arc::new(AtomicU64::new(0));
         let mut backoff = Duration::from_millis(100);
         info!(
             host = %opts.endpoint.host,
@@ -152,6 +188,7 @@ impl<S: MessageSink> IngestLoop<S> {
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     backoff = Duration::from_millis(100);
+                    connection.fetch_add(1, Ordering::AcqRel);
                     self.status.set_connected(true, None);
                     info!(
                         session_present = ack.session_present,
@@ -173,6 +210,8 @@ impl<S: MessageSink> IngestLoop<S> {
                     let ack = Ack {
                         client: client.clone(),
                         publish,
+                        connection: connection.load(Ordering::Acquire),
+                        current: connection.clone(),
                     };
                     self.sink.accept(message, ack).await;
                 }
@@ -195,7 +234,9 @@ impl<S: MessageSink> IngestLoop<S> {
             }
         }
 
-        // Say goodbye so that the broker keeps the session but does not wait for the keep-alive to expire.
+        // Store what was accepted, send its acknowledgements, then say goodbye so that the broker keeps the session
+        // but does not wait for the keep-alive to expire.
+        self.sink.close().await;
         if self.status.check().is_ok() {
             let _ = client.try_disconnect();
             let _ = tokio::time::timeout(Duration::from_secs(1), async {

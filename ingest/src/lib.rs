@@ -2,10 +2,13 @@
 
 pub mod broker;
 pub mod client;
+pub mod dead_letter;
 pub mod endpoint;
 mod error;
+pub mod writer;
 
 pub use broker::{BrokerOptions, EmbeddedBroker};
 pub use client::{Ack, ConfirmingSink, IngestLoop, IngestOptions, IngestStatus, Message, MessageSink};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+pub use writer::{BatchSink, Writer, WriterOptions, writer};

@@ -61,7 +61,10 @@ impl<T: Clone + Send + Sync + 'static> EventLog<T> {
         EventLog {
             epoch: Utc::now().timestamp_millis(),
             capacity,
-            inner: Mutex::new(Inner { next: 1, history: VecDeque::with_capacity(capacity) }),
+            inner: Mutex::new(Inner {
+                next: 1,
+                history: VecDeque::with_capacity(capacity),
+            }),
             tx,
         }
     }
@@ -70,7 +73,10 @@ impl<T: Clone + Send + Sync + 'static> EventLog<T> {
     pub fn publish(&self, events: impl IntoIterator<Item = T>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for event in events {
-            let item = Arc::new(Sequenced { seq: inner.next, event });
+            let item = Arc::new(Sequenced {
+                seq: inner.next,
+                event,
+            });
             inner.next += 1;
             if inner.history.len() == self.capacity {
                 inner.history.pop_front();
@@ -83,7 +89,10 @@ impl<T: Clone + Send + Sync + 'static> EventLog<T> {
 
     /// Subscribes: the retained events after `last_id` (all retained ones when `None` or from another run), then
     /// the live receiver, with neither gap nor duplicate between the two.
-    pub fn subscribe(&self, last_id: Option<&str>) -> (Vec<Arc<Sequenced<T>>>, broadcast::Receiver<Arc<Sequenced<T>>>) {
+    pub fn subscribe(
+        &self,
+        last_id: Option<&str>,
+    ) -> (Vec<Arc<Sequenced<T>>>, broadcast::Receiver<Arc<Sequenced<T>>>) {
         let after = last_id.and_then(|id| self.parse_id(id));
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let rx = self.tx.subscribe();
@@ -109,6 +118,13 @@ impl<T: Clone + Send + Sync + 'static> EventLog<T> {
     }
 }
 
+impl<T: Clone + Send + Sync + 'static> Default for EventLog<T> {
+    /// A log that keeps the newest 10,000 events.
+    fn default() -> Self {
+        EventLog::new(10_000)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +140,11 @@ mod tests {
         log.publish([40]);
         assert_eq!(rx.try_recv().unwrap().event, 40);
         let (backlog, _) = log.subscribe(Some("1-2"));
-        assert_eq!(backlog.len(), 4, "an id from another run replays what is retained");
+        assert_eq!(
+            backlog.len(),
+            4,
+            "an id from another run replays what is retained"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod error;
 pub mod event;
+pub mod import;
 pub mod payload;
 pub mod qc;
 mod quantity;

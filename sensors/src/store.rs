@@ -18,11 +18,17 @@ const STATION_COLUMNS: &str = "id, code, name, kind, st_x(geom) as lon, st_y(geo
 fn station_from_row(row: &PgRow) -> Result<Station> {
     let code: String = row.try_get("code")?;
     let kind: String = row.try_get("kind")?;
-    let kind: StationKind = kind.parse().map_err(|reason| Error::InvalidStation { code: code.clone(), reason })?;
+    let kind: StationKind = kind.parse().map_err(|reason| Error::InvalidStation {
+        code: code.clone(),
+        reason,
+    })?;
     let thresholds: Value = row.try_get("thresholds")?;
     let qc: Value = row.try_get("qc")?;
     let properties: Value = row.try_get("properties")?;
-    let range = match (row.try_get::<Option<f64>, _>("range_min")?, row.try_get::<Option<f64>, _>("range_max")?) {
+    let range = match (
+        row.try_get::<Option<f64>, _>("range_min")?,
+        row.try_get::<Option<f64>, _>("range_max")?,
+    ) {
         (Some(lo), Some(hi)) => Some([lo, hi]),
         _ => None,
     };
@@ -38,8 +44,10 @@ fn station_from_row(row: &PgRow) -> Result<Station> {
         basin: row.try_get("basin")?,
         range,
         interval_s: row.try_get("interval_s")?,
-        thresholds: Thresholds::from_json(kind, &thresholds)
-            .map_err(|reason| Error::InvalidStation { code: code.clone(), reason })?,
+        thresholds: Thresholds::from_json(kind, &thresholds).map_err(|reason| Error::InvalidStation {
+            code: code.clone(),
+            reason,
+        })?,
         qc: serde_json::from_value::<QcParams>(qc).unwrap_or_default(),
         properties: match properties {
             Value::Object(map) => map,
@@ -88,30 +96,52 @@ pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Stat
 pub async fn station(pool: &PgPool, code: &str) -> Result<Station> {
     let sql = format!("select {STATION_COLUMNS} from sensors.station where code = $1");
     let row = sqlx::query(&sql).bind(code).fetch_optional(pool).await?;
-    row.map(|r| station_from_row(&r)).transpose()?.ok_or_else(|| Error::UnknownStation(code.to_string()))
+    row.map(|r| station_from_row(&r))
+        .transpose()?
+        .ok_or_else(|| Error::UnknownStation(code.to_string()))
 }
 
 /// Every station, by code.
 pub async fn stations(pool: &PgPool) -> Result<Vec<Station>> {
     let sql = format!("select {STATION_COLUMNS} from sensors.station order by code");
-    sqlx::query(&sql).fetch_all(pool).await?.iter().map(station_from_row).collect()
+    sqlx::query(&sql)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(station_from_row)
+        .collect()
 }
 
 /// The stations with these codes (unknown codes are simply absent).
 pub async fn stations_by_code(conn: &mut PgConnection, codes: &[String]) -> Result<Vec<Station>> {
     let sql = format!("select {STATION_COLUMNS} from sensors.station where code = any($1)");
-    sqlx::query(&sql).bind(codes).fetch_all(conn).await?.iter().map(station_from_row).collect()
+    sqlx::query(&sql)
+        .bind(codes)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(station_from_row)
+        .collect()
 }
 
 /// The stations with these ids.
 pub async fn stations_by_id(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Station>> {
     let sql = format!("select {STATION_COLUMNS} from sensors.station where id = any($1)");
-    sqlx::query(&sql).bind(ids).fetch_all(conn).await?.iter().map(station_from_row).collect()
+    sqlx::query(&sql)
+        .bind(ids)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(station_from_row)
+        .collect()
 }
 
 /// Deletes the station with `code` and its readings. Returns whether it existed.
 pub async fn delete_station(pool: &PgPool, code: &str) -> Result<bool> {
-    let done = sqlx::query("delete from sensors.station where code = $1").bind(code).execute(pool).await?;
+    let done = sqlx::query("delete from sensors.station where code = $1")
+        .bind(code)
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -126,11 +156,20 @@ pub struct Latest {
 /// The latest readings of every station, by station id and quantity.
 pub async fn latest_all(pool: &PgPool) -> Result<HashMap<(i64, Quantity), Latest>> {
     let rows: Vec<(i64, i16, DateTime<Utc>, f64, i32)> =
-        sqlx::query_as("select station_id, quantity, observed_at, value, qc from sensors.latest").fetch_all(pool).await?;
+        sqlx::query_as("select station_id, quantity, observed_at, value, qc from sensors.latest")
+            .fetch_all(pool)
+            .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, q, observed_at, value, qc)| {
-            Some(((id, Quantity::from_code(q)?), Latest { observed_at, value, qc: Flags(qc) }))
+            Some((
+                (id, Quantity::from_code(q)?),
+                Latest {
+                    observed_at,
+                    value,
+                    qc: Flags(qc),
+                },
+            ))
         })
         .collect())
 }
@@ -154,7 +193,11 @@ pub struct Partitions {
 
 impl Partitions {
     /// Makes sure the partitions for every month of `times` exist.
-    pub async fn ensure(&self, conn: &mut PgConnection, times: impl IntoIterator<Item = DateTime<Utc>>) -> Result<()> {
+    pub async fn ensure(
+        &self,
+        conn: &mut PgConnection,
+        times: impl IntoIterator<Item = DateTime<Utc>>,
+    ) -> Result<()> {
         let wanted: HashSet<(i32, u32)> = times.into_iter().map(|t| (t.year(), t.month())).collect();
         let missing: Vec<(i32, u32)> = {
             let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
@@ -165,8 +208,14 @@ impl Partitions {
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|d| d.and_utc())
                 .ok_or_else(|| Error::InvalidQuery(format!("no month {year}-{month}")))?;
-            sqlx::query("select sensors.ensure_reading_partition($1)").bind(first).execute(&mut *conn).await?;
-            self.known.lock().unwrap_or_else(|e| e.into_inner()).insert((year, month));
+            sqlx::query("select sensors.ensure_reading_partition($1)")
+                .bind(first)
+                .execute(&mut *conn)
+                .await?;
+            self.known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((year, month));
         }
         Ok(())
     }
@@ -187,8 +236,14 @@ pub async fn insert_readings(conn: &mut PgConnection, rows: &[ReadingRow]) -> Re
         return Ok(Vec::new());
     }
     let n = rows.len();
-    let (mut ids, mut qs, mut ts, mut vs, mut fs, mut rs) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut ids, mut qs, mut ts, mut vs, mut fs, mut rs) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for r in rows {
         ids.push(r.station_id);
         qs.push(r.quantity.code());
@@ -214,7 +269,14 @@ pub async fn insert_readings(conn: &mut PgConnection, rows: &[ReadingRow]) -> Re
     Ok(inserted
         .into_iter()
         .filter_map(|(station_id, q, observed_at, value, qc, received_at)| {
-            Some(ReadingRow { station_id, quantity: Quantity::from_code(q)?, observed_at, value, qc: Flags(qc), received_at })
+            Some(ReadingRow {
+                station_id,
+                quantity: Quantity::from_code(q)?,
+                observed_at,
+                value,
+                qc: Flags(qc),
+                received_at,
+            })
         })
         .collect())
 }
@@ -258,14 +320,24 @@ pub async fn previous(
     Ok(rows
         .into_iter()
         .filter_map(|(id, q, observed_at, value, run_since)| {
-            Some(((id, Quantity::from_code(q)?), Previous { observed_at, value, run_since }))
+            Some((
+                (id, Quantity::from_code(q)?),
+                Previous {
+                    observed_at,
+                    value,
+                    run_since,
+                },
+            ))
         })
         .collect())
 }
 
 /// Moves `sensors.latest` forward to the newest of `rows` per series (never backwards), keeping the start of the
 /// run of identical values for flat-line detection.
-pub async fn advance_latest(conn: &mut PgConnection, latest: &[(i64, Quantity, Previous, Flags)]) -> Result<()> {
+pub async fn advance_latest(
+    conn: &mut PgConnection,
+    latest: &[(i64, Quantity, Previous, Flags)],
+) -> Result<()> {
     if latest.is_empty() {
         return Ok(());
     }
@@ -307,12 +379,34 @@ pub async fn drop_partitions_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Res
     let mut dropped = Vec::new();
     for (name, bound) in parts {
         // FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00')
-        let Some(upper) = bound.split("TO ('").nth(1).and_then(|s| s.split('\'').next()) else { continue };
-        let Ok(upper) = DateTime::parse_from_str(&format!("{upper}00"), "%Y-%m-%d %H:%M:%S%z") else { continue };
+        let Some(upper) = bound.split("TO ('").nth(1).and_then(|s| s.split('\'').next()) else {
+            continue;
+        };
+        let Ok(upper) = DateTime::parse_from_str(&format!("{upper}00"), "%Y-%m-%d %H:%M:%S%z") else {
+            continue;
+        };
         if upper.with_timezone(&Utc) <= cutoff && name.starts_with("reading_") {
-            sqlx::query(&format!("drop table sensors.\"{name}\"")).execute(pool).await?;
+            sqlx::query(&format!("drop table sensors.\"{name}\""))
+                .execute(pool)
+                .await?;
             dropped.push(name);
         }
     }
     Ok(dropped)
+}
+
+/// The latest reading of one station's quantity.
+pub async fn latest(pool: &PgPool, station_id: i64, quantity: Quantity) -> Result<Option<Latest>> {
+    let row: Option<(DateTime<Utc>, f64, i32)> = sqlx::query_as(
+        "select observed_at, value, qc from sensors.latest where station_id = $1 and quantity = $2",
+    )
+    .bind(station_id)
+    .bind(quantity.code())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(observed_at, value, qc)| Latest {
+        observed_at,
+        value,
+        qc: Flags(qc),
+    }))
 }

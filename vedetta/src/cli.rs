@@ -38,4 +38,17 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration, secrets masked.
     Config,
+    /// Import data.
+    #[command(subcommand)]
+    Import(Import),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Import {
+    /// Stations from a GeoJSON FeatureCollection of points, upserted by code; invalid features are reported one by
+    /// one (exit status 1 when any is invalid).
+    Stations {
+        /// The GeoJSON file.
+        file: PathBuf,
+    },
 }

@@ -19,6 +19,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub mqtt: MqttConfig,
     pub auth: AuthConfig,
+    pub ingest: IngestConfig,
+    pub sensors: SensorsConfig,
     pub log: LogConfig,
 }
 
@@ -55,6 +57,27 @@ pub struct MqttConfig {
     pub client_id: String,
     /// Topic filters ingest subscribes to.
     pub topics: Vec<String>,
+    /// When set, every topic is subscribed as the MQTT shared subscription `$share/<group>/<topic>`, so that
+    /// several `vedetta ingest` workers split the messages (each with its own `client_id`).
+    pub shared_group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Most messages stored in one transaction.
+    pub max_batch: usize,
+    /// Longest wait, in milliseconds, for more messages after the first of a batch.
+    pub max_delay_ms: u64,
+    /// Payloads larger than this many bytes become dead letters.
+    pub max_payload_bytes: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorsConfig {
+    /// Readings older than this many months are dropped (whole monthly partitions); 0 keeps everything.
+    pub retention_months: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -88,6 +111,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             mqtt: MqttConfig::default(),
             auth: AuthConfig::default(),
+            ingest: IngestConfig::default(),
+            sensors: SensorsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -119,7 +144,18 @@ impl Default for MqttConfig {
             url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
             client_id: "vedetta-ingest".into(),
-            topics: vec!["vedetta/v1/#".into()],
+            topics: vec!["vedetta/v1/#".into(), "v1.1/+/Observations".into()],
+            shared_group: None,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_batch: 5000,
+            max_delay_ms: 5,
+            max_payload_bytes: 256 * 1024,
         }
     }
 }
@@ -156,7 +192,7 @@ impl Env for BTreeMap<&str, &str> {
 }
 
 /// The environment variables Vedetta reads, and the key each one sets.
-pub const ENV_VARS: [(&str, &str); 11] = [
+pub const ENV_VARS: [(&str, &str); 12] = [
     ("VEDETTA_DATA_DIR", "data_dir"),
     ("VEDETTA_DATABASE_URL", "database.url"),
     ("VEDETTA_DATABASE_MAX_CONNECTIONS", "database.max_connections"),
@@ -165,6 +201,7 @@ pub const ENV_VARS: [(&str, &str); 11] = [
     ("VEDETTA_MQTT_LISTEN", "mqtt.listen"),
     ("VEDETTA_MQTT_CLIENT_ID", "mqtt.client_id"),
     ("VEDETTA_MQTT_TOPICS", "mqtt.topics"),
+    ("VEDETTA_MQTT_SHARED_GROUP", "mqtt.shared_group"),
     ("VEDETTA_ADMIN_TOKEN", "auth.admin_token"),
     ("VEDETTA_LOG_FORMAT", "log.format"),
     ("VEDETTA_LOG_LEVEL", "log.level"),
@@ -357,6 +394,7 @@ mod tests {
         full.database.url = Some(String::new());
         full.database.pg_bin_dir = Some(PathBuf::new());
         full.mqtt.url = Some(String::new());
+        full.mqtt.shared_group = Some(String::new());
         full.auth.admin_token = Some(String::new());
         let table = toml::Value::try_from(&full).unwrap();
         let mut missing = Vec::new();

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ingest::{
-    BrokerOptions, ConfirmingSink, EmbeddedBroker, Endpoint, IngestLoop, IngestOptions, IngestStatus,
+    BrokerOptions, EmbeddedBroker, Endpoint, IngestLoop, IngestOptions, IngestStatus, WriterOptions,
 };
+use sensors::event::{EventLog, ReadingsCommitted};
+use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -56,14 +58,27 @@ async fn run_platform(
 
     let cancel = CancellationToken::new();
     tokio::spawn(shutdown_on_signal(cancel.clone()));
+    spawn_retention(config, db.pool.clone());
     let status = Arc::new(IngestStatus::default());
-    let ingest = spawn_ingest(config, &broker_url, status.clone(), cancel.clone())?;
+    let events = Arc::new(EventLog::<ReadingsCommitted>::default());
+    let ingest = spawn_ingest(
+        config,
+        &db.pool,
+        &broker_url,
+        status.clone(),
+        events.clone(),
+        cancel.clone(),
+    )?;
 
-    let mqtt_status = status.clone();
+    let (mqtt_status, storage_status) = (status.clone(), status.clone());
     let state = AppState::new(
         db.pool.clone(),
-        vec![Check::component("mqtt", move || mqtt_status.check())],
+        vec![
+            Check::component("mqtt", move || mqtt_status.check()),
+            Check::component("ingest", move || storage_status.check_storage()),
+        ],
         Some(prometheus),
+        events,
     );
     let listener = tokio::net::TcpListener::bind(config.http.addr)
         .await
@@ -101,8 +116,10 @@ pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
             .unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
+        spawn_retention(&config, db.pool.clone());
         let status = Arc::new(IngestStatus::default());
-        let ingest = spawn_ingest(&config, &url, status, cancel)?;
+        let events = Arc::new(EventLog::default());
+        let ingest = spawn_ingest(&config, &db.pool, &url, status, events, cancel)?;
         finish(ingest).await;
         Ok(())
     }
@@ -111,17 +128,55 @@ pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
     result.and(closed)
 }
 
+/// Starts the writer and the MQTT loop that feeds it.
 fn spawn_ingest(
     config: &Config,
+    pool: &PgPool,
     broker_url: &str,
     status: Arc<IngestStatus>,
+    events: Arc<EventLog<ReadingsCommitted>>,
     cancel: CancellationToken,
 ) -> anyhow::Result<JoinHandle<ingest::Result<()>>> {
     let endpoint = Endpoint::parse(broker_url)?;
-    let opts = IngestOptions::new(endpoint, &config.mqtt.client_id, config.mqtt.topics.clone());
-    Ok(tokio::spawn(
-        IngestLoop::new(opts, ConfirmingSink, status).run(cancel),
-    ))
+    let topics = match &config.mqtt.shared_group {
+        Some(group) => config
+            .mqtt
+            .topics
+            .iter()
+            .map(|t| format!("$share/{group}/{t}"))
+            .collect(),
+        None => config.mqtt.topics.clone(),
+    };
+    let opts = IngestOptions::new(endpoint, &config.mqtt.client_id, topics);
+    let writer_opts = WriterOptions {
+        max_batch: config.ingest.max_batch,
+        max_delay: std::time::Duration::from_millis(config.ingest.max_delay_ms),
+        max_payload: config.ingest.max_payload_bytes,
+    };
+    let (sink, writer) = ingest::writer(pool.clone(), events, status.clone(), writer_opts);
+    tokio::spawn(writer.run());
+    Ok(tokio::spawn(IngestLoop::new(opts, sink, status).run(cancel)))
+}
+
+/// Drops the reading partitions past the retention, at start and every six hours.
+fn spawn_retention(config: &Config, pool: PgPool) {
+    let months = config.sensors.retention_months;
+    if months == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            let cutoff = chrono::Utc::now() - chrono::Duration::days(31 * i64::from(months));
+            match sensors::store::drop_partitions_before(&pool, cutoff).await {
+                Ok(dropped) if !dropped.is_empty() => {
+                    info!(?dropped, "Reading partitions past retention dropped.")
+                }
+                Ok(_) => {}
+                Err(e) => error!(error = %e, "Cannot apply the readings retention."),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(6 * 3600)).await;
+        }
+    });
 }
 
 async fn finish(ingest: JoinHandle<ingest::Result<()>>) {

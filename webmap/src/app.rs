@@ -14,7 +14,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::health::Check;
-use crate::{ApiError, auth, health, pages, telemetry};
+use sensors::event::{EventLog, ReadingsCommitted};
+
+use crate::{ApiError, auth, dead_letters, health, pages, stations, stream, telemetry};
 
 /// What handlers share: the pool, the health checks, the metrics handle.
 #[derive(Clone, Debug)]
@@ -27,11 +29,17 @@ struct Inner {
     pool: PgPool,
     checks: Vec<Check>,
     prometheus: Option<PrometheusHandle>,
+    events: Arc<EventLog<ReadingsCommitted>>,
 }
 
 impl AppState {
     /// State over `pool`; `/healthz` always checks the database, plus `checks`.
-    pub fn new(pool: PgPool, checks: Vec<Check>, prometheus: Option<PrometheusHandle>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        checks: Vec<Check>,
+        prometheus: Option<PrometheusHandle>,
+        events: Arc<EventLog<ReadingsCommitted>>,
+    ) -> Self {
         let mut all = vec![Check::Database(pool.clone())];
         all.extend(checks);
         AppState {
@@ -39,8 +47,14 @@ impl AppState {
                 pool,
                 checks: all,
                 prometheus,
+                events,
             }),
         }
+    }
+
+    /// The "readings committed" events.
+    pub fn events(&self) -> &Arc<EventLog<ReadingsCommitted>> {
+        &self.inner.events
     }
 
     /// The database pool.
@@ -65,6 +79,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(telemetry::metrics))
         .route("/api/auth/whoami", get(auth::whoami))
+        .route("/api/stations", get(stations::list).post(stations::create))
+        .route(
+            "/api/stations/{code}",
+            get(stations::get).put(stations::put).delete(stations::delete),
+        )
+        .route("/api/stations/{code}/readings", get(stations::readings))
+        .route("/api/stations/{code}/windows", get(stations::windows))
+        .route("/api/stations/{code}/latest", get(stations::latest))
+        .route("/api/readings/stream", get(stream::readings))
+        .route("/api/ingest/dead-letters", get(dead_letters::list))
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(telemetry::track_http))

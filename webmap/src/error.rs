@@ -75,6 +75,20 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<sensors::Error> for ApiError {
+    fn from(e: sensors::Error) -> Self {
+        match e {
+            sensors::Error::InvalidStation { .. } => ApiError::Unprocessable(e.to_string()),
+            sensors::Error::UnknownStation(_) => ApiError::NotFound(e.to_string()),
+            sensors::Error::UnknownQuantity(_) | sensors::Error::InvalidQuery(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            sensors::Error::Database(db) => db.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -2,9 +2,12 @@
 
 mod app;
 pub mod auth;
+mod dead_letters;
 mod error;
 pub mod health;
 mod pages;
+mod stations;
+mod stream;
 mod telemetry;
 
 pub use app::{AppState, router};

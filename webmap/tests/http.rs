@@ -43,7 +43,12 @@ async fn healthz_names_the_part_that_is_down() {
 #[tokio::test]
 async fn healthz_is_ok_when_every_part_is() {
     let db = TestDb::new().await;
-    let state = AppState::new(db.pool().await, vec![Check::component("mqtt", || Ok(()))], None);
+    let state = AppState::new(
+        db.pool().await,
+        vec![Check::component("mqtt", || Ok(()))],
+        None,
+        Default::default(),
+    );
     let (status, body) = call(&state, "/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -76,7 +81,7 @@ async fn the_generated_admin_token_is_created_once_and_authenticates() {
     assert_eq!(stored.len(), 32);
     assert!(!String::from_utf8_lossy(&stored).contains(&token[4..]));
 
-    let state = AppState::new(pool, vec![], None);
+    let state = AppState::new(pool, vec![], None, Default::default());
     let (status, me) = call(&state, "/api/auth/whoami", Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["role"], "admin");
@@ -96,7 +101,7 @@ async fn a_revoked_token_is_refused() {
         .execute(&pool)
         .await
         .unwrap();
-    let state = AppState::new(pool, vec![], None);
+    let state = AppState::new(pool, vec![], None, Default::default());
     assert_eq!(
         call(&state, "/api/auth/whoami", Some("vdt_configured")).await.0,
         StatusCode::UNAUTHORIZED
@@ -106,7 +111,7 @@ async fn a_revoked_token_is_refused() {
 #[tokio::test]
 async fn an_unknown_path_is_a_json_404() {
     let db = TestDb::new().await;
-    let state = AppState::new(db.pool().await, vec![], None);
+    let state = AppState::new(db.pool().await, vec![], None, Default::default());
     let (status, body) = call(&state, "/api/nowhere", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["message"], "no resource at /api/nowhere");

@@ -1,0 +1,488 @@
+//! The batch writer: decodes messages, checks them, stores readings and dead letters in one transaction per batch,
+//! and only then acknowledges the messages to the broker and publishes "readings committed" events.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sensors::event::{EventLog, ReadingsCommitted};
+use sensors::qc::{self, Flags, Previous, QcStation};
+use sensors::store::{self, Partitions, ReadingRow};
+use sensors::{Decoded, Quantity, RawReading, Reject, RejectKind, Source, Station};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::client::{Ack, IngestStatus, Message, MessageSink};
+use crate::dead_letter::{self, DeadLetter};
+
+/// How the writer batches.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// Most messages in one batch.
+    pub max_batch: usize,
+    /// Longest wait for more messages after the first of a batch.
+    pub max_delay: Duration,
+    /// Payloads larger than this many bytes are dead letters.
+    pub max_payload: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            max_batch: 5000,
+            max_delay: Duration::from_millis(5),
+            max_payload: 256 * 1024,
+        }
+    }
+}
+
+/// The sink the MQTT loop delivers to; the writer task drains it.
+#[derive(Debug)]
+pub struct BatchSink {
+    tx: Option<mpsc::UnboundedSender<(Message, Ack)>>,
+    done: Option<oneshot::Receiver<()>>,
+}
+
+impl MessageSink for BatchSink {
+    async fn accept(&mut self, message: Message, ack: Ack) {
+        // The broker's in-flight window bounds what can be queued here: nothing is acknowledged before commit.
+        if let Some(tx) = &self.tx
+            && tx.send((message, ack)).is_err()
+        {
+            warn!("The writer is gone; the message stays with the broker.");
+        }
+    }
+
+    async fn close(&mut self) {
+        self.tx.take();
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+/// The writer task.
+#[derive(Debug)]
+pub struct Writer {
+    pool: PgPool,
+    rx: mpsc::UnboundedReceiver<(Message, Ack)>,
+    done: Option<oneshot::Sender<()>>,
+    opts: WriterOptions,
+    partitions: Partitions,
+    events: Arc<EventLog<ReadingsCommitted>>,
+    status: Arc<IngestStatus>,
+}
+
+/// A writer and the sink that feeds it.
+pub fn writer(
+    pool: PgPool,
+    events: Arc<EventLog<ReadingsCommitted>>,
+    status: Arc<IngestStatus>,
+    opts: WriterOptions,
+) -> (BatchSink, Writer) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    let sink = BatchSink {
+        tx: Some(tx),
+        done: Some(done_rx),
+    };
+    let writer = Writer {
+        pool,
+        rx,
+        done: Some(done_tx),
+        opts,
+        partitions: Partitions::default(),
+        events,
+        status,
+    };
+    (sink, writer)
+}
+
+/// A message on its way through a batch.
+struct Item {
+    message: Message,
+    ack: Ack,
+    received_at: DateTime<Utc>,
+    decoded: Result<Decoded, Reject>,
+}
+
+/// What one batch stores.
+#[derive(Default)]
+struct Plan {
+    rows: Vec<ReadingRow>,
+    latest: Vec<(i64, Quantity, Previous, Flags)>,
+    dead: Vec<DeadLetter>,
+    codes: HashMap<i64, String>,
+}
+
+impl Writer {
+    /// Runs until the sink is closed, then stores what it received and returns.
+    pub async fn run(mut self) {
+        if let Err(e) = self.partitions.ensure_ahead(&self.pool, 2).await {
+            warn!(error = %e, "Cannot create the reading partitions ahead; they will be created on demand.");
+        }
+        while let Some(first) = self.rx.recv().await {
+            let mut batch = vec![first];
+            let deadline = tokio::time::Instant::now() + self.opts.max_delay;
+            while batch.len() < self.opts.max_batch {
+                match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                    Ok(Some(item)) => batch.push(item),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.process(batch).await;
+        }
+        info!("The ingest writer has stored everything it received.");
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
+
+    async fn process(&mut self, batch: Vec<(Message, Ack)>) {
+        let started = Instant::now();
+        let items: Vec<Item> = batch
+            .into_iter()
+            .map(|(message, ack)| {
+                let received_at: DateTime<Utc> = message.received_at.into();
+                let decoded = if message.payload.len() > self.opts.max_payload {
+                    Err(Reject {
+                        kind: RejectKind::TooLarge,
+                        reason: format!(
+                            "payload of {} bytes exceeds the {}-byte cap",
+                            message.payload.len(),
+                            self.opts.max_payload
+                        ),
+                        fragment: None,
+                    })
+                } else {
+                    sensors::payload::decode(&message.topic, &message.payload, received_at)
+                };
+                Item {
+                    message,
+                    ack,
+                    received_at,
+                    decoded,
+                }
+            })
+            .collect();
+
+        let mut backoff = Duration::from_millis(100);
+        let stored = loop {
+            match self.store(&items).await {
+                Ok(stored) => break Some(stored),
+                Err(e) if e.is_transient() => {
+                    metrics::counter!("vedetta_ingest_retries_total").increment(1);
+                    self.status
+                        .set_storage_error(Some(format!("cannot store readings: {e}; retrying")));
+                    warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Cannot store a batch; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    warn!(error = %e, messages = items.len(), "A batch failed; storing its messages one by one.");
+                    break None;
+                }
+            }
+        };
+        let committed = match stored {
+            Some(committed) => committed,
+            None => self.store_one_by_one(&items).await,
+        };
+        self.status.set_storage_error(None);
+
+        let now = Utc::now();
+        for row in &committed.rows {
+            let lag = (now - row.observed_at).num_milliseconds() as f64 / 1000.0;
+            metrics::histogram!("vedetta_ingest_commit_lag_seconds").record(lag.max(0.0));
+        }
+        metrics::counter!("vedetta_ingest_readings_stored_total").increment(committed.rows.len() as u64);
+        metrics::counter!("vedetta_ingest_readings_duplicate_total").increment(committed.duplicates as u64);
+        metrics::counter!("vedetta_ingest_batches_total").increment(1);
+        metrics::histogram!("vedetta_ingest_batch_seconds").record(started.elapsed().as_secs_f64());
+        debug!(
+            messages = items.len(),
+            stored = committed.rows.len(),
+            duplicates = committed.duplicates,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Batch committed."
+        );
+
+        for item in items {
+            if let Err(e) = item.ack.confirm().await {
+                warn!(error = %e, "Cannot acknowledge a message; the broker will deliver it again.");
+            }
+        }
+        self.events.publish(events_of(&committed.rows, &committed.codes));
+    }
+
+    /// Stores a whole batch in one transaction.
+    async fn store(&self, items: &[Item]) -> sensors::Result<Committed> {
+        let mut tx = self.pool.begin().await?;
+        let stations = resolve(&mut tx, items).await?;
+        let mut plan = plan(items, &stations);
+        qc_and_latest(&mut tx, &mut plan, &stations).await?;
+        self.partitions
+            .ensure(&mut tx, plan.rows.iter().map(|r| r.observed_at))
+            .await?;
+        let inserted = store::insert_readings(&mut tx, &plan.rows).await?;
+        store::advance_latest(&mut tx, &plan.latest).await?;
+        dead_letter::insert(&mut tx, &plan.dead).await?;
+        tx.commit().await?;
+        let duplicates = plan.rows.len() - inserted.len();
+        Ok(Committed {
+            rows: inserted,
+            duplicates,
+            codes: plan.codes,
+        })
+    }
+
+    /// The fallback when a batch fails for a reason other than an outage: each message alone, and what still
+    /// fails becomes a dead letter with the error.
+    async fn store_one_by_one(&self, items: &[Item]) -> Committed {
+        let mut all = Committed::default();
+        for item in items {
+            let one = std::slice::from_ref(item);
+            match self.store(one).await {
+                Ok(c) => {
+                    all.rows.extend(c.rows);
+                    all.duplicates += c.duplicates;
+                    all.codes.extend(c.codes);
+                }
+                Err(e) => {
+                    let letter = DeadLetter::new(
+                        &item.message.topic,
+                        item.received_at,
+                        "storage_failed",
+                        format!("storing failed: {e}"),
+                        &item.message.payload,
+                    );
+                    let mut stored = false;
+                    for _ in 0..20 {
+                        let result = async {
+                            let mut conn = self.pool.acquire().await?;
+                            dead_letter::insert(&mut conn, std::slice::from_ref(&letter)).await
+                        }
+                        .await;
+                        if result.is_ok() {
+                            stored = true;
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    if !stored {
+                        warn!(topic = %item.message.topic, "Cannot store a dead letter; the message will be redelivered.");
+                    }
+                }
+            }
+        }
+        all
+    }
+}
+
+#[derive(Default)]
+struct Committed {
+    rows: Vec<ReadingRow>,
+    duplicates: usize,
+    codes: HashMap<i64, String>,
+}
+
+/// The stations the batch speaks of, by code and by Datastream id.
+struct Stations {
+    by_code: HashMap<String, Station>,
+    by_id: HashMap<i64, Station>,
+}
+
+async fn resolve(conn: &mut sqlx::PgConnection, items: &[Item]) -> sensors::Result<Stations> {
+    let mut codes: Vec<String> = Vec::new();
+    let mut ids: Vec<i64> = Vec::new();
+    for item in items {
+        match item.decoded.as_ref().map(|d| &d.source) {
+            Ok(Source::Code(code)) => codes.push(code.clone()),
+            Ok(Source::Datastream(ds)) => ids.push(sensors::sta::datastream_station(*ds)),
+            Err(_) => {}
+        }
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut by_code = HashMap::new();
+    let mut by_id = HashMap::new();
+    if !codes.is_empty() {
+        for s in store::stations_by_code(conn, &codes).await? {
+            by_code.insert(s.code.clone(), s);
+        }
+    }
+    if !ids.is_empty() {
+        for s in store::stations_by_id(conn, &ids).await? {
+            by_id.insert(s.id, s);
+        }
+    }
+    Ok(Stations { by_code, by_id })
+}
+
+/// Sorts every decoded reading into rows or dead letters.
+fn plan(items: &[Item], stations: &Stations) -> Plan {
+    let mut plan = Plan::default();
+    for item in items {
+        let topic = &item.message.topic;
+        let decoded = match &item.decoded {
+            Ok(d) => d,
+            Err(reject) => {
+                plan.dead.push(letter(topic, item, reject));
+                continue;
+            }
+        };
+        for reject in &decoded.rejects {
+            plan.dead.push(letter(topic, item, reject));
+        }
+        let station = match &decoded.source {
+            Source::Code(code) => stations.by_code.get(code),
+            Source::Datastream(ds) => stations.by_id.get(&sensors::sta::datastream_station(*ds)),
+        };
+        let Some(station) = station else {
+            let who = match &decoded.source {
+                Source::Code(code) => format!("no station has the code `{code}`"),
+                Source::Datastream(ds) => format!("no Datastream has the id {ds}"),
+            };
+            let reject = Reject {
+                kind: RejectKind::UnknownStation,
+                reason: who,
+                fragment: None,
+            };
+            plan.dead.push(letter(topic, item, &reject));
+            continue;
+        };
+        let expected = station.kind.quantity();
+        for reading in &decoded.readings {
+            if reading.quantity != expected {
+                let reject = Reject {
+                    kind: RejectKind::WrongQuantity,
+                    reason: format!(
+                        "station {} is a {}; it does not measure {}",
+                        station.code, station.kind, reading.quantity
+                    ),
+                    fragment: None,
+                };
+                plan.dead.push(letter(topic, item, &reject));
+                continue;
+            }
+            plan.codes.insert(station.id, station.code.clone());
+            plan.rows.push(ReadingRow {
+                station_id: station.id,
+                quantity: reading.quantity,
+                observed_at: reading.observed_at,
+                value: reading.value,
+                qc: Flags::default(),
+                received_at: item.received_at,
+            });
+        }
+    }
+    plan
+}
+
+fn letter(topic: &str, item: &Item, reject: &Reject) -> DeadLetter {
+    let payload = reject
+        .fragment
+        .as_deref()
+        .map(str::as_bytes)
+        .unwrap_or(&item.message.payload);
+    DeadLetter::new(
+        topic,
+        item.received_at,
+        reject.kind.as_str(),
+        reject.reason.clone(),
+        payload,
+    )
+}
+
+/// Orders each series, drops duplicates within the batch, raises QC flags and computes the new latest reading.
+async fn qc_and_latest(
+    conn: &mut sqlx::PgConnection,
+    plan: &mut Plan,
+    stations: &Stations,
+) -> sensors::Result<()> {
+    let params: HashMap<i64, QcStation> = stations
+        .by_code
+        .values()
+        .chain(stations.by_id.values())
+        .map(|s| {
+            (
+                s.id,
+                QcStation {
+                    kind: s.kind,
+                    range: s.range,
+                    interval_s: s.interval_s,
+                    params: s.qc,
+                },
+            )
+        })
+        .collect();
+    let mut series: BTreeMap<(i64, i16), Vec<ReadingRow>> = BTreeMap::new();
+    for row in plan.rows.drain(..) {
+        series
+            .entry((row.station_id, row.quantity.code()))
+            .or_default()
+            .push(row);
+    }
+    let mut firsts = Vec::with_capacity(series.len());
+    for ((station_id, _), rows) in series.iter_mut() {
+        rows.sort_by_key(|r| r.observed_at);
+        rows.dedup_by_key(|r| r.observed_at);
+        firsts.push((*station_id, rows[0].quantity, rows[0].observed_at));
+    }
+    let previous = store::previous(conn, &firsts).await?;
+    for ((station_id, _), rows) in series {
+        let Some(station) = params.get(&station_id) else {
+            continue;
+        };
+        let quantity = rows[0].quantity;
+        let mut prev = previous.get(&(station_id, quantity)).copied();
+        let mut last_flags = Flags::default();
+        for mut row in rows {
+            let raw = RawReading {
+                quantity,
+                observed_at: row.observed_at,
+                value: row.value,
+            };
+            row.qc = qc::check(station, prev.as_ref(), &raw, row.received_at);
+            last_flags = row.qc;
+            prev = Some(Previous::after(prev.as_ref(), &raw));
+            plan.rows.push(row);
+        }
+        if let Some(p) = prev {
+            plan.latest.push((station_id, quantity, p, last_flags));
+        }
+    }
+    Ok(())
+}
+
+fn events_of(rows: &[ReadingRow], codes: &HashMap<i64, String>) -> Vec<ReadingsCommitted> {
+    let mut by_series: BTreeMap<(i64, i16), ReadingsCommitted> = BTreeMap::new();
+    for r in rows {
+        let e = by_series
+            .entry((r.station_id, r.quantity.code()))
+            .or_insert_with(|| ReadingsCommitted {
+                station: codes.get(&r.station_id).cloned().unwrap_or_default(),
+                station_id: r.station_id,
+                quantity: r.quantity,
+                from: r.observed_at,
+                to: r.observed_at,
+                count: 0,
+                latest_at: r.observed_at,
+                latest_value: r.value,
+                latest_qc: r.qc,
+            });
+        e.count += 1;
+        e.from = e.from.min(r.observed_at);
+        e.to = e.to.max(r.observed_at);
+        if r.observed_at >= e.latest_at {
+            e.latest_at = r.observed_at;
+            e.latest_value = r.value;
+            e.latest_qc = r.qc;
+        }
+    }
+    by_series.into_values().collect()
+}

@@ -1,0 +1,1531 @@
+//! The query options of the OGC SensorThings API v1.1 read side (`$filter`, `$orderby`, `$select`, `$expand`,
+//! `$top`, `$skip`, `$count`) and the translation of filters and orderings to PostgreSQL/PostGIS.
+//!
+//! Nothing here touches a database: a [`FieldResolver`] says which SQL expression a property path stands for,
+//! [`to_sql`] returns a boolean SQL expression with `$n` placeholders and the values to bind. User text never
+//! ends up inside the SQL: literals and JSON member names are bound.
+
+use chrono::{DateTime, FixedOffset};
+
+use super::filter::{self, ArithOp, CompareOp, Expr, FilterError, Literal};
+
+type Result<T, E = FilterError> = std::result::Result<T, E>;
+
+/// How deeply `$expand` options may nest (`Datastreams($expand=Observations($expand=…))`).
+pub const MAX_EXPAND_DEPTH: usize = 16;
+
+/// The SQL a property path stands for, and its type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// A SQL expression over the query's tables, e.g. `r.observed_at`; written by the server, never by users.
+    pub sql: String,
+    /// Its type.
+    pub kind: FieldKind,
+}
+
+impl Field {
+    /// A field of `kind` read by the SQL expression `sql`.
+    pub fn new(sql: impl Into<String>, kind: FieldKind) -> Self {
+        Self {
+            sql: sql.into(),
+            kind,
+        }
+    }
+}
+
+/// The type of a [`Field`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A number (`double precision`, `numeric`, integers).
+    Number,
+    /// Text.
+    Text,
+    /// A `timestamptz`.
+    Time,
+    /// A PostGIS `geometry` in EPSG:4326 (longitude, latitude).
+    Geometry,
+    /// A boolean.
+    Boolean,
+    /// A `jsonb` value such as `s.properties`; path segments after it select members (`properties/river`).
+    Json,
+}
+
+impl FieldKind {
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Number => "a number",
+            Self::Text => "a string",
+            Self::Time => "a datetime",
+            Self::Geometry => "a geometry",
+            Self::Boolean => "a boolean",
+            Self::Json => "a JSON value",
+        }
+    }
+}
+
+/// A value for a `$n` placeholder of [`to_sql`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    /// Bind as `bigint` (integer literals, so that 64-bit ids stay exact).
+    Integer(i64),
+    /// Bind as `double precision`.
+    Number(f64),
+    /// Bind as `text`.
+    Text(String),
+    /// Bind as `timestamptz`.
+    Time(DateTime<FixedOffset>),
+    /// Bind as `boolean`.
+    Bool(bool),
+    /// Bind as `text`; the SQL reads it with `ST_GeomFromText($n, 4326)`.
+    Wkt(String),
+}
+
+/// Maps property paths of one entity set to SQL.
+pub trait FieldResolver {
+    /// The field for `path` (e.g. `["Datastream", "Thing", "name"]`; ids as `["id"]`), `None` when unknown.
+    ///
+    /// For JSON members return the `jsonb` base for its prefix (`["properties"]` → `s.properties`,
+    /// [`FieldKind::Json`]); the translator applies the remaining segments itself.
+    fn resolve(&self, path: &[&str]) -> Option<Field>;
+
+    /// The entity set's name for error messages, e.g. `Observations`.
+    fn entity_set(&self) -> &str {
+        "this entity set"
+    }
+}
+
+/// Translates a `$filter` tree into a PostgreSQL boolean expression with placeholders `$first_param`,
+/// `$first_param + 1`, … and the values to bind to them, in order.
+///
+/// Geometries are EPSG:4326; `geo.distance` and `geo.length` are in metres (on the spheroid).
+/// The translation recurses over the tree; [`filter::parse`] limits nesting to [`filter::MAX_DEPTH`] levels.
+pub fn to_sql(expr: &Expr, resolver: &dyn FieldResolver, first_param: usize) -> Result<(String, Vec<Bind>)> {
+    let mut translator = Translator {
+        resolver,
+        first_param,
+        binds: Vec::new(),
+    };
+    let sql = translator.typed(expr, FieldKind::Boolean)?;
+    Ok((sql, translator.binds))
+}
+
+/// Parses `$orderby`: comma-separated `path [asc|desc]`; `true` in the pair means descending.
+pub fn parse_orderby(input: &str) -> Result<Vec<(Vec<String>, bool)>> {
+    let mut items = Vec::new();
+    for (offset, item) in split_top(input, b',')? {
+        let mut words = item.split_whitespace();
+        let Some(path) = words.next() else {
+            return Err(FilterError::syntax(offset, "expected a property to order by"));
+        };
+        let path = parse_path(path, offset + offset_in(item, path))?;
+        let desc = match words.next() {
+            None => false,
+            Some(w) if w.eq_ignore_ascii_case("asc") => false,
+            Some(w) if w.eq_ignore_ascii_case("desc") => true,
+            Some(w) => {
+                let message = format!("expected `asc` or `desc`, found `{}`", filter::clip(w));
+                return Err(FilterError::syntax(offset + offset_in(item, w), message));
+            }
+        };
+        if let Some(w) = words.next() {
+            let message = format!("unexpected `{}` (expected `,`)", filter::clip(w));
+            return Err(FilterError::syntax(offset + offset_in(item, w), message));
+        }
+        items.push((path, desc));
+    }
+    Ok(items)
+}
+
+/// The SQL `order by` list (without the keywords) for parsed `$orderby` items, e.g.
+/// `r.observed_at desc, s.id asc`; empty when `items` is.
+///
+/// JSON members are written inline, so their names may only hold letters, digits and `_`.
+pub fn orderby_sql(items: &[(Vec<String>, bool)], resolver: &dyn FieldResolver) -> Result<String> {
+    let mut parts = Vec::with_capacity(items.len());
+    for (path, desc) in items {
+        let (field, keys) = lookup(resolver, path)?;
+        let sql = match field.kind {
+            FieldKind::Geometry => {
+                return Err(FilterError::Type(format!(
+                    "cannot order by `{}`, a geometry",
+                    path.join("/")
+                )));
+            }
+            FieldKind::Json if !keys.is_empty() => {
+                let mut sql = atom(&field.sql);
+                for key in keys {
+                    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        let message = format!(
+                            "cannot order by the JSON member `{}`: use letters, digits and `_`",
+                            filter::clip(key)
+                        );
+                        return Err(FilterError::Type(message));
+                    }
+                    sql = format!("{sql} -> '{key}'");
+                }
+                format!("({sql})")
+            }
+            _ => atom(&field.sql),
+        };
+        parts.push(format!("{sql} {}", if *desc { "desc" } else { "asc" }));
+    }
+    Ok(parts.join(", "))
+}
+
+/// Parses `$select`: comma-separated property names (paths kept as written, `@iot.id` as `id`).
+pub fn parse_select(input: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for (offset, item) in split_top(input, b',')? {
+        let name = item.trim();
+        if name.is_empty() {
+            return Err(FilterError::syntax(offset, "expected a property name"));
+        }
+        names.push(parse_path(name, offset + offset_in(item, name))?.join("/"));
+    }
+    Ok(names)
+}
+
+/// One item of `$expand`: a navigation path and the options applied to its last entity set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expand {
+    /// E.g. `["Datastreams", "Observations"]` from `Datastreams/Observations`.
+    pub path: Vec<String>,
+    /// Options in parentheses after the path, e.g. `($top=3;$orderby=phenomenonTime desc)`.
+    pub options: QueryOptions,
+}
+
+/// Parses `$expand`, e.g. `Datastreams($select=name;$expand=Observations($top=3)),Locations`.
+pub fn parse_expand(input: &str) -> Result<Vec<Expand>> {
+    parse_expand_at(input, 1)
+}
+
+/// The query options of one request, or of one `$expand` item.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryOptions {
+    /// `$top`: at most this many entities.
+    pub top: Option<u64>,
+    /// `$skip`: skip this many entities.
+    pub skip: Option<u64>,
+    /// `$count`: whether to return `@iot.count`.
+    pub count: Option<bool>,
+    /// `$orderby`: property paths, `true` for descending.
+    pub orderby: Vec<(Vec<String>, bool)>,
+    /// `$select`: property names.
+    pub select: Vec<String>,
+    /// `$expand`: related entities to inline.
+    pub expand: Vec<Expand>,
+    /// `$filter`.
+    pub filter: Option<Expr>,
+}
+
+impl QueryOptions {
+    /// Reads the `$`-options among the percent-decoded `(key, value)` pairs of a query string.
+    ///
+    /// Keys without `$` are ignored, as is `$resultFormat`; unknown `$`-options and options given twice are
+    /// errors.
+    pub fn parse_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<QueryOptions> {
+        let mut options = Self::default();
+        let mut seen = Vec::new();
+        for (key, value) in pairs {
+            if !key.starts_with('$') {
+                continue;
+            }
+            options
+                .set(key, value, 0, &mut seen)
+                .map_err(|e| e.in_option(key))?;
+        }
+        Ok(options)
+    }
+
+    fn set<'a>(&mut self, key: &'a str, value: &str, depth: usize, seen: &mut Vec<&'a str>) -> Result<()> {
+        if seen.contains(&key) {
+            return Err(FilterError::InvalidOption {
+                option: key.to_owned(),
+                message: "given more than once".into(),
+            });
+        }
+        seen.push(key);
+        match key {
+            "$top" => self.top = Some(parse_count(key, value)?),
+            "$skip" => self.skip = Some(parse_count(key, value)?),
+            "$count" => {
+                self.count = Some(match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    other => {
+                        let message = format!("expected `true` or `false`, found `{}`", filter::clip(other));
+                        return Err(FilterError::InvalidOption {
+                            option: key.to_owned(),
+                            message,
+                        });
+                    }
+                });
+            }
+            "$orderby" => self.orderby = parse_orderby(value)?,
+            "$select" => self.select = parse_select(value)?,
+            "$expand" => self.expand = parse_expand_at(value, depth + 1)?,
+            "$filter" => self.filter = Some(filter::parse(value)?),
+            "$resultFormat" => {}
+            _ => {
+                return Err(FilterError::UnknownOption {
+                    option: filter::clip(key),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_count(option: &str, value: &str) -> Result<u64> {
+    let value = value.trim();
+    let invalid = |message: String| FilterError::InvalidOption {
+        option: option.to_owned(),
+        message,
+    };
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!(
+            "expected a non-negative integer, found `{}`",
+            filter::clip(value)
+        )));
+    }
+    value
+        .parse()
+        .map_err(|_| invalid(format!("`{}` is too large", filter::clip(value))))
+}
+
+fn parse_expand_at(input: &str, depth: usize) -> Result<Vec<Expand>> {
+    if depth > MAX_EXPAND_DEPTH {
+        return Err(FilterError::syntax(
+            0,
+            format!("`$expand` nested deeper than {MAX_EXPAND_DEPTH} levels"),
+        ));
+    }
+    let mut items = Vec::new();
+    for (offset, item) in split_top(input, b',')? {
+        let trimmed = item.trim();
+        let at = offset + offset_in(item, trimmed);
+        if trimmed.is_empty() {
+            return Err(FilterError::syntax(at, "expected a navigation property"));
+        }
+        let (path, options) = match trimmed.find('(') {
+            None => (parse_path(trimmed, at)?, QueryOptions::default()),
+            Some(open) => {
+                // `split_top` checked the balance: the last `)` closes the first `(` unless text follows.
+                let close = matching_paren(trimmed, open);
+                if close + 1 != trimmed.len() {
+                    return Err(FilterError::syntax(at + close + 1, "unexpected text after `)`"));
+                }
+                let path = parse_path(trimmed[..open].trim_end(), at)?;
+                (
+                    path,
+                    parse_nested_options(&trimmed[open + 1..close], at + open + 1, depth)?,
+                )
+            }
+        };
+        items.push(Expand { path, options });
+    }
+    Ok(items)
+}
+
+/// `$key=value` options separated by `;`, as inside `Datastreams(…)`; `offset` is where `input` starts.
+fn parse_nested_options(input: &str, offset: usize, depth: usize) -> Result<QueryOptions> {
+    let mut options = QueryOptions::default();
+    let mut seen = Vec::new();
+    for (start, part) in split_top(input, b';')? {
+        let at = offset + start + offset_in(part, part.trim_start());
+        let Some((key, value)) = part
+            .split_once('=')
+            .filter(|(key, _)| key.trim().starts_with('$'))
+        else {
+            let message = format!("expected `$option=value`, found `{}`", filter::clip(part.trim()));
+            return Err(FilterError::syntax(at, message));
+        };
+        let value_at = offset + start + key.len() + 1;
+        options
+            .set(key.trim(), value, depth, &mut seen)
+            .map_err(|e| e.shifted(value_at))?;
+    }
+    Ok(options)
+}
+
+/// Splits `input` at `sep` outside parentheses and `'…'` strings; returns each part with its byte offset.
+fn split_top(input: &str, sep: u8) -> Result<Vec<(usize, &str)>> {
+    let mut parts = Vec::new();
+    let (mut start, mut depth, mut quote) = (0, 0usize, None);
+    for (i, byte) in input.bytes().enumerate() {
+        match (quote, byte) {
+            (Some(_), b'\'') => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'') => quote = Some(i),
+            (None, b'(') => depth += 1,
+            (None, b')') if depth == 0 => return Err(FilterError::syntax(i, "unmatched `)`")),
+            (None, b')') => depth -= 1,
+            (None, b) if b == sep && depth == 0 => {
+                parts.push((start, &input[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if let Some(at) = quote {
+        return Err(FilterError::syntax(
+            at,
+            "unterminated string (missing the closing `'`)",
+        ));
+    }
+    if depth > 0 {
+        return Err(FilterError::syntax(input.len(), "missing `)`"));
+    }
+    parts.push((start, &input[start..]));
+    Ok(parts)
+}
+
+/// The index of the `)` closing the `(` at `open` in a string whose parentheses `split_top` found balanced.
+fn matching_paren(s: &str, open: usize) -> usize {
+    let (mut depth, mut quote) = (0usize, false);
+    for (i, byte) in s.bytes().enumerate().skip(open) {
+        match byte {
+            b'\'' => quote = !quote,
+            b'(' if !quote => depth += 1,
+            b')' if !quote => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+    }
+    s.len()
+}
+
+/// Byte offset of `inner` (a subslice) inside `outer`.
+fn offset_in(outer: &str, inner: &str) -> usize {
+    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
+}
+
+/// A `/`-separated path of names; `pos` is where it starts, for errors.
+fn parse_path(text: &str, pos: usize) -> Result<Vec<String>> {
+    let mut segments = Vec::new();
+    let mut at = pos;
+    for segment in text.split('/') {
+        let mut chars = segment.chars();
+        let valid = chars.next().is_some_and(filter::is_word_start) && chars.all(filter::is_word_char);
+        if !valid {
+            return Err(FilterError::syntax(
+                at,
+                format!("expected a property name, found `{}`", filter::clip(segment)),
+            ));
+        }
+        segments.push(filter::normalize_segment(segment));
+        at += segment.len() + 1;
+    }
+    Ok(segments)
+}
+
+/// The field of the longest known prefix of `path`, and the JSON member names after it (JSON fields only).
+fn lookup<'p>(resolver: &dyn FieldResolver, path: &'p [String]) -> Result<(Field, &'p [String])> {
+    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    for known in (1..=segments.len()).rev() {
+        if let Some(field) = resolver.resolve(&segments[..known]) {
+            if known == segments.len() || field.kind == FieldKind::Json {
+                return Ok((field, &path[known..]));
+            }
+            break;
+        }
+    }
+    Err(FilterError::UnknownProperty {
+        path: path.join("/"),
+        entity_set: resolver.entity_set().to_owned(),
+    })
+}
+
+/// `sql` as an operand: kept when it is a plain (qualified) column name, parenthesised otherwise.
+fn atom(sql: &str) -> String {
+    if !sql.is_empty()
+        && sql
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '"'))
+    {
+        sql.to_owned()
+    } else {
+        format!("({sql})")
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `like` pattern (PostgreSQL's default escape character is `\`).
+fn like_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// A translated operand whose type may still depend on the other side.
+enum Operand {
+    /// A SQL expression of a known type (never `Json`).
+    Sql {
+        sql: String,
+        kind: FieldKind,
+        what: String,
+    },
+    /// A JSON member: as `jsonb` and as `text`.
+    Json {
+        jsonb: String,
+        text: String,
+        what: String,
+    },
+    /// A literal, bound once its type is known.
+    Lit(Literal),
+}
+
+fn literal_kind(literal: &Literal) -> Option<FieldKind> {
+    match literal {
+        Literal::Integer(_) | Literal::Number(_) => Some(FieldKind::Number),
+        Literal::Text(_) => Some(FieldKind::Text),
+        Literal::Bool(_) => Some(FieldKind::Boolean),
+        Literal::DateTime(_) => Some(FieldKind::Time),
+        Literal::Geography(_) => Some(FieldKind::Geometry),
+        Literal::Null => None,
+    }
+}
+
+fn describe(operand: &Operand) -> String {
+    match operand {
+        Operand::Sql { what, kind, .. } => format!("{what} ({})", kind.noun()),
+        Operand::Json { what, .. } => format!("{what} (a JSON value)"),
+        Operand::Lit(Literal::Integer(n)) => format!("the number {n}"),
+        Operand::Lit(Literal::Number(n)) => format!("the number {n}"),
+        Operand::Lit(Literal::Text(s)) => format!("the string '{}'", filter::clip(s)),
+        Operand::Lit(Literal::Bool(b)) => format!("the boolean {b}"),
+        Operand::Lit(Literal::DateTime(t)) => format!("the datetime {}", t.to_rfc3339()),
+        Operand::Lit(Literal::Geography(_)) => "a geography literal".to_owned(),
+        Operand::Lit(Literal::Null) => "null".to_owned(),
+    }
+}
+
+struct Translator<'r> {
+    resolver: &'r dyn FieldResolver,
+    first_param: usize,
+    binds: Vec<Bind>,
+}
+
+impl Translator<'_> {
+    fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.first_param + self.binds.len() - 1)
+    }
+
+    fn typed(&mut self, expr: &Expr, want: FieldKind) -> Result<String> {
+        let operand = self.operand(expr)?;
+        self.coerce(operand, want)
+    }
+
+    fn coerce(&mut self, operand: Operand, want: FieldKind) -> Result<String> {
+        let mismatch = |operand: &Operand| {
+            FilterError::Type(format!("expected {}, found {}", want.noun(), describe(operand)))
+        };
+        match operand {
+            Operand::Sql { sql, kind, .. } if kind == want => Ok(sql),
+            Operand::Json { text, .. } if want == FieldKind::Text => Ok(text),
+            Operand::Json { jsonb, .. } if matches!(want, FieldKind::Number | FieldKind::Boolean) => {
+                let (json_type, sql_type) = if want == FieldKind::Number {
+                    ("number", "double precision")
+                } else {
+                    ("boolean", "boolean")
+                };
+                Ok(format!(
+                    "(case when jsonb_typeof({jsonb}) = '{json_type}' then ({jsonb})::{sql_type} end)"
+                ))
+            }
+            Operand::Lit(literal) => match (literal, want) {
+                (Literal::Null, _) => Ok("null".to_owned()),
+                (Literal::Integer(n), FieldKind::Number) => Ok(self.bind(Bind::Integer(n))),
+                (Literal::Number(n), FieldKind::Number) => Ok(self.bind(Bind::Number(n))),
+                (Literal::Text(s), FieldKind::Text) => Ok(self.bind(Bind::Text(s))),
+                (Literal::Bool(b), FieldKind::Boolean) => Ok(self.bind(Bind::Bool(b))),
+                (Literal::DateTime(t), FieldKind::Time) => Ok(self.bind(Bind::Time(t))),
+                (Literal::Text(s), FieldKind::Time) => match DateTime::parse_from_rfc3339(&s) {
+                    Ok(t) => Ok(self.bind(Bind::Time(t))),
+                    Err(_) => Err(FilterError::Type(format!(
+                        "'{}' is not a datetime (expected e.g. 2026-11-22T10:05:00Z)",
+                        filter::clip(&s)
+                    ))),
+                },
+                (Literal::Geography(wkt), FieldKind::Geometry) => {
+                    Ok(format!("ST_GeomFromText({}, 4326)", self.bind(Bind::Wkt(wkt))))
+                }
+                (literal, _) => Err(mismatch(&Operand::Lit(literal))),
+            },
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    fn operand(&mut self, expr: &Expr) -> Result<Operand> {
+        let boolean = |sql: String, what: &str| Operand::Sql {
+            sql,
+            kind: FieldKind::Boolean,
+            what: what.to_owned(),
+        };
+        Ok(match expr {
+            Expr::Literal(literal) => Operand::Lit(literal.clone()),
+            Expr::Property(path) => self.property(path)?,
+            Expr::Not(inner) => boolean(
+                format!("(not {})", self.typed(inner, FieldKind::Boolean)?),
+                "`not`",
+            ),
+            Expr::And(items) | Expr::Or(items) => {
+                let (joiner, what) = if matches!(expr, Expr::And(_)) {
+                    (" and ", "`and`")
+                } else {
+                    (" or ", "`or`")
+                };
+                let parts = items
+                    .iter()
+                    .map(|e| self.typed(e, FieldKind::Boolean))
+                    .collect::<Result<Vec<_>>>()?;
+                boolean(format!("({})", parts.join(joiner)), what)
+            }
+            Expr::Neg(inner) => {
+                let sql = format!("(-{})", self.typed(inner, FieldKind::Number)?);
+                Operand::Sql {
+                    sql,
+                    kind: FieldKind::Number,
+                    what: "`-`".into(),
+                }
+            }
+            Expr::Arith { op, left, right } => {
+                let (a, b) = (
+                    self.typed(left, FieldKind::Number)?,
+                    self.typed(right, FieldKind::Number)?,
+                );
+                let sql = match op {
+                    ArithOp::Add => format!("({a} + {b})"),
+                    ArithOp::Sub => format!("({a} - {b})"),
+                    ArithOp::Mul => format!("({a} * {b})"),
+                    ArithOp::Div => format!("({a} / nullif({b}, 0))"),
+                    ArithOp::Mod => {
+                        format!("mod(({a})::numeric, nullif(({b})::numeric, 0))::double precision")
+                    }
+                };
+                Operand::Sql {
+                    sql,
+                    kind: FieldKind::Number,
+                    what: "an arithmetic expression".into(),
+                }
+            }
+            Expr::Compare { op, left, right } => boolean(self.compare(*op, left, right)?, "a comparison"),
+            Expr::Call { name, args } => self.call(name, args)?,
+        })
+    }
+
+    fn property(&mut self, path: &[String]) -> Result<Operand> {
+        let (field, keys) = lookup(self.resolver, path)?;
+        let what = format!("`{}`", path.join("/"));
+        if field.kind != FieldKind::Json {
+            return Ok(Operand::Sql {
+                sql: atom(&field.sql),
+                kind: field.kind,
+                what,
+            });
+        }
+        let base = atom(&field.sql);
+        let params: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{}::text", self.bind(Bind::Text(k.clone()))))
+            .collect();
+        let Some((last, init)) = params.split_last() else {
+            return Ok(Operand::Json {
+                text: format!("({base} #>> '{{}}')"),
+                jsonb: base,
+                what,
+            });
+        };
+        let jsonb = format!("({base} -> {})", params.join(" -> "));
+        let text = match init {
+            [] => format!("({base} ->> {last})"),
+            _ => format!("({base} -> {} ->> {last})", init.join(" -> ")),
+        };
+        Ok(Operand::Json { jsonb, text, what })
+    }
+
+    fn compare(&mut self, op: CompareOp, left: &Expr, right: &Expr) -> Result<String> {
+        let (left, right) = (self.operand(left)?, self.operand(right)?);
+        let is_null = |o: &Operand| matches!(o, Operand::Lit(Literal::Null));
+        if is_null(&left) || is_null(&right) {
+            let test = match op {
+                CompareOp::Eq => "is null",
+                CompareOp::Ne => "is not null",
+                _ => {
+                    return Err(FilterError::Type(
+                        "`null` can only be compared with `eq` or `ne`".into(),
+                    ));
+                }
+            };
+            let other = if is_null(&left) { right } else { left };
+            let sql = match other {
+                Operand::Lit(Literal::Null) => {
+                    return Err(FilterError::Type("`null` compared with `null`".into()));
+                }
+                Operand::Sql { sql, .. } | Operand::Json { text: sql, .. } => sql,
+                Operand::Lit(literal) => {
+                    let kind = literal_kind(&literal).unwrap_or(FieldKind::Text);
+                    self.coerce(Operand::Lit(literal), kind)?
+                }
+            };
+            return Ok(format!("({sql} {test})"));
+        }
+        let strong = |o: &Operand| {
+            if let Operand::Sql { kind, .. } = o {
+                Some(*kind)
+            } else {
+                None
+            }
+        };
+        let weak = |o: &Operand| {
+            if let Operand::Lit(l) = o {
+                literal_kind(l)
+            } else {
+                None
+            }
+        };
+        let kind = match (strong(&left), strong(&right)) {
+            (Some(a), Some(b)) if a != b => {
+                let message = format!("cannot compare {} with {}", describe(&left), describe(&right));
+                return Err(FilterError::Type(message));
+            }
+            (Some(kind), _) | (None, Some(kind)) => Some(kind),
+            (None, None) => weak(&left).or(weak(&right)),
+        };
+        let Some(kind) = kind else {
+            // Two JSON members: compare them as jsonb.
+            let (Operand::Json { jsonb: a, .. }, Operand::Json { jsonb: b, .. }) = (left, right) else {
+                return Err(FilterError::Type("cannot compare these operands".into()));
+            };
+            return Ok(format!("({a} {} {b})", op.sql()));
+        };
+        match kind {
+            FieldKind::Geometry => {
+                return Err(FilterError::Type(
+                    "geometries cannot be compared with operators; use st_equals, st_within, …".into(),
+                ));
+            }
+            FieldKind::Boolean if !matches!(op, CompareOp::Eq | CompareOp::Ne) => {
+                return Err(FilterError::Type(
+                    "booleans can only be compared with `eq` or `ne`".into(),
+                ));
+            }
+            _ => {}
+        }
+        let (a, b) = (self.coerce(left, kind)?, self.coerce(right, kind)?);
+        Ok(format!("({a} {} {b})", op.sql()))
+    }
+
+    fn args<'e, const N: usize>(name: &str, args: &'e [Expr]) -> Result<&'e [Expr; N]> {
+        args.try_into().map_err(|_| FilterError::Arity {
+            name: name.to_owned(),
+            expected: if N == 1 {
+                "1 argument".into()
+            } else {
+                format!("{N} arguments")
+            },
+            found: args.len(),
+        })
+    }
+
+    fn call(&mut self, name: &str, args: &[Expr]) -> Result<Operand> {
+        use FieldKind::{Boolean, Geometry, Number, Text, Time};
+        let (sql, kind) = match name {
+            "st_within" | "st_intersects" | "geo.intersects" | "st_contains" | "st_disjoint"
+            | "st_equals" | "st_touches" | "st_overlaps" | "st_crosses" => {
+                let [a, b] = Self::args(name, args)?;
+                let function = match name {
+                    "st_within" => "ST_Within",
+                    "st_intersects" | "geo.intersects" => "ST_Intersects",
+                    "st_contains" => "ST_Contains",
+                    "st_disjoint" => "ST_Disjoint",
+                    "st_equals" => "ST_Equals",
+                    "st_touches" => "ST_Touches",
+                    "st_overlaps" => "ST_Overlaps",
+                    _ => "ST_Crosses",
+                };
+                (
+                    format!(
+                        "{function}({}, {})",
+                        self.typed(a, Geometry)?,
+                        self.typed(b, Geometry)?
+                    ),
+                    Boolean,
+                )
+            }
+            "st_relate" => {
+                let [a, b, pattern] = Self::args(name, args)?;
+                let (a, b) = (self.typed(a, Geometry)?, self.typed(b, Geometry)?);
+                (
+                    format!("ST_Relate({a}, {b}, {})", self.typed(pattern, Text)?),
+                    Boolean,
+                )
+            }
+            "geo.distance" => {
+                let [a, b] = Self::args(name, args)?;
+                let (a, b) = (self.typed(a, Geometry)?, self.typed(b, Geometry)?);
+                (format!("ST_Distance(({a})::geography, ({b})::geography)"), Number)
+            }
+            "geo.length" => {
+                let [a] = Self::args(name, args)?;
+                (
+                    format!("ST_Length(({})::geography)", self.typed(a, Geometry)?),
+                    Number,
+                )
+            }
+            "substringof" | "contains" => {
+                let [a, b] = Self::args(name, args)?;
+                let (needle, haystack) = if name == "substringof" { (a, b) } else { (b, a) };
+                let haystack = self.typed(haystack, Text)?;
+                (
+                    format!("(strpos({haystack}, {}) > 0)", self.typed(needle, Text)?),
+                    Boolean,
+                )
+            }
+            "startswith" | "endswith" => {
+                let [text, affix] = Self::args(name, args)?;
+                let text = self.typed(text, Text)?;
+                let start = name == "startswith";
+                let sql = match affix {
+                    Expr::Literal(Literal::Text(affix)) => {
+                        let escaped = like_escape(affix);
+                        let pattern = if start {
+                            format!("{escaped}%")
+                        } else {
+                            format!("%{escaped}")
+                        };
+                        format!("({text} like {})", self.bind(Bind::Text(pattern)))
+                    }
+                    other => {
+                        let affix = self.typed(other, Text)?;
+                        if start {
+                            format!("starts_with({text}, {affix})")
+                        } else {
+                            format!("(right({text}, length({affix})) = {affix})")
+                        }
+                    }
+                };
+                (sql, Boolean)
+            }
+            "tolower" | "toupper" | "trim" | "length" => {
+                let [a] = Self::args(name, args)?;
+                let a = self.typed(a, Text)?;
+                match name {
+                    "tolower" => (format!("lower({a})"), Text),
+                    "toupper" => (format!("upper({a})"), Text),
+                    "trim" => (format!("btrim({a})"), Text),
+                    _ => (format!("length({a})"), Number),
+                }
+            }
+            "concat" => {
+                let [a, b] = Self::args(name, args)?;
+                (
+                    format!("({} || {})", self.typed(a, Text)?, self.typed(b, Text)?),
+                    Text,
+                )
+            }
+            "indexof" => {
+                let [a, b] = Self::args(name, args)?;
+                (
+                    format!("(strpos({}, {}) - 1)", self.typed(a, Text)?, self.typed(b, Text)?),
+                    Number,
+                )
+            }
+            "substring" => {
+                let text = args.first().map(|a| self.typed(a, Text)).transpose()?;
+                let numbers = args
+                    .iter()
+                    .skip(1)
+                    .map(|a| self.typed(a, Number))
+                    .collect::<Result<Vec<_>>>()?;
+                match (text, numbers.as_slice()) {
+                    (Some(t), [from]) => (format!("substr({t}, ({from})::integer + 1)"), Text),
+                    (Some(t), [from, n]) => (
+                        format!("substr({t}, ({from})::integer + 1, ({n})::integer)"),
+                        Text,
+                    ),
+                    _ => {
+                        let expected = "2 or 3 arguments".into();
+                        return Err(FilterError::Arity {
+                            name: name.into(),
+                            expected,
+                            found: args.len(),
+                        });
+                    }
+                }
+            }
+            "year" | "month" | "day" | "hour" | "minute" | "second" | "fractionalseconds" => {
+                let [t] = Self::args(name, args)?;
+                let t = self.typed(t, Time)?;
+                let seconds = format!("extract(second from {t} at time zone 'UTC')");
+                let sql = match name {
+                    "second" => format!("floor({seconds})"),
+                    "fractionalseconds" => format!("({seconds} - floor({seconds}))"),
+                    unit => format!("extract({unit} from {t} at time zone 'UTC')"),
+                };
+                (sql, Number)
+            }
+            "now" => {
+                let [] = Self::args(name, args)?;
+                ("now()".to_owned(), Time)
+            }
+            "round" | "floor" | "ceiling" => {
+                let [a] = Self::args(name, args)?;
+                (format!("{name}({})", self.typed(a, Number)?), Number)
+            }
+            _ => {
+                return Err(FilterError::UnknownFunction {
+                    name: filter::clip(name),
+                });
+            }
+        };
+        Ok(Operand::Sql {
+            sql,
+            kind,
+            what: format!("`{name}(…)`"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Observations;
+
+    impl FieldResolver for Observations {
+        fn resolve(&self, path: &[&str]) -> Option<Field> {
+            let (sql, kind) = match path {
+                ["id"] => ("r.id", FieldKind::Number),
+                ["result"] => ("r.value", FieldKind::Number),
+                ["phenomenonTime"] => ("r.observed_at", FieldKind::Time),
+                ["valid"] => ("r.valid", FieldKind::Boolean),
+                ["name"] => ("s.name", FieldKind::Text),
+                ["location"] => ("s.geom", FieldKind::Geometry),
+                ["properties"] => ("s.properties", FieldKind::Json),
+                ["Datastream", "Thing", "name"] => ("t.name", FieldKind::Text),
+                ["Datastream", "unitOfMeasurement"] => ("d.unit || ''", FieldKind::Json),
+                _ => return None,
+            };
+            Some(Field::new(sql, kind))
+        }
+
+        fn entity_set(&self) -> &str {
+            "Observations"
+        }
+    }
+
+    fn sql(filter: &str) -> (String, Vec<Bind>) {
+        let expr = filter::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        to_sql(&expr, &Observations, 1).unwrap_or_else(|e| panic!("{filter}: {e}"))
+    }
+
+    fn only_sql(filter: &str) -> String {
+        sql(filter).0
+    }
+
+    fn err(filter: &str) -> String {
+        let expr = filter::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        to_sql(&expr, &Observations, 1).expect_err(filter).to_string()
+    }
+
+    fn text(s: &str) -> Bind {
+        Bind::Text(s.to_owned())
+    }
+
+    fn time(s: &str) -> Bind {
+        Bind::Time(DateTime::parse_from_rfc3339(s).unwrap())
+    }
+
+    fn pairs<'a>(pairs: &[(&'a str, &'a str)]) -> Result<QueryOptions> {
+        QueryOptions::parse_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn comparisons_become_sql_operators_with_bound_values() {
+        for (word, op) in [
+            ("eq", "="),
+            ("ne", "<>"),
+            ("gt", ">"),
+            ("ge", ">="),
+            ("lt", "<"),
+            ("le", "<="),
+        ] {
+            assert_eq!(
+                sql(&format!("result {word} 5")),
+                (format!("(r.value {op} $1)"), vec![Bind::Integer(5)])
+            );
+        }
+        assert_eq!(
+            sql("-2.5 lt result"),
+            ("($1 < r.value)".into(), vec![Bind::Number(-2.5)])
+        );
+    }
+
+    #[test]
+    fn placeholders_start_at_first_param() {
+        let expr = filter::parse("name eq 'a' or result gt 1").unwrap();
+        let (sql, binds) = to_sql(&expr, &Observations, 3).unwrap();
+        assert_eq!(sql, "((s.name = $3) or (r.value > $4))");
+        assert_eq!(binds, vec![text("a"), Bind::Integer(1)]);
+    }
+
+    #[test]
+    fn logical_operators_nest_in_parentheses() {
+        assert_eq!(
+            only_sql("not (result gt 1 and result lt 5) or valid"),
+            "((not ((r.value > $1) and (r.value < $2))) or r.valid)"
+        );
+        assert_eq!(
+            sql("valid eq true"),
+            ("(r.valid = $1)".into(), vec![Bind::Bool(true)])
+        );
+        assert_eq!(sql("true"), ("$1".into(), vec![Bind::Bool(true)]));
+        assert!(err("valid gt false").contains("only be compared with `eq` or `ne`"));
+        assert_eq!(
+            err("result and valid"),
+            "expected a boolean, found `result` (a number)"
+        );
+    }
+
+    #[test]
+    fn null_comparisons_become_is_null() {
+        assert_eq!(sql("name eq null"), ("(s.name is null)".into(), vec![]));
+        assert_eq!(only_sql("null ne phenomenonTime"), "(r.observed_at is not null)");
+        assert_eq!(
+            only_sql("properties/river eq null"),
+            "((s.properties ->> $1::text) is null)"
+        );
+        assert!(err("result gt null").contains("`null` can only be compared with `eq` or `ne`"));
+        assert!(err("null eq null").contains("`null` compared with `null`"));
+    }
+
+    #[test]
+    fn datetimes_bind_as_time() {
+        let (sql, binds) = sql("phenomenonTime ge 2026-11-22T10:05:00.123+01:00");
+        assert_eq!(sql, "(r.observed_at >= $1)");
+        assert_eq!(binds, vec![time("2026-11-22T10:05:00.123+01:00")]);
+        let (_, binds) = self::sql("phenomenonTime lt '2026-11-22T10:05:00Z'");
+        assert_eq!(binds, vec![time("2026-11-22T10:05:00Z")]);
+        assert!(err("phenomenonTime lt 'yesterday'").contains("'yesterday' is not a datetime"));
+        assert_eq!(
+            err("result gt 2026-11-22T10:05:00Z"),
+            "expected a number, found the datetime 2026-11-22T10:05:00+00:00"
+        );
+        assert_eq!(only_sql("phenomenonTime lt now()"), "(r.observed_at < now())");
+    }
+
+    #[test]
+    fn type_mismatches_are_errors() {
+        assert_eq!(err("name eq 5"), "expected a string, found the number 5");
+        assert_eq!(
+            err("result eq name"),
+            "cannot compare `result` (a number) with `name` (a string)"
+        );
+        assert_eq!(
+            err("phenomenonTime eq 5"),
+            "expected a datetime, found the number 5"
+        );
+        assert_eq!(
+            err("result add 'x' gt 1"),
+            "expected a number, found the string 'x'"
+        );
+        assert!(err("-name eq 1").contains("expected a number"));
+    }
+
+    #[test]
+    fn unknown_properties_are_named() {
+        assert_eq!(
+            err("Datastream/foo eq 1"),
+            "unknown property `Datastream/foo` for Observations"
+        );
+        assert_eq!(
+            err("name/first eq 'x'"),
+            "unknown property `name/first` for Observations"
+        );
+        assert_eq!(only_sql("Datastream/Thing/name eq 'x'"), "(t.name = $1)");
+        let big = 6_543_210_987_654_321_012;
+        assert_eq!(
+            sql(&format!("@iot.id eq {big}")),
+            ("(r.id = $1)".into(), vec![Bind::Integer(big)])
+        );
+    }
+
+    #[test]
+    fn json_members_are_bound_and_extracted() {
+        assert_eq!(
+            sql("properties/river eq 'Bisagno'"),
+            (
+                "((s.properties ->> $1::text) = $2)".into(),
+                vec![text("river"), text("Bisagno")]
+            )
+        );
+        assert_eq!(
+            sql("startswith(properties/basin/name, 'Bis')"),
+            (
+                "((s.properties -> $1::text ->> $2::text) like $3)".into(),
+                vec![text("basin"), text("name"), text("Bis%")]
+            )
+        );
+        // A base that is an expression is parenthesised; the resolver may map a prefix several segments long.
+        assert_eq!(
+            only_sql("Datastream/unitOfMeasurement/symbol eq 'mm'"),
+            "(((d.unit || '') ->> $1::text) = $2)"
+        );
+    }
+
+    #[test]
+    fn json_numbers_and_booleans_are_typed_safely() {
+        let number = "(case when jsonb_typeof((s.properties -> $1::text)) = 'number' \
+                      then ((s.properties -> $1::text))::double precision end)";
+        assert_eq!(
+            sql("properties/depth gt 5"),
+            (format!("({number} > $2)"), vec![text("depth"), Bind::Integer(5)])
+        );
+        assert!(
+            only_sql("properties/active eq true")
+                .contains("jsonb_typeof((s.properties -> $1::text)) = 'boolean'")
+        );
+        assert_eq!(
+            only_sql("properties/a eq properties/b"),
+            "((s.properties -> $1::text) = (s.properties -> $2::text))"
+        );
+        assert_eq!(only_sql("properties eq 'x'"), "((s.properties #>> '{}') = $1)");
+        assert!(
+            err("properties/since gt 2026-01-01T00:00:00Z")
+                .contains("expected a datetime, found `properties/since` (a JSON value)")
+        );
+    }
+
+    #[test]
+    fn spatial_predicates_bind_the_wkt() {
+        let (sql, binds) =
+            sql("st_within(location, geography'POLYGON((8.9 44.4, 9 44.4, 9 44.5, 8.9 44.4))')");
+        assert_eq!(sql, "ST_Within(s.geom, ST_GeomFromText($1, 4326))");
+        assert_eq!(
+            binds,
+            vec![Bind::Wkt("POLYGON((8.9 44.4, 9 44.4, 9 44.5, 8.9 44.4))".into())]
+        );
+        for (function, sql_name) in [
+            ("st_intersects", "ST_Intersects"),
+            ("geo.intersects", "ST_Intersects"),
+            ("st_contains", "ST_Contains"),
+            ("st_disjoint", "ST_Disjoint"),
+            ("st_equals", "ST_Equals"),
+            ("st_touches", "ST_Touches"),
+            ("st_overlaps", "ST_Overlaps"),
+            ("st_crosses", "ST_Crosses"),
+        ] {
+            let got = only_sql(&format!("{function}(location, geography'POINT(8.93 44.40)')"));
+            assert_eq!(got, format!("{sql_name}(s.geom, ST_GeomFromText($1, 4326))"));
+        }
+        assert_eq!(
+            only_sql("st_relate(location, geography'POINT(1 2)', 'T********')"),
+            "ST_Relate(s.geom, ST_GeomFromText($1, 4326), $2)"
+        );
+    }
+
+    #[test]
+    fn geo_distance_is_in_metres_on_the_spheroid() {
+        let (sql, binds) = sql("geo.distance(location, geography'POINT(8.93 44.40)') lt 1000");
+        assert_eq!(
+            sql,
+            "(ST_Distance((s.geom)::geography, (ST_GeomFromText($1, 4326))::geography) < $2)"
+        );
+        assert_eq!(
+            binds,
+            vec![Bind::Wkt("POINT(8.93 44.40)".into()), Bind::Integer(1000)]
+        );
+        assert_eq!(
+            only_sql("geo.length(location) gt 5"),
+            "(ST_Length((s.geom)::geography) > $1)"
+        );
+    }
+
+    #[test]
+    fn spatial_misuse_is_refused() {
+        assert!(err("location eq geography'POINT(1 2)'").contains("use st_equals"));
+        assert_eq!(
+            err("st_within(result, geography'POINT(1 2)')"),
+            "expected a geometry, found `result` (a number)"
+        );
+        assert_eq!(
+            err("st_within(location)"),
+            "`st_within` takes 2 arguments, found 1"
+        );
+        assert_eq!(
+            err("geo.length(location, location) gt 1"),
+            "`geo.length` takes 1 argument, found 2"
+        );
+    }
+
+    #[test]
+    fn substring_search_uses_strpos() {
+        assert_eq!(
+            sql("substringof('Bis', name)"),
+            ("(strpos(s.name, $1) > 0)".into(), vec![text("Bis")])
+        );
+        assert_eq!(
+            sql("contains(name, 'Bis')"),
+            ("(strpos(s.name, $1) > 0)".into(), vec![text("Bis")])
+        );
+        assert_eq!(
+            only_sql("indexof(name, 'a') eq 0"),
+            "((strpos(s.name, $1) - 1) = $2)"
+        );
+        assert_eq!(
+            only_sql("substring(name, 1, 2) eq 'ab'"),
+            "(substr(s.name, ($1)::integer + 1, ($2)::integer) = $3)"
+        );
+        assert_eq!(only_sql("concat(name, 'x') eq 'ax'"), "((s.name || $1) = $2)");
+        assert_eq!(
+            err("substring(name)"),
+            "`substring` takes 2 or 3 arguments, found 1"
+        );
+    }
+
+    #[test]
+    fn prefixes_and_suffixes_escape_like_wildcards() {
+        assert_eq!(
+            sql(r"startswith(name, '50%_a\b')"),
+            ("(s.name like $1)".into(), vec![text(r"50\%\_a\\b%")])
+        );
+        assert_eq!(
+            sql("endswith(name, 'ro')"),
+            ("(s.name like $1)".into(), vec![text("%ro")])
+        );
+        assert_eq!(
+            only_sql("startswith(name, Datastream/Thing/name)"),
+            "starts_with(s.name, t.name)"
+        );
+        assert_eq!(
+            only_sql("endswith(name, Datastream/Thing/name)"),
+            "(right(s.name, length(t.name)) = t.name)"
+        );
+    }
+
+    #[test]
+    fn string_functions_map_to_postgres() {
+        assert_eq!(only_sql("tolower(name) eq 'a'"), "(lower(s.name) = $1)");
+        assert_eq!(only_sql("toupper(name) eq 'A'"), "(upper(s.name) = $1)");
+        assert_eq!(only_sql("trim(name) eq 'a'"), "(btrim(s.name) = $1)");
+        assert_eq!(only_sql("length(name) gt 3"), "(length(s.name) > $1)");
+        assert_eq!(
+            err("length(result) gt 3"),
+            "expected a string, found `result` (a number)"
+        );
+        assert_eq!(err("frobnicate(name)"), "unknown function `frobnicate`");
+    }
+
+    #[test]
+    fn date_parts_are_taken_in_utc() {
+        for unit in ["year", "month", "day", "hour", "minute"] {
+            let got = only_sql(&format!("{unit}(phenomenonTime) eq 1"));
+            assert_eq!(
+                got,
+                format!("(extract({unit} from r.observed_at at time zone 'UTC') = $1)")
+            );
+        }
+        assert_eq!(
+            only_sql("second(phenomenonTime) eq 1"),
+            "(floor(extract(second from r.observed_at at time zone 'UTC')) = $1)"
+        );
+        assert_eq!(
+            err("year(name) eq 2026"),
+            "expected a datetime, found `name` (a string)"
+        );
+    }
+
+    #[test]
+    fn arithmetic_works_on_numbers() {
+        assert_eq!(
+            sql("result add 1 gt 2"),
+            (
+                "((r.value + $1) > $2)".into(),
+                vec![Bind::Integer(1), Bind::Integer(2)]
+            )
+        );
+        assert_eq!(
+            only_sql("result sub 1 mul 2 eq 0"),
+            "((r.value - ($1 * $2)) = $3)"
+        );
+        assert_eq!(only_sql("result div 2 eq 1"), "((r.value / nullif($1, 0)) = $2)");
+        assert_eq!(
+            only_sql("result mod 2 eq 1"),
+            "(mod((r.value)::numeric, nullif(($1)::numeric, 0))::double precision = $2)"
+        );
+        assert_eq!(only_sql("-result lt 0"), "((-r.value) < $1)");
+        assert_eq!(only_sql("round(result) eq 3"), "(round(r.value) = $1)");
+    }
+
+    #[test]
+    fn user_text_never_reaches_the_sql() {
+        let (sql, binds) = sql("name eq 'x''); drop table stations; --' and properties/a eq 'y'");
+        assert_eq!(sql, "((s.name = $1) and ((s.properties ->> $2::text) = $3))");
+        assert_eq!(binds[0], text("x'); drop table stations; --"));
+    }
+
+    #[test]
+    fn orderby_is_parsed_and_translated() {
+        let items = parse_orderby("phenomenonTime desc, result,name ASC , @iot.id").unwrap();
+        assert_eq!(
+            items,
+            vec![
+                (vec!["phenomenonTime".to_owned()], true),
+                (vec!["result".to_owned()], false),
+                (vec!["name".to_owned()], false),
+                (vec!["id".to_owned()], false),
+            ]
+        );
+        assert_eq!(
+            orderby_sql(&items, &Observations).unwrap(),
+            "r.observed_at desc, r.value asc, s.name asc, r.id asc"
+        );
+        let json = parse_orderby("properties/river desc").unwrap();
+        assert_eq!(
+            orderby_sql(&json, &Observations).unwrap(),
+            "(s.properties -> 'river') desc"
+        );
+        assert_eq!(orderby_sql(&[], &Observations).unwrap(), "");
+    }
+
+    #[test]
+    fn orderby_errors_are_precise() {
+        assert_eq!(
+            parse_orderby("result up").unwrap_err().to_string(),
+            "at 7: expected `asc` or `desc`, found `up`"
+        );
+        assert_eq!(
+            parse_orderby("result,,name").unwrap_err().to_string(),
+            "at 7: expected a property to order by"
+        );
+        assert_eq!(
+            parse_orderby("result desc x").unwrap_err().to_string(),
+            "at 12: unexpected `x` (expected `,`)"
+        );
+        assert!(parse_orderby("").is_err());
+        let bad = |s: &str| {
+            orderby_sql(&parse_orderby(s).unwrap(), &Observations)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(bad("location"), "cannot order by `location`, a geometry");
+        assert_eq!(
+            bad("Datastream/foo"),
+            "unknown property `Datastream/foo` for Observations"
+        );
+        assert_eq!(
+            bad("properties/a.b"),
+            "cannot order by the JSON member `a.b`: use letters, digits and `_`"
+        );
+        assert_eq!(
+            parse_orderby("properties/river-name").unwrap_err().to_string(),
+            "at 11: expected a property name, found `river-name`"
+        );
+    }
+
+    #[test]
+    fn select_lists_names() {
+        assert_eq!(
+            parse_select("id, name,@iot.id,properties/river").unwrap(),
+            ["id", "name", "id", "properties/river"]
+        );
+        assert_eq!(
+            parse_select("name,").unwrap_err().to_string(),
+            "at 5: expected a property name"
+        );
+        assert_eq!(
+            parse_select("na me").unwrap_err().to_string(),
+            "at 0: expected a property name, found `na me`"
+        );
+    }
+
+    #[test]
+    fn expand_reads_paths_and_nested_options() {
+        let expand = parse_expand(
+            "Datastreams($select=name;$expand=Observations($top=3;$orderby=phenomenonTime desc)),Locations",
+        )
+        .unwrap();
+        assert_eq!(expand.len(), 2);
+        assert_eq!(expand[0].path, ["Datastreams"]);
+        assert_eq!(expand[0].options.select, ["name"]);
+        let inner = &expand[0].options.expand[0];
+        assert_eq!(inner.path, ["Observations"]);
+        assert_eq!(inner.options.top, Some(3));
+        assert_eq!(
+            inner.options.orderby,
+            vec![(vec!["phenomenonTime".to_owned()], true)]
+        );
+        assert_eq!(
+            expand[1],
+            Expand {
+                path: vec!["Locations".into()],
+                options: QueryOptions::default()
+            }
+        );
+        let two = parse_expand("Datastreams/Observations , Thing").unwrap();
+        assert_eq!(two[0].path, ["Datastreams", "Observations"]);
+        assert_eq!(two[1].path, ["Thing"]);
+    }
+
+    #[test]
+    fn expand_does_not_split_inside_parentheses_or_strings() {
+        let expand =
+            parse_expand("Observations($filter=substringof('a,b;c)(', name) and (result gt 1);$top=2),Thing")
+                .unwrap();
+        assert_eq!(expand.len(), 2);
+        assert_eq!(expand[0].options.top, Some(2));
+        assert!(matches!(expand[0].options.filter, Some(Expr::And(_))));
+    }
+
+    #[test]
+    fn expand_errors_are_precise() {
+        let err = |s: &str| parse_expand(s).unwrap_err().to_string();
+        assert_eq!(err("Datastreams($top=3"), "at 18: missing `)`");
+        assert_eq!(err("Datastreams)"), "at 11: unmatched `)`");
+        assert_eq!(err("Datastreams,"), "at 12: expected a navigation property");
+        assert_eq!(err("Datastreams($top=1)x"), "at 19: unexpected text after `)`");
+        assert_eq!(
+            err("Datastreams(top=1)"),
+            "at 12: expected `$option=value`, found `top=1`"
+        );
+        assert_eq!(
+            err("Datastreams($top=-1)"),
+            "invalid `$top`: expected a non-negative integer, found `-1`"
+        );
+        assert_eq!(err("Datastreams($foo=1)"), "unknown query option `$foo`");
+        // Positions inside nested options count from the start of the whole `$expand` value.
+        assert_eq!(
+            err("Datastreams($filter=result gt)"),
+            "at 29: expected a value after `gt`"
+        );
+        assert_eq!(
+            err("Things($expand=Datastreams($filter=x eq 'a))"),
+            "at 40: unterminated string (missing the closing `'`)"
+        );
+        let deep = format!(
+            "{}Observations{}",
+            "Datastreams($expand=".repeat(1000),
+            ")".repeat(1000)
+        );
+        assert!(err(&deep).contains("nested deeper than 16 levels"));
+    }
+
+    #[test]
+    fn parse_pairs_reads_every_option() {
+        let options = pairs(&[
+            ("$top", "10"),
+            ("$skip", "20"),
+            ("$count", "true"),
+            ("$orderby", "phenomenonTime desc"),
+            ("$select", "result,phenomenonTime"),
+            ("$expand", "Datastream"),
+            ("$filter", "result gt 5"),
+            ("$resultFormat", "dataArray"),
+            ("station", "GE01"),
+        ])
+        .unwrap();
+        assert_eq!(options.top, Some(10));
+        assert_eq!(options.skip, Some(20));
+        assert_eq!(options.count, Some(true));
+        assert_eq!(options.orderby, vec![(vec!["phenomenonTime".to_owned()], true)]);
+        assert_eq!(options.select, ["result", "phenomenonTime"]);
+        assert_eq!(options.expand[0].path, ["Datastream"]);
+        assert_eq!(options.filter, Some(filter::parse("result gt 5").unwrap()));
+        assert_eq!(pairs(&[]).unwrap(), QueryOptions::default());
+    }
+
+    #[test]
+    fn parse_pairs_names_the_bad_option() {
+        let err = |p: &[(&str, &str)]| pairs(p).unwrap_err().to_string();
+        assert_eq!(
+            err(&[("$top", "-1")]),
+            "invalid `$top`: expected a non-negative integer, found `-1`"
+        );
+        assert_eq!(
+            err(&[("$skip", "")]),
+            "invalid `$skip`: expected a non-negative integer, found ``"
+        );
+        assert_eq!(
+            err(&[("$top", "99999999999999999999999")]),
+            "invalid `$top`: `99999999999999999999999` is too large"
+        );
+        assert_eq!(
+            err(&[("$count", "yes")]),
+            "invalid `$count`: expected `true` or `false`, found `yes`"
+        );
+        assert_eq!(err(&[("$foo", "1")]), "unknown query option `$foo`");
+        assert_eq!(
+            err(&[("$top", "1"), ("$top", "2")]),
+            "invalid `$top`: given more than once"
+        );
+        assert_eq!(
+            err(&[("$filter", "result gt")]),
+            "in `$filter`: at 9: expected a value after `gt`"
+        );
+        assert_eq!(
+            err(&[("$orderby", "result up")]),
+            "in `$orderby`: at 7: expected `asc` or `desc`, found `up`"
+        );
+        assert_eq!(
+            err(&[("$expand", "Datastreams($count=2)")]),
+            "in `$expand`: invalid `$count`: expected `true` or `false`, found `2`"
+        );
+        let wrapped = pairs(&[("$filter", "x gt")]);
+        assert!(std::error::Error::source(wrapped.as_ref().unwrap_err()).is_none());
+        assert!(matches!(wrapped, Err(FilterError::InOption { option, .. }) if option == "$filter"));
+    }
+
+    #[test]
+    fn random_input_never_panics() {
+        const PIECES: [&str; 24] = [
+            "(",
+            ")",
+            ",",
+            ";",
+            "'",
+            "''",
+            "/",
+            "-",
+            " ",
+            "$top=",
+            "$filter=",
+            "$expand=",
+            "eq",
+            " and ",
+            "not ",
+            "result",
+            "properties/a",
+            "location",
+            "geography'POINT(1 2)'",
+            "2026-11-22T10:05:00Z",
+            "1.5",
+            "é",
+            "st_within(",
+            "startswith(",
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..20_000 {
+            let mut input = String::new();
+            for _ in 0..(state % 12) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                input.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+            }
+            if let Ok(expr) = filter::parse(&input) {
+                let _ = to_sql(&expr, &Observations, 1);
+            }
+            let _ = (parse_expand(&input), parse_select(&input), parse_orderby(&input));
+        }
+    }
+}

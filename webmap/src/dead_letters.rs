@@ -1,0 +1,33 @@
+//! `GET /api/ingest/dead-letters` (operator): what ingest could not store, newest first.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, AppState, Caller, Role};
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeadLetterQuery {
+    kind: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `?kind=unknown_station&before=<id>&limit=100`; the answer carries `next` (the `before` of the next page).
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<DeadLetterQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest("`limit` must be between 1 and 1000".into()));
+    }
+    let letters = ingest::dead_letter::list(state.pool(), q.kind.as_deref(), q.before, limit).await?;
+    let next = (letters.len() as i64 == limit)
+        .then(|| letters.last().map(|l| l.id))
+        .flatten();
+    Ok(Json(json!({ "dead_letters": letters, "next": next })))
+}
