@@ -49,12 +49,7 @@ pub struct ClusterOptions {
 impl ClusterOptions {
     /// Options with defaults for the data dir `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        ClusterOptions {
-            root: root.into(),
-            bin_dir: None,
-            os_user: "postgres".into(),
-            settings: Vec::new(),
-        }
+        ClusterOptions { root: root.into(), bin_dir: None, os_user: "postgres".into(), settings: Vec::new() }
     }
 }
 
@@ -82,10 +77,7 @@ impl Cluster {
     /// Does not start it.
     pub fn open(opts: &ClusterOptions) -> Result<Self> {
         fs::create_dir_all(&opts.root).map_err(Error::io("cannot create the data dir", &opts.root))?;
-        let root = opts
-            .root
-            .canonicalize()
-            .map_err(Error::io("cannot resolve the data dir", &opts.root))?;
+        let root = opts.root.canonicalize().map_err(Error::io("cannot resolve the data dir", &opts.root))?;
         let bin_dir = match &opts.bin_dir {
             Some(dir) => dir.clone(),
             None => find_bin_dir()?,
@@ -94,31 +86,15 @@ impl Cluster {
         let state_path = root.join("postgres.json");
         if let Some(state) = read_state(&state_path)? {
             if state.pgdata.join("PG_VERSION").exists() {
-                return Ok(Cluster {
-                    pgdata: state.pgdata.clone(),
-                    state_path,
-                    bin_dir,
-                    run_as,
-                    state,
-                });
+                return Ok(Cluster { pgdata: state.pgdata.clone(), state_path, bin_dir, run_as, state });
             }
             warn!(pgdata = %state.pgdata.display(), "The cluster recorded in the state file is gone; creating a new one.");
         }
 
         let pgdata = pgdata_location(&root, run_as)?;
-        let state = State {
-            pgdata: pgdata.clone(),
-            port: 0,
-            user: SUPERUSER.into(),
-            password: random_secret(),
-        };
-        let cluster = Cluster {
-            pgdata,
-            state_path,
-            bin_dir,
-            run_as,
-            state,
-        };
+        let state =
+            State { pgdata: pgdata.clone(), port: 0, user: SUPERUSER.into(), password: random_secret() };
+        let cluster = Cluster { pgdata, state_path, bin_dir, run_as, state };
         cluster.initdb(&opts.settings)?;
         cluster.write_state()?;
         Ok(cluster)
@@ -144,9 +120,7 @@ impl Cluster {
 
     /// Whether a postmaster is running on this PGDATA.
     pub fn is_running(&self) -> bool {
-        self.pg_ctl(&["status"])
-            .map(|out| out.status.success())
-            .unwrap_or(false)
+        self.pg_ctl(&["status"]).map(|out| out.status.success()).unwrap_or(false)
     }
 
     /// Starts the server unless it already runs (it may have outlived a Vedetta that was killed);
@@ -157,10 +131,7 @@ impl Cluster {
                 self.state.port = port;
                 self.write_state()?;
             }
-            info!(
-                port = self.state.port,
-                "Reusing the private PostgreSQL cluster that is already running."
-            );
+            info!(port = self.state.port, "Reusing the private PostgreSQL cluster that is already running.");
             return Ok(());
         }
         if self.state.port == 0 || TcpListener::bind(("127.0.0.1", self.state.port)).is_err() {
@@ -220,24 +191,14 @@ impl Cluster {
                 .mode(0o600)
                 .open(&pwfile)
                 .map_err(Error::io("cannot write", &pwfile))?;
-            file.write_all(self.state.password.as_bytes())
-                .map_err(Error::io("cannot write", &pwfile))?;
+            file.write_all(self.state.password.as_bytes()).map_err(Error::io("cannot write", &pwfile))?;
         }
         self.chown(&pwfile)?;
         let pgdata = self.pgdata.to_string_lossy().into_owned();
         let pwarg = format!("--pwfile={}", pwfile.display());
         let out = self
             .command("initdb")
-            .args([
-                "-D",
-                &pgdata,
-                "-U",
-                SUPERUSER,
-                &pwarg,
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-            ])
+            .args(["-D", &pgdata, "-U", SUPERUSER, &pwarg, "-E", "UTF8", "--locale=C.UTF-8"])
             .args(["--auth-local=peer", "--auth-host=scram-sha-256"])
             .output()
             .map_err(Error::io("cannot run initdb from", &self.bin_dir));
@@ -257,12 +218,9 @@ impl Cluster {
         for (key, value) in settings {
             lines.push_str(&format!("{key} = '{}'\n", value.replace('\'', "''")));
         }
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(&conf)
-            .map_err(Error::io("cannot append to", &conf))?;
-        file.write_all(lines.as_bytes())
-            .map_err(Error::io("cannot append to", &conf))?;
+        let mut file =
+            OpenOptions::new().append(true).open(&conf).map_err(Error::io("cannot append to", &conf))?;
+        file.write_all(lines.as_bytes()).map_err(Error::io("cannot append to", &conf))?;
         info!(pgdata = %self.pgdata.display(), "Private PostgreSQL cluster created.");
         Ok(())
     }
@@ -326,11 +284,7 @@ impl Cluster {
                 detail.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
             }
         }
-        Error::ClusterCommand {
-            tool,
-            dir: self.pgdata.clone(),
-            detail,
-        }
+        Error::ClusterCommand { tool, dir: self.pgdata.clone(), detail }
     }
 }
 
@@ -343,26 +297,16 @@ pub fn attach_url(root: &Path, database: &str) -> Result<Option<String>> {
     if state.port == 0 {
         return Ok(None);
     }
-    Ok(Some(format!(
-        "postgres://{}:{}@127.0.0.1:{}/{}",
-        state.user, state.password, state.port, database
-    )))
+    Ok(Some(format!("postgres://{}:{}@127.0.0.1:{}/{}", state.user, state.password, state.port, database)))
 }
 
 fn read_state(path: &Path) -> Result<Option<State>> {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| Error::State {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
-            }),
+            .map_err(|e| Error::State { path: path.to_path_buf(), detail: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::Io {
-            action: "cannot read",
-            path: path.to_path_buf(),
-            source: e,
-        }),
+        Err(e) => Err(Error::Io { action: "cannot read", path: path.to_path_buf(), source: e }),
     }
 }
 
@@ -370,11 +314,7 @@ fn read_state(path: &Path) -> Result<Option<State>> {
 pub fn find_bin_dir() -> Result<PathBuf> {
     let mut looked = Vec::new();
     let mut versions: Vec<u32> = fs::read_dir("/usr/lib/postgresql")
-        .map(|dir| {
-            dir.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
+        .map(|dir| dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
         .unwrap_or_default();
     versions.sort_unstable_by(|a, b| b.cmp(a));
     for v in versions {
@@ -386,11 +326,7 @@ pub fn find_bin_dir() -> Result<PathBuf> {
         }
     }
     Err(Error::NoPostgres {
-        looked_in: if looked.is_empty() {
-            "/usr/lib/postgresql".into()
-        } else {
-            looked.join(", ")
-        },
+        looked_in: if looked.is_empty() { "/usr/lib/postgresql".into() } else { looked.join(", ") },
     })
 }
 
@@ -439,10 +375,7 @@ fn pgdata_location(root: &Path, run_as: Option<(Uid, Gid)>) -> Result<PathBuf> {
 pub fn free_port() -> Result<u16> {
     let listener =
         TcpListener::bind(("127.0.0.1", 0)).map_err(Error::io("cannot find a free port on", "127.0.0.1"))?;
-    let port = listener
-        .local_addr()
-        .map_err(Error::io("cannot find a free port on", "127.0.0.1"))?
-        .port();
+    let port = listener.local_addr().map_err(Error::io("cannot find a free port on", "127.0.0.1"))?.port();
     Ok(port)
 }
 
@@ -476,19 +409,11 @@ impl DataDirLock {
                 let holder = holder.trim();
                 return Err(Error::DataDirBusy {
                     dir: root.to_path_buf(),
-                    holder: if holder.is_empty() {
-                        "unknown".into()
-                    } else {
-                        holder.to_string()
-                    },
+                    holder: if holder.is_empty() { "unknown".into() } else { holder.to_string() },
                 });
             }
             Err(fs::TryLockError::Error(e)) => {
-                return Err(Error::Io {
-                    action: "cannot lock",
-                    path,
-                    source: e,
-                });
+                return Err(Error::Io { action: "cannot lock", path, source: e });
             }
         }
         file.set_len(0).map_err(Error::io("cannot write", &path))?;
@@ -550,13 +475,7 @@ mod tests {
 
     #[test]
     fn short_hash_is_stable() {
-        assert_eq!(
-            sha2_free_hash::short_hash(b"/root/x"),
-            sha2_free_hash::short_hash(b"/root/x")
-        );
-        assert_ne!(
-            sha2_free_hash::short_hash(b"/root/x"),
-            sha2_free_hash::short_hash(b"/root/y")
-        );
+        assert_eq!(sha2_free_hash::short_hash(b"/root/x"), sha2_free_hash::short_hash(b"/root/x"));
+        assert_ne!(sha2_free_hash::short_hash(b"/root/x"), sha2_free_hash::short_hash(b"/root/y"));
     }
 }

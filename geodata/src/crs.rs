@@ -34,25 +34,16 @@ pub struct Transform {
 
 impl std::fmt::Debug for Transform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transform")
-            .field("from", &self.from)
-            .field("to", &self.to)
-            .finish()
+        f.debug_struct("Transform").field("from", &self.from).field("to", &self.to).finish()
     }
 }
 
 impl Transform {
     /// A transformation from `from` to `to` (`"EPSG:3004"`, `"EPSG:4326"`, or any definition PROJ accepts).
     pub fn new(from: &str, to: &str) -> Result<Self> {
-        let proj = proj::Proj::new_known_crs(from, to, None).map_err(|e| Error::Crs {
-            crs: format!("{from} → {to}"),
-            detail: e.to_string(),
-        })?;
-        Ok(Transform {
-            proj,
-            from: from.into(),
-            to: to.into(),
-        })
+        let proj = proj::Proj::new_known_crs(from, to, None)
+            .map_err(|e| Error::Crs { crs: format!("{from} → {to}"), detail: e.to_string() })?;
+        Ok(Transform { proj, from: from.into(), to: to.into() })
     }
 
     /// Transforms one position.
@@ -74,10 +65,7 @@ impl Transform {
     }
 
     fn error(&self, e: proj::ProjError) -> Error {
-        Error::Crs {
-            crs: format!("{} → {}", self.from, self.to),
-            detail: e.to_string(),
-        }
+        Error::Crs { crs: format!("{} → {}", self.from, self.to), detail: e.to_string() }
     }
 }
 
@@ -118,17 +106,12 @@ mod tests {
         let back = Transform::new("EPSG:6707", "EPSG:4326").unwrap();
         let mut g: Geometry<f64> = point!(x: 8.9339, y: 44.4073).into(); // Piazza De Ferrari, Genova
         there.geometry(&mut g).unwrap();
-        let Geometry::Point(p) = g else {
-            panic!("still a point")
-        };
+        let Geometry::Point(p) = g else { panic!("still a point") };
         assert!(p.x() > 490_000.0 && p.x() < 500_000.0, "easting first: {p:?}");
         let mut g: Geometry<f64> = p.into();
         back.geometry(&mut g).unwrap();
         let p: Point<f64> = g.try_into().unwrap();
-        assert!(
-            (p.x() - 8.9339).abs() < 1e-7 && (p.y() - 44.4073).abs() < 1e-7,
-            "{p:?}"
-        );
+        assert!((p.x() - 8.9339).abs() < 1e-7 && (p.y() - 44.4073).abs() < 1e-7, "{p:?}");
     }
 
     #[test]

@@ -12,9 +12,7 @@ use crate::Result;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// The schemas the migrations create, one per domain.
-pub const SCHEMAS: [&str; 7] = [
-    "core", "sensors", "alerts", "reports", "topo", "toponymy", "zoning",
-];
+pub const SCHEMAS: [&str; 7] = ["core", "sensors", "alerts", "reports", "topo", "toponymy", "zoning"];
 
 /// How to open a pool.
 #[derive(Debug, Clone)]
@@ -55,14 +53,7 @@ pub async fn connect(url: &str, opts: &PoolOptions) -> Result<PgPool> {
 
 /// Creates `database` on the server of `admin_url` unless it exists.
 pub async fn ensure_database(admin_url: &str, database: &str) -> Result<()> {
-    let pool = connect(
-        admin_url,
-        &PoolOptions {
-            max_connections: 1,
-            ..PoolOptions::default()
-        },
-    )
-    .await?;
+    let pool = connect(admin_url, &PoolOptions { max_connections: 1, ..PoolOptions::default() }).await?;
     let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
         .bind(database)
         .fetch_one(&pool)
@@ -70,9 +61,7 @@ pub async fn ensure_database(admin_url: &str, database: &str) -> Result<()> {
     if !exists {
         // Identifiers cannot be bound; quote it as PostgreSQL does.
         let quoted = format!("\"{}\"", database.replace('"', "\"\""));
-        sqlx::query(&format!("create database {quoted}"))
-            .execute(&pool)
-            .await?;
+        sqlx::query(&format!("create database {quoted}")).execute(&pool).await?;
         info!(database, "Database created.");
     }
     pool.close().await;

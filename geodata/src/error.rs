@@ -24,19 +24,11 @@ pub enum Error {
 
     /// A PostgreSQL tool (initdb, pg_ctl) failed.
     #[error("{tool} failed for the private cluster in {dir}: {detail}")]
-    ClusterCommand {
-        tool: &'static str,
-        dir: PathBuf,
-        detail: String,
-    },
+    ClusterCommand { tool: &'static str, dir: PathBuf, detail: String },
 
     /// File-system trouble around the data dir.
     #[error("{action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
 
     /// The cluster state file could not be read.
     #[error("the cluster state file {path} is unreadable: {detail}")]

@@ -27,11 +27,7 @@ pub struct BrokerOptions {
 
 impl Default for BrokerOptions {
     fn default() -> Self {
-        BrokerOptions {
-            max_payload_size: 1024 * 1024,
-            max_inflight_count: 100,
-            max_connections: 10_000,
-        }
+        BrokerOptions { max_payload_size: 1024 * 1024, max_inflight_count: 100, max_connections: 10_000 }
     }
 }
 
@@ -81,10 +77,7 @@ impl EmbeddedBroker {
                     error!(error = %e, "The embedded MQTT broker stopped.");
                 }
             })
-            .map_err(|e| Error::BrokerStart {
-                addr: listen,
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| Error::BrokerStart { addr: listen, reason: e.to_string() })?;
 
         if !wait_for_port(listen, Duration::from_secs(10)) {
             return Err(Error::BrokerStart {

@@ -72,10 +72,7 @@ impl Ack {
     /// Tells the broker that the message is safe with Vedetta.
     pub async fn confirm(self) -> Result<()> {
         if self.current.load(Ordering::Acquire) != self.connection {
-            debug!(
-                pkid = self.publish.pkid,
-                "Not acknowledging a message of an earlier connection."
-            );
+            debug!(pkid = self.publish.pkid, "Not acknowledging a message of an earlier connection.");
             return Ok(());
         }
         self.client.ack(&self.publish).await?;
@@ -190,10 +187,7 @@ impl<S: MessageSink> IngestLoop<S> {
                     backoff = Duration::from_millis(100);
                     connection.fetch_add(1, Ordering::AcqRel);
                     self.status.set_connected(true, None);
-                    info!(
-                        session_present = ack.session_present,
-                        "Connected to the MQTT broker."
-                    );
+                    info!(session_present = ack.session_present, "Connected to the MQTT broker.");
                     for topic in &self.opts.topics {
                         client.try_subscribe(topic.as_str(), QoS::AtLeastOnce)?;
                     }
@@ -239,10 +233,9 @@ impl<S: MessageSink> IngestLoop<S> {
         self.sink.close().await;
         if self.status.check().is_ok() {
             let _ = client.try_disconnect();
-            let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                while events.poll().await.is_ok() {}
-            })
-            .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), async { while events.poll().await.is_ok() {} })
+                    .await;
         }
         self.status.set_connected(false, Some("stopped".into()));
         info!("MQTT ingest stopped.");

@@ -14,21 +14,12 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses `mqtt://[user[:password]@]host[:port]` (port 1883 by default; `tcp://` is accepted too).
     pub fn parse(url: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::BadUrl {
-            url: url.to_string(),
-            reason: reason.to_string(),
-        };
+        let bad = |reason: &str| Error::BadUrl { url: url.to_string(), reason: reason.to_string() };
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
         if !matches!(parsed.scheme(), "mqtt" | "tcp") {
-            return Err(bad(
-                "the scheme must be mqtt:// (TLS brokers are not supported yet)",
-            ));
+            return Err(bad("the scheme must be mqtt:// (TLS brokers are not supported yet)"));
         }
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| bad("no host"))?
-            .trim_matches(['[', ']'])
-            .to_string();
+        let host = parsed.host_str().ok_or_else(|| bad("no host"))?.trim_matches(['[', ']']).to_string();
         let username = (!parsed.username().is_empty()).then(|| parsed.username().to_string());
         Ok(Endpoint {
             host,

@@ -10,10 +10,7 @@ pub enum Error {
 
     /// The embedded broker cannot listen where it was asked to.
     #[error("the embedded MQTT broker cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: SocketAddr, source: std::io::Error },
 
     /// The embedded broker did not come up.
     #[error("the embedded MQTT broker did not start on {addr}: {reason}")]

@@ -30,11 +30,7 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions {
-            max_batch: 5000,
-            max_delay: Duration::from_millis(5),
-            max_payload: 256 * 1024,
-        }
+        WriterOptions { max_batch: 5000, max_delay: Duration::from_millis(5), max_payload: 256 * 1024 }
     }
 }
 
@@ -84,19 +80,9 @@ pub fn writer(
 ) -> (BatchSink, Writer) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = oneshot::channel();
-    let sink = BatchSink {
-        tx: Some(tx),
-        done: Some(done_rx),
-    };
-    let writer = Writer {
-        pool,
-        rx,
-        done: Some(done_tx),
-        opts,
-        partitions: Partitions::default(),
-        events,
-        status,
-    };
+    let sink = BatchSink { tx: Some(tx), done: Some(done_rx) };
+    let writer =
+        Writer { pool, rx, done: Some(done_tx), opts, partitions: Partitions::default(), events, status };
     (sink, writer)
 }
 
@@ -159,12 +145,7 @@ impl Writer {
                 } else {
                     sensors::payload::decode(&message.topic, &message.payload, received_at)
                 };
-                Item {
-                    message,
-                    ack,
-                    received_at,
-                    decoded,
-                }
+                Item { message, ack, received_at, decoded }
             })
             .collect();
 
@@ -174,8 +155,7 @@ impl Writer {
                 Ok(stored) => break Some(stored),
                 Err(e) if e.is_transient() => {
                     metrics::counter!("vedetta_ingest_retries_total").increment(1);
-                    self.status
-                        .set_storage_error(Some(format!("cannot store readings: {e}; retrying")));
+                    self.status.set_storage_error(Some(format!("cannot store readings: {e}; retrying")));
                     warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Cannot store a batch; retrying.");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -223,19 +203,13 @@ impl Writer {
         let stations = resolve(&mut tx, items).await?;
         let mut plan = plan(items, &stations);
         qc_and_latest(&mut tx, &mut plan, &stations).await?;
-        self.partitions
-            .ensure(&mut tx, plan.rows.iter().map(|r| r.observed_at))
-            .await?;
+        self.partitions.ensure(&mut tx, plan.rows.iter().map(|r| r.observed_at)).await?;
         let inserted = store::insert_readings(&mut tx, &plan.rows).await?;
         store::advance_latest(&mut tx, &plan.latest).await?;
         dead_letter::insert(&mut tx, &plan.dead).await?;
         tx.commit().await?;
         let duplicates = plan.rows.len() - inserted.len();
-        Ok(Committed {
-            rows: inserted,
-            duplicates,
-            codes: plan.codes,
-        })
+        Ok(Committed { rows: inserted, duplicates, codes: plan.codes })
     }
 
     /// The fallback when a batch fails for a reason other than an outage: each message alone, and what still
@@ -347,11 +321,7 @@ fn plan(items: &[Item], stations: &Stations) -> Plan {
                 Source::Code(code) => format!("no station has the code `{code}`"),
                 Source::Datastream(ds) => format!("no Datastream has the id {ds}"),
             };
-            let reject = Reject {
-                kind: RejectKind::UnknownStation,
-                reason: who,
-                fragment: None,
-            };
+            let reject = Reject { kind: RejectKind::UnknownStation, reason: who, fragment: None };
             plan.dead.push(letter(topic, item, &reject));
             continue;
         };
@@ -384,18 +354,8 @@ fn plan(items: &[Item], stations: &Stations) -> Plan {
 }
 
 fn letter(topic: &str, item: &Item, reject: &Reject) -> DeadLetter {
-    let payload = reject
-        .fragment
-        .as_deref()
-        .map(str::as_bytes)
-        .unwrap_or(&item.message.payload);
-    DeadLetter::new(
-        topic,
-        item.received_at,
-        reject.kind.as_str(),
-        reject.reason.clone(),
-        payload,
-    )
+    let payload = reject.fragment.as_deref().map(str::as_bytes).unwrap_or(&item.message.payload);
+    DeadLetter::new(topic, item.received_at, reject.kind.as_str(), reject.reason.clone(), payload)
 }
 
 /// Orders each series, drops duplicates within the batch, raises QC flags and computes the new latest reading.
@@ -408,24 +368,11 @@ async fn qc_and_latest(
         .by_code
         .values()
         .chain(stations.by_id.values())
-        .map(|s| {
-            (
-                s.id,
-                QcStation {
-                    kind: s.kind,
-                    range: s.range,
-                    interval_s: s.interval_s,
-                    params: s.qc,
-                },
-            )
-        })
+        .map(|s| (s.id, QcStation { kind: s.kind, range: s.range, interval_s: s.interval_s, params: s.qc }))
         .collect();
     let mut series: BTreeMap<(i64, i16), Vec<ReadingRow>> = BTreeMap::new();
     for row in plan.rows.drain(..) {
-        series
-            .entry((row.station_id, row.quantity.code()))
-            .or_default()
-            .push(row);
+        series.entry((row.station_id, row.quantity.code())).or_default().push(row);
     }
     let mut firsts = Vec::with_capacity(series.len());
     for ((station_id, _), rows) in series.iter_mut() {
@@ -442,11 +389,7 @@ async fn qc_and_latest(
         let mut prev = previous.get(&(station_id, quantity)).copied();
         let mut last_flags = Flags::default();
         for mut row in rows {
-            let raw = RawReading {
-                quantity,
-                observed_at: row.observed_at,
-                value: row.value,
-            };
+            let raw = RawReading { quantity, observed_at: row.observed_at, value: row.value };
             row.qc = qc::check(station, prev.as_ref(), &raw, row.received_at);
             last_flags = row.qc;
             prev = Some(Previous::after(prev.as_ref(), &raw));
@@ -462,19 +405,17 @@ async fn qc_and_latest(
 fn events_of(rows: &[ReadingRow], codes: &HashMap<i64, String>) -> Vec<ReadingsCommitted> {
     let mut by_series: BTreeMap<(i64, i16), ReadingsCommitted> = BTreeMap::new();
     for r in rows {
-        let e = by_series
-            .entry((r.station_id, r.quantity.code()))
-            .or_insert_with(|| ReadingsCommitted {
-                station: codes.get(&r.station_id).cloned().unwrap_or_default(),
-                station_id: r.station_id,
-                quantity: r.quantity,
-                from: r.observed_at,
-                to: r.observed_at,
-                count: 0,
-                latest_at: r.observed_at,
-                latest_value: r.value,
-                latest_qc: r.qc,
-            });
+        let e = by_series.entry((r.station_id, r.quantity.code())).or_insert_with(|| ReadingsCommitted {
+            station: codes.get(&r.station_id).cloned().unwrap_or_default(),
+            station_id: r.station_id,
+            quantity: r.quantity,
+            from: r.observed_at,
+            to: r.observed_at,
+            count: 0,
+            latest_at: r.observed_at,
+            latest_value: r.value,
+            latest_qc: r.qc,
+        });
         e.count += 1;
         e.from = e.from.min(r.observed_at);
         e.to = e.to.max(r.observed_at);

@@ -34,11 +34,7 @@ impl Status {
                 | (Fixed, Confirmed)
                 | (Closed, Confirmed)
         );
-        if allowed {
-            Ok(to)
-        } else {
-            Err(Error::Transition { from: self, to })
-        }
+        if allowed { Ok(to) } else { Err(Error::Transition { from: self, to }) }
     }
 }
 
@@ -49,14 +45,7 @@ mod tests {
     #[test]
     fn a_new_report_cannot_be_fixed_before_it_is_confirmed() {
         assert!(Status::New.transition(Status::Fixed).is_err());
-        assert_eq!(
-            Status::New.transition(Status::Confirmed).unwrap(),
-            Status::Confirmed
-        );
-        assert_eq!(
-            Status::Fixed.transition(Status::Confirmed).unwrap(),
-            Status::Confirmed,
-            "reopened"
-        );
+        assert_eq!(Status::New.transition(Status::Confirmed).unwrap(), Status::Confirmed);
+        assert_eq!(Status::Fixed.transition(Status::Confirmed).unwrap(), Status::Confirmed, "reopened");
     }
 }

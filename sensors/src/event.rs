@@ -61,10 +61,7 @@ impl<T: Clone + Send + Sync + 'static> EventLog<T> {
         EventLog {
             epoch: Utc::now().timestamp_millis(),
             capacity,
-            inner: Mutex::new(Inner {
-                next: 1,
-                history: VecDeque::with_capacity(capacity),
-            }),
+            inner: Mutex::new(Inner { next: 1, history: VecDeque::with_capacity(capacity) }),
             tx,
         }
     }
@@ -73,10 +70,7 @@ impl<T: Clone + Send + Sync + 'static> EventLog<T> {
     pub fn publish(&self, events: impl IntoIterator<Item = T>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for event in events {
-            let item = Arc::new(Sequenced {
-                seq: inner.next,
-                event,
-            });
+            let item = Arc::new(Sequenced { seq: inner.next, event });
             inner.next += 1;
             if inner.history.len() == self.capacity {
                 inner.history.pop_front();
@@ -140,11 +134,7 @@ mod tests {
         log.publish([40]);
         assert_eq!(rx.try_recv().unwrap().event, 40);
         let (backlog, _) = log.subscribe(Some("1-2"));
-        assert_eq!(
-            backlog.len(),
-            4,
-            "an id from another run replays what is retained"
-        );
+        assert_eq!(backlog.len(), 4, "an id from another run replays what is retained");
     }
 
     #[test]

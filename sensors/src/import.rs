@@ -17,15 +17,9 @@ pub struct ImportReport {
 /// Imports every valid feature of `collection`; invalid ones are reported one by one and do not stop the import.
 pub async fn stations(pool: &PgPool, collection: &Value) -> Result<ImportReport> {
     if collection.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(Error::InvalidQuery(
-            "a station import is a GeoJSON FeatureCollection".into(),
-        ));
+        return Err(Error::InvalidQuery("a station import is a GeoJSON FeatureCollection".into()));
     }
-    let features = collection
-        .get("features")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let features = collection.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut report = ImportReport::default();
     for (i, feature) in features.iter().enumerate() {
         let input = match StationInput::from_feature(feature) {

@@ -90,19 +90,11 @@ pub struct Reject {
 
 impl Reject {
     fn new(kind: RejectKind, reason: impl Into<String>) -> Reject {
-        Reject {
-            kind,
-            reason: reason.into(),
-            fragment: None,
-        }
+        Reject { kind, reason: reason.into(), fragment: None }
     }
 
     fn element(kind: RejectKind, index: usize, reason: impl fmt::Display, element: &Value) -> Reject {
-        Reject {
-            kind,
-            reason: format!("element {index}: {reason}"),
-            fragment: Some(element.to_string()),
-        }
+        Reject { kind, reason: format!("element {index}: {reason}"), fragment: Some(element.to_string()) }
     }
 }
 
@@ -137,16 +129,10 @@ pub fn decode(topic: &str, payload: &[u8], received_at: DateTime<Utc>) -> Result
                 .and_then(|s| s.strip_suffix(')'))
                 .and_then(|s| s.parse::<i64>().ok())
                 .ok_or_else(|| {
-                    Reject::new(
-                        RejectKind::BadTopic,
-                        format!("`{datastream}` is not Datastreams(<id>)"),
-                    )
+                    Reject::new(RejectKind::BadTopic, format!("`{datastream}` is not Datastreams(<id>)"))
                 })?;
             let quantity = crate::sta::datastream_quantity(id).ok_or_else(|| {
-                Reject::new(
-                    RejectKind::UnknownStation,
-                    format!("no Datastream has the id {id}"),
-                )
+                Reject::new(RejectKind::UnknownStation, format!("no Datastream has the id {id}"))
             })?;
             let json = parse_json(payload)?;
             decode_observation(Source::Datastream(id), quantity, &json)
@@ -162,10 +148,7 @@ pub fn decode(topic: &str, payload: &[u8], received_at: DateTime<Utc>) -> Result
 
 fn station_code(code: &str) -> Result<String, Reject> {
     if code.is_empty() || code.contains(['+', '#']) {
-        return Err(Reject::new(
-            RejectKind::BadTopic,
-            format!("`{code}` is not a station code"),
-        ));
+        return Err(Reject::new(RejectKind::BadTopic, format!("`{code}` is not a station code")));
     }
     Ok(code.to_string())
 }
@@ -176,40 +159,25 @@ fn parse_json(payload: &[u8]) -> Result<Value, Reject> {
 
 fn decode_plain(source: Source, quantity: Quantity, json: &Value) -> Result<Decoded, Reject> {
     let one = |v: &Value| -> Result<RawReading, (RejectKind, String)> {
-        let obj = v.as_object().ok_or((
-            RejectKind::BadJson,
-            "expected an object {\"t\":…,\"v\":…}".to_string(),
-        ))?;
-        let t = obj
-            .get("t")
-            .ok_or((RejectKind::MissingField, "missing field `t`".to_string()))?;
+        let obj =
+            v.as_object().ok_or((RejectKind::BadJson, "expected an object {\"t\":…,\"v\":…}".to_string()))?;
+        let t = obj.get("t").ok_or((RejectKind::MissingField, "missing field `t`".to_string()))?;
         let observed_at = parse_time(t).map_err(|e| (RejectKind::BadTime, format!("t: {e}")))?;
-        let v = obj
-            .get("v")
-            .ok_or((RejectKind::MissingField, "missing field `v`".to_string()))?;
+        let v = obj.get("v").ok_or((RejectKind::MissingField, "missing field `v`".to_string()))?;
         let value = finite(v).map_err(|e| (RejectKind::NonFinite, format!("v: {e}")))?;
         let value = convert_unit(quantity, obj.get("u"), value).map_err(|e| (RejectKind::WrongUnit, e))?;
-        Ok(RawReading {
-            quantity,
-            observed_at,
-            value,
-        })
+        Ok(RawReading { quantity, observed_at, value })
     };
     collect(source, json, one)
 }
 
 fn decode_observation(source: Source, quantity: Quantity, json: &Value) -> Result<Decoded, Reject> {
     let one = |v: &Value| -> Result<RawReading, (RejectKind, String)> {
-        let obj = v
-            .as_object()
-            .ok_or((RejectKind::BadJson, "expected an Observation object".to_string()))?;
+        let obj = v.as_object().ok_or((RejectKind::BadJson, "expected an Observation object".to_string()))?;
         let t = obj
             .get("phenomenonTime")
             .or_else(|| obj.get("resultTime"))
-            .ok_or((
-                RejectKind::MissingField,
-                "missing field `phenomenonTime`".to_string(),
-            ))?;
+            .ok_or((RejectKind::MissingField, "missing field `phenomenonTime`".to_string()))?;
         // An interval `start/end` is stamped at its end, as a gauge reports the rain of the period that just ended.
         let t = match t.as_str() {
             Some(s) if s.contains('/') => Value::String(s.rsplit('/').next().unwrap_or(s).to_string()),
@@ -217,15 +185,9 @@ fn decode_observation(source: Source, quantity: Quantity, json: &Value) -> Resul
         };
         let observed_at =
             parse_time(&t).map_err(|e| (RejectKind::BadTime, format!("phenomenonTime: {e}")))?;
-        let v = obj
-            .get("result")
-            .ok_or((RejectKind::MissingField, "missing field `result`".to_string()))?;
+        let v = obj.get("result").ok_or((RejectKind::MissingField, "missing field `result`".to_string()))?;
         let value = finite(v).map_err(|e| (RejectKind::NonFinite, format!("result: {e}")))?;
-        Ok(RawReading {
-            quantity,
-            observed_at,
-            value,
-        })
+        Ok(RawReading { quantity, observed_at, value })
     };
     collect(source, json, one)
 }
@@ -241,11 +203,8 @@ fn collect(
             if items.is_empty() {
                 return Err(Reject::new(RejectKind::BadJson, "an empty array has no reading"));
             }
-            let mut decoded = Decoded {
-                source,
-                readings: Vec::with_capacity(items.len()),
-                rejects: Vec::new(),
-            };
+            let mut decoded =
+                Decoded { source, readings: Vec::with_capacity(items.len()), rejects: Vec::new() };
             for (i, item) in items.iter().enumerate() {
                 match one(item) {
                     Ok(r) => decoded.readings.push(r),
@@ -255,11 +214,7 @@ fn collect(
             Ok(decoded)
         }
         other => match one(other) {
-            Ok(r) => Ok(Decoded {
-                source,
-                readings: vec![r],
-                rejects: Vec::new(),
-            }),
+            Ok(r) => Ok(Decoded { source, readings: vec![r], rejects: Vec::new() }),
             Err((kind, reason)) => Err(Reject::new(kind, reason)),
         },
     }
@@ -269,20 +224,12 @@ fn collect(
 const SENML_RELATIVE_LIMIT: f64 = 268_435_456.0;
 
 fn decode_senml(source: Source, json: &Value, received_at: DateTime<Utc>) -> Result<Decoded, Reject> {
-    let records = json
-        .as_array()
-        .ok_or_else(|| Reject::new(RejectKind::BadJson, "a SenML pack is a JSON array"))?;
+    let records =
+        json.as_array().ok_or_else(|| Reject::new(RejectKind::BadJson, "a SenML pack is a JSON array"))?;
     if records.is_empty() {
-        return Err(Reject::new(
-            RejectKind::BadJson,
-            "an empty SenML pack has no record",
-        ));
+        return Err(Reject::new(RejectKind::BadJson, "an empty SenML pack has no record"));
     }
-    let mut decoded = Decoded {
-        source,
-        readings: Vec::with_capacity(records.len()),
-        rejects: Vec::new(),
-    };
+    let mut decoded = Decoded { source, readings: Vec::with_capacity(records.len()), rejects: Vec::new() };
     let (mut bn, mut bt, mut bu, mut bv) = (String::new(), 0.0_f64, None::<String>, 0.0_f64);
     for (i, record) in records.iter().enumerate() {
         let Some(obj) = record.as_object() else {
@@ -311,18 +258,12 @@ fn decode_senml(source: Source, json: &Value, received_at: DateTime<Utc>) -> Res
             let name = format!("{bn}{}", obj.get("n").and_then(Value::as_str).unwrap_or(""));
             let last = name.rsplit([':', '/']).next().unwrap_or("");
             let quantity: Quantity = last.parse().map_err(|_| {
-                (
-                    RejectKind::MissingField,
-                    format!("name `{name}` does not end with rain or level"),
-                )
+                (RejectKind::MissingField, format!("name `{name}` does not end with rain or level"))
             })?;
             let v = obj.get("v").ok_or_else(|| {
                 let other = ["vs", "vb", "vd", "s"].into_iter().find(|k| obj.contains_key(*k));
                 match other {
-                    Some(k) => (
-                        RejectKind::BadJson,
-                        format!("only numeric values (v) are read, not {k}"),
-                    ),
+                    Some(k) => (RejectKind::BadJson, format!("only numeric values (v) are read, not {k}")),
                     None => (RejectKind::MissingField, "missing field `v`".to_string()),
                 }
             })?;
@@ -341,18 +282,10 @@ fn decode_senml(source: Source, json: &Value, received_at: DateTime<Utc>) -> Res
                     .single()
                     .ok_or((RejectKind::BadTime, format!("t: {t} is not a time")))?
             };
-            let unit = obj
-                .get("u")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or_else(|| bu.clone());
+            let unit = obj.get("u").and_then(Value::as_str).map(str::to_string).or_else(|| bu.clone());
             let value = convert_unit(quantity, unit.map(Value::String).as_ref(), value)
                 .map_err(|e| (RejectKind::WrongUnit, e))?;
-            Ok(RawReading {
-                quantity,
-                observed_at,
-                value,
-            })
+            Ok(RawReading { quantity, observed_at, value })
         })();
         match result {
             Ok(r) => decoded.readings.push(r),
@@ -361,29 +294,23 @@ fn decode_senml(source: Source, json: &Value, received_at: DateTime<Utc>) -> Res
     }
     if decoded.readings.is_empty() && decoded.rejects.len() == 1 {
         let only = decoded.rejects.remove(0);
-        return Err(Reject {
-            fragment: None,
-            ..only
-        });
+        return Err(Reject { fragment: None, ..only });
     }
     Ok(decoded)
 }
 
 fn finite(v: &Value) -> Result<f64, String> {
     match v {
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|f| f.is_finite())
-            .ok_or_else(|| format!("{n} is not a finite number")),
+        Value::Number(n) => {
+            n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| format!("{n} is not a finite number"))
+        }
         Value::Null => Err("null is not a number".into()),
         other => Err(format!("{other} is not a number")),
     }
 }
 
 fn parse_time(t: &Value) -> Result<DateTime<Utc>, String> {
-    let s = t
-        .as_str()
-        .ok_or_else(|| format!("{t} is not an RFC 3339 time string"))?;
+    let s = t.as_str().ok_or_else(|| format!("{t} is not an RFC 3339 time string"))?;
     DateTime::parse_from_rfc3339(s)
         .map(|dt| dt.with_timezone(&Utc))
         .map_err(|e| format!("`{s}` is not an RFC 3339 time with a UTC offset ({e})"))
@@ -391,9 +318,7 @@ fn parse_time(t: &Value) -> Result<DateTime<Utc>, String> {
 
 fn convert_unit(quantity: Quantity, unit: Option<&Value>, value: f64) -> Result<f64, String> {
     let Some(unit) = unit else { return Ok(value) };
-    let unit = unit
-        .as_str()
-        .ok_or_else(|| format!("unit {unit} is not a string"))?;
+    let unit = unit.as_str().ok_or_else(|| format!("unit {unit} is not a string"))?;
     match (quantity, unit) {
         (Quantity::Rain, "mm") | (Quantity::Level, "m") => Ok(value),
         (Quantity::Level, "cm") => Ok(value / 100.0),
@@ -442,52 +367,18 @@ mod tests {
         let d = decode("vedetta/v1/sensors/GE-PLUV-01/rain", payload, now()).unwrap();
         assert_eq!(d.readings.len(), 2);
         let kinds: Vec<_> = d.rejects.iter().map(|r| r.kind).collect();
-        assert_eq!(
-            kinds,
-            [
-                RejectKind::BadTime,
-                RejectKind::MissingField,
-                RejectKind::NonFinite
-            ]
-        );
-        assert!(
-            d.rejects[0].reason.starts_with("element 1: t:"),
-            "{}",
-            d.rejects[0].reason
-        );
-        assert_eq!(
-            d.rejects[1].fragment.as_deref(),
-            Some(r#"{"t":"2026-11-22T10:10:00Z"}"#)
-        );
+        assert_eq!(kinds, [RejectKind::BadTime, RejectKind::MissingField, RejectKind::NonFinite]);
+        assert!(d.rejects[0].reason.starts_with("element 1: t:"), "{}", d.rejects[0].reason);
+        assert_eq!(d.rejects[1].fragment.as_deref(), Some(r#"{"t":"2026-11-22T10:10:00Z"}"#));
     }
 
     #[test]
     fn every_kind_of_bad_message_is_explained() {
         let cases: [(&str, &[u8], RejectKind, &str); 9] = [
-            (
-                "vedetta/v1/sensors/A/temperature",
-                b"{}",
-                RejectKind::BadTopic,
-                "temperature",
-            ),
-            (
-                "vedetta/v2/whatever",
-                b"{}",
-                RejectKind::BadTopic,
-                "is not vedetta/v1",
-            ),
-            (
-                "vedetta/v1/sensors/A/rain",
-                b"{not json",
-                RejectKind::BadJson,
-                "not JSON",
-            ),
-            (
-                "vedetta/v1/sensors/A/rain",
-                br#"{"v":1}"#,
-                RejectKind::MissingField,
-                "`t`",
-            ),
+            ("vedetta/v1/sensors/A/temperature", b"{}", RejectKind::BadTopic, "temperature"),
+            ("vedetta/v2/whatever", b"{}", RejectKind::BadTopic, "is not vedetta/v1"),
+            ("vedetta/v1/sensors/A/rain", b"{not json", RejectKind::BadJson, "not JSON"),
+            ("vedetta/v1/sensors/A/rain", br#"{"v":1}"#, RejectKind::MissingField, "`t`"),
             (
                 "vedetta/v1/sensors/A/rain",
                 br#"{"t":"2026-11-22T10:00:00","v":1}"#,
@@ -512,12 +403,7 @@ mod tests {
                 RejectKind::WrongUnit,
                 "does not fit rain",
             ),
-            (
-                "v1.1/Datastreams(abc)/Observations",
-                b"{}",
-                RejectKind::BadTopic,
-                "Datastreams(<id>)",
-            ),
+            ("v1.1/Datastreams(abc)/Observations", b"{}", RejectKind::BadTopic, "Datastreams(<id>)"),
         ];
         for (topic, payload, kind, needle) in cases {
             let r = decode(topic, payload, now()).unwrap_err();
@@ -528,12 +414,9 @@ mod tests {
 
     #[test]
     fn levels_in_centimetres_are_converted() {
-        let d = decode(
-            "vedetta/v1/sensors/A/level",
-            br#"{"t":"2026-11-22T10:00:00Z","v":250,"u":"cm"}"#,
-            now(),
-        )
-        .unwrap();
+        let d =
+            decode("vedetta/v1/sensors/A/level", br#"{"t":"2026-11-22T10:00:00Z","v":250,"u":"cm"}"#, now())
+                .unwrap();
         assert_eq!(d.readings[0].value, 2.5);
     }
 
@@ -549,14 +432,8 @@ mod tests {
         let d = decode("vedetta/v1/senml/GE-BISAG-01", pack, now()).unwrap();
         let values: Vec<f64> = d.readings.iter().map(|r| r.value).collect();
         assert_eq!(values, [2.1, 2.3, 2.3]);
-        assert_eq!(
-            d.readings[0].observed_at,
-            Utc.timestamp_opt(1_763_803_200, 0).unwrap()
-        );
-        assert_eq!(
-            d.readings[1].observed_at,
-            Utc.timestamp_opt(1_763_803_500, 0).unwrap()
-        );
+        assert_eq!(d.readings[0].observed_at, Utc.timestamp_opt(1_763_803_200, 0).unwrap());
+        assert_eq!(d.readings[1].observed_at, Utc.timestamp_opt(1_763_803_500, 0).unwrap());
         assert_eq!(d.rejects.len(), 2);
         assert!(d.rejects[0].reason.contains("does not end with rain or level"));
         assert!(d.rejects[1].reason.contains("only numeric values"));
@@ -572,16 +449,8 @@ mod tests {
     fn sensorthings_observations_name_their_datastream() {
         let ds = crate::sta::datastream_id(7, Quantity::Level);
         let topic = format!("v1.1/Datastreams({ds})/Observations");
-        let d = decode(
-            &topic,
-            br#"{"phenomenonTime":"2026-11-22T10:00:00Z","result":3.1}"#,
-            now(),
-        )
-        .unwrap();
+        let d = decode(&topic, br#"{"phenomenonTime":"2026-11-22T10:00:00Z","result":3.1}"#, now()).unwrap();
         assert_eq!(d.source, Source::Datastream(ds));
-        assert_eq!(
-            (d.readings[0].quantity, d.readings[0].value),
-            (Quantity::Level, 3.1)
-        );
+        assert_eq!((d.readings[0].quantity, d.readings[0].value), (Quantity::Level, 3.1));
     }
 }

@@ -53,11 +53,7 @@ impl Flags {
         if self.is_ok() {
             return vec!["ok"];
         }
-        Self::NAMES
-            .iter()
-            .filter(|(f, _)| self.contains(*f))
-            .map(|(_, n)| *n)
-            .collect()
+        Self::NAMES.iter().filter(|(f, _)| self.contains(*f)).map(|(_, n)| *n).collect()
     }
 }
 
@@ -98,11 +94,7 @@ impl Previous {
             Some(p) if p.value == reading.value => p.run_since,
             _ => reading.observed_at,
         };
-        Previous {
-            observed_at: reading.observed_at,
-            value: reading.value,
-            run_since,
-        }
+        Previous { observed_at: reading.observed_at, value: reading.value, run_since }
     }
 }
 
@@ -126,10 +118,7 @@ pub fn check(
     let prev = prev.filter(|p| p.observed_at < reading.observed_at);
     match reading.quantity {
         Quantity::Rain => {
-            let max_5min = station
-                .params
-                .max_rain_5min_mm
-                .unwrap_or(DEFAULT_MAX_RAIN_5MIN_MM);
+            let max_5min = station.params.max_rain_5min_mm.unwrap_or(DEFAULT_MAX_RAIN_5MIN_MM);
             // The report covers the time since the previous one (or one interval), never less than 5 minutes.
             let period_s = prev
                 .map(|p| (reading.observed_at - p.observed_at).num_seconds())
@@ -143,10 +132,7 @@ pub fn check(
         Quantity::Level => {
             if let Some(p) = prev {
                 let minutes = (reading.observed_at - p.observed_at).num_milliseconds() as f64 / 60_000.0;
-                let max_step = station
-                    .params
-                    .max_step_m_per_min
-                    .unwrap_or(DEFAULT_MAX_STEP_M_PER_MIN);
+                let max_step = station.params.max_step_m_per_min.unwrap_or(DEFAULT_MAX_STEP_M_PER_MIN);
                 if minutes > 0.0 && (v - p.value).abs() / minutes > max_step {
                     flags.insert(Flags::SPIKE);
                 }
@@ -191,11 +177,7 @@ mod tests {
         series
             .iter()
             .map(|&(m, value)| {
-                let r = RawReading {
-                    quantity,
-                    observed_at: at(m),
-                    value,
-                };
+                let r = RawReading { quantity, observed_at: at(m), value };
                 let flags = check(station, prev.as_ref(), &r, at(m));
                 prev = Some(Previous::after(prev.as_ref(), &r));
                 flags.names()
@@ -212,19 +194,12 @@ mod tests {
     #[test]
     fn out_of_range_is_flagged() {
         let flags = run(&hydrometer(), Quantity::Level, &[(0, 10.5), (5, -0.2)]);
-        assert!(
-            flags[0].contains(&"out_of_range") && flags[1].contains(&"out_of_range"),
-            "{flags:?}"
-        );
+        assert!(flags[0].contains(&"out_of_range") && flags[1].contains(&"out_of_range"), "{flags:?}");
     }
 
     #[test]
     fn a_level_jump_is_a_spike_but_a_fast_flood_rise_is_not() {
-        let flags = run(
-            &hydrometer(),
-            Quantity::Level,
-            &[(0, 1.0), (5, 2.0), (6, 5.0), (11, 5.1)],
-        );
+        let flags = run(&hydrometer(), Quantity::Level, &[(0, 1.0), (5, 2.0), (6, 5.0), (11, 5.1)]);
         assert_eq!(flags[1], ["ok"], "1 m in 5 minutes is a flood, not a spike");
         assert_eq!(flags[2], ["spike"], "3 m in a minute is a spike");
         assert_eq!(flags[3], ["ok"]);
@@ -237,11 +212,7 @@ mod tests {
         let first_flat = flags.iter().position(|f| f.contains(&"flat_line")).unwrap();
         assert_eq!(first_flat, 72, "6 h = 72 readings of 5 minutes after the first");
         let flags = run(&hydrometer(), Quantity::Level, &[(0, 1.0), (400, 1.0)]);
-        assert_eq!(
-            flags[1],
-            ["flat_line"],
-            "the same value across a gap of 6 h 40 min"
-        );
+        assert_eq!(flags[1], ["flat_line"], "the same value across a gap of 6 h 40 min");
     }
 
     #[test]
@@ -252,11 +223,7 @@ mod tests {
             interval_s: 300,
             params: QcParams::default(),
         };
-        let flags = run(
-            &gauge,
-            Quantity::Rain,
-            &[(0, 0.0), (5, 61.0), (10, 12.0), (70, 100.0), (71, -1.0)],
-        );
+        let flags = run(&gauge, Quantity::Rain, &[(0, 0.0), (5, 61.0), (10, 12.0), (70, 100.0), (71, -1.0)]);
         assert_eq!(flags[1], ["implausible"], "61 mm in 5 minutes");
         assert_eq!(flags[2], ["ok"]);
         assert_eq!(flags[3], ["ok"], "100 mm over an hour is heavy but plausible");
@@ -265,17 +232,9 @@ mod tests {
 
     #[test]
     fn a_time_in_the_future_is_clock_skew() {
-        let r = RawReading {
-            quantity: Quantity::Level,
-            observed_at: at(10),
-            value: 1.0,
-        };
+        let r = RawReading { quantity: Quantity::Level, observed_at: at(10), value: 1.0 };
         assert_eq!(check(&hydrometer(), None, &r, at(4)).names(), ["future"]);
-        assert_eq!(
-            check(&hydrometer(), None, &r, at(6)).names(),
-            ["ok"],
-            "within 5 minutes"
-        );
+        assert_eq!(check(&hydrometer(), None, &r, at(6)).names(), ["ok"], "within 5 minutes");
     }
 
     #[test]

@@ -81,12 +81,6 @@ mod tests {
             assert_eq!(q.as_str().parse::<Quantity>().unwrap(), q);
             assert_eq!(Quantity::from_code(q.code()), Some(q));
         }
-        assert!(
-            "temperature"
-                .parse::<Quantity>()
-                .unwrap_err()
-                .to_string()
-                .contains("temperature")
-        );
+        assert!("temperature".parse::<Quantity>().unwrap_err().to_string().contains("temperature"));
     }
 }

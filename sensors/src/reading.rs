@@ -27,9 +27,7 @@ impl FromStr for Aggregate {
             "max" => Ok(Aggregate::Max),
             "min" => Ok(Aggregate::Min),
             "avg" => Ok(Aggregate::Avg),
-            other => Err(Error::InvalidQuery(format!(
-                "agg `{other}` is not one of sum, max, min, avg"
-            ))),
+            other => Err(Error::InvalidQuery(format!("agg `{other}` is not one of sum, max, min, avg"))),
         }
     }
 }
@@ -48,9 +46,7 @@ impl Aggregate {
 /// Parses an ISO 8601 duration of days, hours, minutes and seconds (`PT5M`, `PT1H`, `P1D`, `P1DT12H`) into seconds.
 pub fn parse_duration(s: &str) -> Result<i64> {
     let bad = || {
-        Error::InvalidQuery(format!(
-            "interval `{s}` is not an ISO 8601 duration such as PT15M, PT1H or P1D"
-        ))
+        Error::InvalidQuery(format!("interval `{s}` is not an ISO 8601 duration such as PT15M, PT1H or P1D"))
     };
     let rest = s.strip_prefix('P').ok_or_else(bad)?;
     let (date, time) = match rest.split_once('T') {
@@ -64,15 +60,9 @@ pub fn parse_duration(s: &str) -> Result<i64> {
             if c.is_ascii_digit() {
                 number.push(c);
             } else {
-                let factor = units
-                    .iter()
-                    .find(|(u, _)| *u == c)
-                    .map(|(_, f)| *f)
-                    .ok_or_else(bad)?;
+                let factor = units.iter().find(|(u, _)| *u == c).map(|(_, f)| *f).ok_or_else(bad)?;
                 let n: i64 = number.parse().map_err(|_| bad())?;
-                total = total
-                    .checked_add(n.checked_mul(factor).ok_or_else(bad)?)
-                    .ok_or_else(bad)?;
+                total = total.checked_add(n.checked_mul(factor).ok_or_else(bad)?).ok_or_else(bad)?;
                 number.clear();
             }
         }
@@ -120,10 +110,7 @@ pub async fn readings(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(t, v, qc)| ReadingOut { t, v, qc: Flags(qc) })
-        .collect())
+    Ok(rows.into_iter().map(|(t, v, qc)| ReadingOut { t, v, qc: Flags(qc) }).collect())
 }
 
 /// One time bucket.
@@ -164,15 +151,7 @@ pub async fn buckets(
         .bind(interval_s as f64)
         .fetch_all(pool)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(t, v, n, qc)| Bucket {
-            t,
-            v,
-            n,
-            qc: Flags(qc),
-        })
-        .collect())
+    Ok(rows.into_iter().map(|(t, v, n, qc)| Bucket { t, v, n, qc: Flags(qc) }).collect())
 }
 
 #[cfg(test)]

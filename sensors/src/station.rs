@@ -49,9 +49,7 @@ impl FromStr for StationKind {
         match s {
             "rain_gauge" => Ok(StationKind::RainGauge),
             "hydrometer" => Ok(StationKind::Hydrometer),
-            other => Err(format!(
-                "unknown kind `{other}` (expected rain_gauge or hydrometer)"
-            )),
+            other => Err(format!("unknown kind `{other}` (expected rain_gauge or hydrometer)")),
         }
     }
 }
@@ -73,14 +71,10 @@ pub struct Levels {
 
 impl Levels {
     fn validate(&self, what: &str) -> std::result::Result<(), String> {
-        let set: Vec<(&str, f64)> = [
-            ("yellow", self.yellow),
-            ("orange", self.orange),
-            ("red", self.red),
-        ]
-        .into_iter()
-        .filter_map(|(n, v)| v.map(|v| (n, v)))
-        .collect();
+        let set: Vec<(&str, f64)> = [("yellow", self.yellow), ("orange", self.orange), ("red", self.red)]
+            .into_iter()
+            .filter_map(|(n, v)| v.map(|v| (n, v)))
+            .collect();
         for (name, v) in &set {
             if !v.is_finite() {
                 return Err(format!("{what}{name} is not a finite number"));
@@ -268,22 +262,14 @@ impl StationInput {
     /// Reads a GeoJSON Feature with a Point geometry (WGS84 longitude, latitude[, elevation]) and the station's
     /// properties, checking everything; the error names the station and what is wrong.
     pub fn from_feature(feature: &Value) -> Result<StationInput> {
-        let code_hint = feature
-            .pointer("/properties/code")
-            .and_then(Value::as_str)
-            .unwrap_or("(no code)")
-            .to_string();
-        let invalid = |reason: String| Error::InvalidStation {
-            code: code_hint.clone(),
-            reason,
-        };
+        let code_hint =
+            feature.pointer("/properties/code").and_then(Value::as_str).unwrap_or("(no code)").to_string();
+        let invalid = |reason: String| Error::InvalidStation { code: code_hint.clone(), reason };
         if feature.get("type").and_then(Value::as_str) != Some("Feature") {
             return Err(invalid("not a GeoJSON Feature".into()));
         }
-        let geometry = feature
-            .get("geometry")
-            .filter(|g| !g.is_null())
-            .ok_or_else(|| invalid("no geometry".into()))?;
+        let geometry =
+            feature.get("geometry").filter(|g| !g.is_null()).ok_or_else(|| invalid("no geometry".into()))?;
         if geometry.get("type").and_then(Value::as_str) != Some("Point") {
             return Err(invalid("the geometry must be a Point".into()));
         }
@@ -297,9 +283,7 @@ impl StationInput {
         }
         let (lon, lat) = (coords[0], coords[1]);
         if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
-            return Err(invalid(format!(
-                "[{lon}, {lat}] is not a WGS84 longitude, latitude"
-            )));
+            return Err(invalid(format!("[{lon}, {lat}] is not a WGS84 longitude, latitude")));
         }
         let props: FeatureProperties =
             serde_json::from_value(feature.get("properties").cloned().unwrap_or(Value::Null))
@@ -320,9 +304,7 @@ impl StationInput {
                 None => 300,
                 Some(s) if (1..=86_400 * 7).contains(&s) => s as i32,
                 Some(s) => {
-                    return Err(invalid(format!(
-                        "interval_s {s} must be between 1 and 604800 seconds"
-                    )));
+                    return Err(invalid(format!("interval_s {s} must be between 1 and 604800 seconds")));
                 }
             },
             thresholds: Thresholds::from_json(kind, &props.thresholds.unwrap_or(Value::Null))
@@ -338,11 +320,7 @@ impl StationInput {
         if self.code.is_empty() || self.code.len() > 64 {
             return Err("the code must have 1 to 64 characters".into());
         }
-        if !self
-            .code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
+        if !self.code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
             return Err(format!(
                 "the code `{}` may only use letters, digits, '-', '_' and '.' (it appears in MQTT topics)",
                 self.code
@@ -354,9 +332,7 @@ impl StationInput {
         if let Some([lo, hi]) = self.range
             && !(lo.is_finite() && hi.is_finite() && lo < hi)
         {
-            return Err(format!(
-                "range [{lo}, {hi}] must be two finite numbers, low first"
-            ));
+            return Err(format!("range [{lo}, {hi}] must be two finite numbers, low first"));
         }
         Ok(())
     }
@@ -407,9 +383,7 @@ mod tests {
         })))
         .unwrap();
         assert_eq!(input.kind, StationKind::Hydrometer);
-        let Thresholds::Level { levels, .. } = &input.thresholds else {
-            panic!("level thresholds")
-        };
+        let Thresholds::Level { levels, .. } = &input.thresholds else { panic!("level thresholds") };
         assert_eq!(levels.orange, Some(3.2));
         assert_eq!(input.range, Some([0.0, 10.0]));
         assert_eq!((input.lon, input.lat), (8.95, 44.42));
@@ -422,9 +396,7 @@ mod tests {
             "thresholds": {"1h": {"yellow": 30, "orange": 50, "red": 70}, "24h": {"red": 250}}
         })))
         .unwrap();
-        let Thresholds::Rain(windows) = &input.thresholds else {
-            panic!("rain thresholds")
-        };
+        let Thresholds::Rain(windows) = &input.thresholds else { panic!("rain thresholds") };
         assert_eq!(windows["1h"].red, Some(70.0));
         assert_eq!(
             input.thresholds.to_json(),
@@ -440,36 +412,22 @@ mod tests {
     #[test]
     fn bad_stations_are_explained() {
         let cases = [
-            (
-                json!({"code": "A", "name": "a", "kind": "thermometer"}),
-                "unknown kind",
-            ),
-            (
-                json!({"code": "A B", "name": "a", "kind": "hydrometer"}),
-                "may only use",
-            ),
+            (json!({"code": "A", "name": "a", "kind": "thermometer"}), "unknown kind"),
+            (json!({"code": "A B", "name": "a", "kind": "hydrometer"}), "may only use"),
             (
                 json!({"code": "A", "name": "a", "kind": "hydrometer", "thresholds": {"yellow": 3, "red": 2}}),
                 "must increase",
             ),
-            (
-                json!({"code": "A", "name": "a", "kind": "hydrometer", "range": [5, 1]}),
-                "range",
-            ),
+            (json!({"code": "A", "name": "a", "kind": "hydrometer", "range": [5, 1]}), "range"),
             (
                 json!({"code": "A", "name": "a", "kind": "hydrometer", "colour": "red"}),
                 "unknown field `colour`",
             ),
             (json!({"code": "A", "kind": "hydrometer"}), "missing field `name`"),
-            (
-                json!({"code": "A", "name": "a", "kind": "hydrometer", "interval_s": 0}),
-                "interval_s",
-            ),
+            (json!({"code": "A", "name": "a", "kind": "hydrometer", "interval_s": 0}), "interval_s"),
         ];
         for (props, expected) in cases {
-            let err = StationInput::from_feature(&feature(props.clone()))
-                .unwrap_err()
-                .to_string();
+            let err = StationInput::from_feature(&feature(props.clone())).unwrap_err().to_string();
             assert!(err.contains(expected), "{props}: {err}");
         }
         let err = StationInput::from_feature(&json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [200, 44]}, "properties": {"code": "Z", "name": "z", "kind": "hydrometer"}})).unwrap_err();

@@ -18,20 +18,16 @@ const STATION_COLUMNS: &str = "id, code, name, kind, st_x(geom) as lon, st_y(geo
 fn station_from_row(row: &PgRow) -> Result<Station> {
     let code: String = row.try_get("code")?;
     let kind: String = row.try_get("kind")?;
-    let kind: StationKind = kind.parse().map_err(|reason| Error::InvalidStation {
-        code: code.clone(),
-        reason,
-    })?;
+    let kind: StationKind =
+        kind.parse().map_err(|reason| Error::InvalidStation { code: code.clone(), reason })?;
     let thresholds: Value = row.try_get("thresholds")?;
     let qc: Value = row.try_get("qc")?;
     let properties: Value = row.try_get("properties")?;
-    let range = match (
-        row.try_get::<Option<f64>, _>("range_min")?,
-        row.try_get::<Option<f64>, _>("range_max")?,
-    ) {
-        (Some(lo), Some(hi)) => Some([lo, hi]),
-        _ => None,
-    };
+    let range =
+        match (row.try_get::<Option<f64>, _>("range_min")?, row.try_get::<Option<f64>, _>("range_max")?) {
+            (Some(lo), Some(hi)) => Some([lo, hi]),
+            _ => None,
+        };
     Ok(Station {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -44,10 +40,8 @@ fn station_from_row(row: &PgRow) -> Result<Station> {
         basin: row.try_get("basin")?,
         range,
         interval_s: row.try_get("interval_s")?,
-        thresholds: Thresholds::from_json(kind, &thresholds).map_err(|reason| Error::InvalidStation {
-            code: code.clone(),
-            reason,
-        })?,
+        thresholds: Thresholds::from_json(kind, &thresholds)
+            .map_err(|reason| Error::InvalidStation { code: code.clone(), reason })?,
         qc: serde_json::from_value::<QcParams>(qc).unwrap_or_default(),
         properties: match properties {
             Value::Object(map) => map,
@@ -96,52 +90,30 @@ pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Stat
 pub async fn station(pool: &PgPool, code: &str) -> Result<Station> {
     let sql = format!("select {STATION_COLUMNS} from sensors.station where code = $1");
     let row = sqlx::query(&sql).bind(code).fetch_optional(pool).await?;
-    row.map(|r| station_from_row(&r))
-        .transpose()?
-        .ok_or_else(|| Error::UnknownStation(code.to_string()))
+    row.map(|r| station_from_row(&r)).transpose()?.ok_or_else(|| Error::UnknownStation(code.to_string()))
 }
 
 /// Every station, by code.
 pub async fn stations(pool: &PgPool) -> Result<Vec<Station>> {
     let sql = format!("select {STATION_COLUMNS} from sensors.station order by code");
-    sqlx::query(&sql)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(station_from_row)
-        .collect()
+    sqlx::query(&sql).fetch_all(pool).await?.iter().map(station_from_row).collect()
 }
 
 /// The stations with these codes (unknown codes are simply absent).
 pub async fn stations_by_code(conn: &mut PgConnection, codes: &[String]) -> Result<Vec<Station>> {
     let sql = format!("select {STATION_COLUMNS} from sensors.station where code = any($1)");
-    sqlx::query(&sql)
-        .bind(codes)
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(station_from_row)
-        .collect()
+    sqlx::query(&sql).bind(codes).fetch_all(conn).await?.iter().map(station_from_row).collect()
 }
 
 /// The stations with these ids.
 pub async fn stations_by_id(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Station>> {
     let sql = format!("select {STATION_COLUMNS} from sensors.station where id = any($1)");
-    sqlx::query(&sql)
-        .bind(ids)
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(station_from_row)
-        .collect()
+    sqlx::query(&sql).bind(ids).fetch_all(conn).await?.iter().map(station_from_row).collect()
 }
 
 /// Deletes the station with `code` and its readings. Returns whether it existed.
 pub async fn delete_station(pool: &PgPool, code: &str) -> Result<bool> {
-    let done = sqlx::query("delete from sensors.station where code = $1")
-        .bind(code)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query("delete from sensors.station where code = $1").bind(code).execute(pool).await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -162,14 +134,7 @@ pub async fn latest_all(pool: &PgPool) -> Result<HashMap<(i64, Quantity), Latest
     Ok(rows
         .into_iter()
         .filter_map(|(id, q, observed_at, value, qc)| {
-            Some((
-                (id, Quantity::from_code(q)?),
-                Latest {
-                    observed_at,
-                    value,
-                    qc: Flags(qc),
-                },
-            ))
+            Some(((id, Quantity::from_code(q)?), Latest { observed_at, value, qc: Flags(qc) }))
         })
         .collect())
 }
@@ -212,10 +177,7 @@ impl Partitions {
                 .bind(first)
                 .execute(&mut *conn)
                 .await?;
-            self.known
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert((year, month));
+            self.known.lock().unwrap_or_else(|e| e.into_inner()).insert((year, month));
         }
         Ok(())
     }
@@ -320,14 +282,7 @@ pub async fn previous(
     Ok(rows
         .into_iter()
         .filter_map(|(id, q, observed_at, value, run_since)| {
-            Some((
-                (id, Quantity::from_code(q)?),
-                Previous {
-                    observed_at,
-                    value,
-                    run_since,
-                },
-            ))
+            Some(((id, Quantity::from_code(q)?), Previous { observed_at, value, run_since }))
         })
         .collect())
 }
@@ -386,9 +341,7 @@ pub async fn drop_partitions_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Res
             continue;
         };
         if upper.with_timezone(&Utc) <= cutoff && name.starts_with("reading_") {
-            sqlx::query(&format!("drop table sensors.\"{name}\""))
-                .execute(pool)
-                .await?;
+            sqlx::query(&format!("drop table sensors.\"{name}\"")).execute(pool).await?;
             dropped.push(name);
         }
     }
@@ -404,9 +357,5 @@ pub async fn latest(pool: &PgPool, station_id: i64, quantity: Quantity) -> Resul
     .bind(quantity.code())
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(observed_at, value, qc)| Latest {
-        observed_at,
-        value,
-        qc: Flags(qc),
-    }))
+    Ok(row.map(|(observed_at, value, qc)| Latest { observed_at, value, qc: Flags(qc) }))
 }

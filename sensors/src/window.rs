@@ -54,11 +54,7 @@ pub async fn rain_windows(pool: &PgPool, station_id: i64, at: DateTime<Utc>) -> 
     let values = [row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7];
     Ok(RainWindows {
         at,
-        totals_mm: RAIN_WINDOWS
-            .iter()
-            .zip(values)
-            .map(|((name, _), v)| (*name, round3(v)))
-            .collect(),
+        totals_mm: RAIN_WINDOWS.iter().zip(values).map(|((name, _), v)| (*name, round3(v))).collect(),
         readings: row.8,
     })
 }
@@ -117,12 +113,7 @@ pub async fn level_summary(pool: &PgPool, station_id: i64, at: DateTime<Utc>) ->
     Ok(LevelSummary {
         at,
         latest,
-        max_m: vec![
-            ("1h", maxima.0),
-            ("3h", maxima.1),
-            ("6h", maxima.2),
-            ("24h", maxima.3),
-        ],
+        max_m: vec![("1h", maxima.0), ("3h", maxima.1), ("6h", maxima.2), ("24h", maxima.3)],
         rate_m_per_h: rate,
     })
 }
@@ -137,20 +128,14 @@ pub async fn summary_json(
     Ok(match quantity {
         Quantity::Rain => {
             let w = rain_windows(pool, station_id, at).await?;
-            let totals: serde_json::Map<String, serde_json::Value> = w
-                .totals_mm
-                .iter()
-                .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
-                .collect();
+            let totals: serde_json::Map<String, serde_json::Value> =
+                w.totals_mm.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
             serde_json::json!({ "quantity": "rain", "unit": "mm", "at": w.at, "totals": totals, "readings_24h": w.readings })
         }
         Quantity::Level => {
             let s = level_summary(pool, station_id, at).await?;
-            let max: serde_json::Map<String, serde_json::Value> = s
-                .max_m
-                .iter()
-                .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
-                .collect();
+            let max: serde_json::Map<String, serde_json::Value> =
+                s.max_m.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
             serde_json::json!({
                 "quantity": "level", "unit": "m", "at": s.at,
                 "latest": s.latest.map(|(t, v)| serde_json::json!({ "t": t, "v": v })),

@@ -8,11 +8,7 @@ use testkit::{Mosquitto, TestCluster, TestDb, wait_for};
 use crate::support::{Launch, cluster_running, get, metric, mosquitto_pub};
 
 fn admin_token_from(stdout: &str) -> Option<String> {
-    stdout
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("vdt_"))
-        .map(str::to_string)
+    stdout.lines().map(str::trim).find(|l| l.starts_with("vdt_")).map(str::to_string)
 }
 
 #[test]
@@ -23,19 +19,13 @@ fn serve_with_a_private_cluster_is_healthy_and_stops_it_on_sigterm() {
     assert_eq!(health["database"], "ok", "{health}");
     assert_eq!(health["mqtt"], "ok", "{health}");
     assert_eq!(health["status"], "ok", "{health}");
-    assert!(
-        cluster_running(&vedetta.data_dir),
-        "the private cluster runs under the data dir"
-    );
+    assert!(cluster_running(&vedetta.data_dir), "the private cluster runs under the data dir");
 
     // The home page says Vedetta is up, in Italian first.
     let (status, page) = get(&vedetta.url("/"), None);
     assert_eq!(status, 200);
     let page = page.as_str().unwrap().to_string();
-    assert!(
-        page.contains("<html lang=\"it\">") && page.contains("Vedetta"),
-        "{page}"
-    );
+    assert!(page.contains("<html lang=\"it\">") && page.contains("Vedetta"), "{page}");
 
     // The admin token is printed once and works; no token or a bad one is refused with a reason.
     let token = admin_token_from(&vedetta.stdout()).expect("an admin token on stdout");
@@ -43,10 +33,7 @@ fn serve_with_a_private_cluster_is_healthy_and_stops_it_on_sigterm() {
     assert_eq!((status, me["role"].as_str()), (200, Some("admin")), "{me}");
     let (status, body) = get(&vedetta.url("/api/auth/whoami"), None);
     assert_eq!(status, 401);
-    assert!(
-        body["error"]["message"].as_str().unwrap().contains("Bearer"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("Bearer"), "{body}");
     let (status, _) = get(&vedetta.url("/api/auth/whoami"), Some("vdt_wrong"));
     assert_eq!(status, 401);
     let (status, body) = get(&vedetta.url("/no/such/thing"), None);
@@ -66,20 +53,13 @@ fn serve_with_a_private_cluster_is_healthy_and_stops_it_on_sigterm() {
 
     let status = vedetta.terminate();
     assert!(status.success(), "exit status {status}:\n{}", vedetta.stderr());
-    assert!(
-        !cluster_running(&vedetta.data_dir),
-        "the private cluster is stopped on shutdown"
-    );
+    assert!(!cluster_running(&vedetta.data_dir), "the private cluster is stopped on shutdown");
     assert!(vedetta.stderr().contains("Private PostgreSQL cluster stopped"));
 
     // A second start on the same data dir reuses the cluster and the token, and prints no new token.
     let mut again = Launch::serve(root.path()).spawn();
     again.wait_healthy();
-    assert_eq!(
-        admin_token_from(&again.stdout()),
-        None,
-        "the token is printed only at the first start"
-    );
+    assert_eq!(admin_token_from(&again.stdout()), None, "the token is printed only at the first start");
     assert_eq!(get(&again.url("/api/auth/whoami"), Some(&token)).0, 200);
     assert!(again.terminate().success());
 }
@@ -93,10 +73,7 @@ fn a_second_serve_on_the_same_data_dir_is_refused() {
     let out = Launch::serve(root.path()).run();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("is in use by another Vedetta process"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("is in use by another Vedetta process"), "{stderr}");
     assert!(stderr.contains("vedetta serve, pid"), "{stderr}");
 
     // The first one is unharmed.
@@ -116,20 +93,10 @@ fn serve_against_an_external_database_url_starts_no_cluster() {
         .spawn();
     let health = vedetta.wait_healthy();
     assert_eq!(health["database"], "ok");
-    assert!(
-        !vedetta.data_dir.join("postgres").exists(),
-        "no private cluster with an external database"
-    );
+    assert!(!vedetta.data_dir.join("postgres").exists(), "no private cluster with an external database");
 
     // The configured token works and nothing is generated.
-    assert_eq!(
-        get(
-            &vedetta.url("/api/auth/whoami"),
-            Some("vdt_configured_for_the_test")
-        )
-        .0,
-        200
-    );
+    assert_eq!(get(&vedetta.url("/api/auth/whoami"), Some("vdt_configured_for_the_test")).0, 200);
     assert_eq!(admin_token_from(&vedetta.stdout()), None);
 
     assert!(vedetta.terminate().success());
@@ -139,10 +106,7 @@ fn serve_against_an_external_database_url_starts_no_cluster() {
     assert!(!lines.is_empty());
     for line in lines {
         let parsed: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        assert!(
-            parsed.get("level").is_some() && parsed.get("timestamp").is_some(),
-            "{line}"
-        );
+        assert!(parsed.get("level").is_some() && parsed.get("timestamp").is_some(), "{line}");
     }
 }
 
@@ -178,12 +142,7 @@ fn a_message_published_to_the_embedded_broker_reaches_ingest() {
     let db = TestDb::new_blocking();
     let root = tempfile::tempdir().unwrap();
     let launch = Launch::serve(root.path()).env("VEDETTA_DATABASE_URL", &db.url);
-    let broker_port: u16 = launch.env["VEDETTA_MQTT_LISTEN"]
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let broker_port: u16 = launch.env["VEDETTA_MQTT_LISTEN"].rsplit(':').next().unwrap().parse().unwrap();
     let mut vedetta = launch.spawn();
     vedetta.wait_healthy();
 
@@ -204,20 +163,14 @@ fn a_message_published_to_the_embedded_broker_reaches_ingest() {
 fn healthz_turns_503_when_the_database_stops_and_recovers_when_it_returns() {
     let mut cluster = TestCluster::start();
     let root = tempfile::tempdir().unwrap();
-    let mut vedetta = Launch::serve(root.path())
-        .env("VEDETTA_DATABASE_URL", cluster.url("postgres"))
-        .spawn();
+    let mut vedetta = Launch::serve(root.path()).env("VEDETTA_DATABASE_URL", cluster.url("postgres")).spawn();
     vedetta.wait_healthy();
 
     cluster.kill();
-    let body = wait_for(
-        "healthz to report the database down",
-        Duration::from_secs(30),
-        || {
-            let (status, body) = get(&vedetta.url("/healthz"), None);
-            (status == 503).then_some(body)
-        },
-    );
+    let body = wait_for("healthz to report the database down", Duration::from_secs(30), || {
+        let (status, body) = get(&vedetta.url("/healthz"), None);
+        (status == 503).then_some(body)
+    });
     assert_eq!(body["database"], "down", "{body}");
     assert_eq!(body["mqtt"], "ok", "{body}");
     assert!(body["errors"]["database"].is_string(), "{body}");
@@ -243,11 +196,7 @@ fn healthz_reports_mqtt_down_when_the_external_broker_goes_away() {
         let (status, body) = get(&vedetta.url("/healthz"), None);
         (status == 503).then_some(body)
     });
-    assert_eq!(
-        (body["mqtt"].as_str(), body["database"].as_str()),
-        (Some("down"), Some("ok")),
-        "{body}"
-    );
+    assert_eq!((body["mqtt"].as_str(), body["database"].as_str()), (Some("down"), Some("ok")), "{body}");
     assert!(vedetta.terminate().success());
 }
 
@@ -255,45 +204,27 @@ fn healthz_reports_mqtt_down_when_the_external_broker_goes_away() {
 fn an_unknown_config_key_is_named_in_the_error() {
     let root = tempfile::tempdir().unwrap();
     let config = root.path().join("vedetta.toml");
-    std::fs::write(
-        &config,
-        "[http]\naddr = \"127.0.0.1:0\"\n\n[mqtt]\nlisten_adress = \"127.0.0.1:1883\"\n",
-    )
-    .unwrap();
-    let out = Launch::serve(root.path())
-        .arg("--config")
-        .arg(config.to_str().unwrap())
-        .run();
+    std::fs::write(&config, "[http]\naddr = \"127.0.0.1:0\"\n\n[mqtt]\nlisten_adress = \"127.0.0.1:1883\"\n")
+        .unwrap();
+    let out = Launch::serve(root.path()).arg("--config").arg(config.to_str().unwrap()).run();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("listen_adress"), "{stderr}");
-    assert!(
-        !root.path().join("data").exists(),
-        "nothing is started with a bad configuration"
-    );
+    assert!(!root.path().join("data").exists(), "nothing is started with a bad configuration");
 }
 
 #[test]
 fn config_prints_the_effective_configuration_with_secrets_masked() {
     let root = tempfile::tempdir().unwrap();
     let mut launch = Launch::serve(root.path())
-        .env(
-            "VEDETTA_DATABASE_URL",
-            "postgres://vedetta:hunter2@db.example:5432/vedetta",
-        )
+        .env("VEDETTA_DATABASE_URL", "postgres://vedetta:hunter2@db.example:5432/vedetta")
         .env("VEDETTA_ADMIN_TOKEN", "vdt_secret_token");
     launch.command = "config".into();
     let out = launch.run();
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !stdout.contains("hunter2") && !stdout.contains("vdt_secret_token"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("postgres://vedetta:****@db.example:5432/vedetta"),
-        "{stdout}"
-    );
+    assert!(!stdout.contains("hunter2") && !stdout.contains("vdt_secret_token"), "{stdout}");
+    assert!(stdout.contains("postgres://vedetta:****@db.example:5432/vedetta"), "{stdout}");
     assert!(stdout.contains("admin_token = \"****\""), "{stdout}");
     // It is valid TOML that Vedetta itself accepts.
     let _: toml::Value = toml::from_str(&stdout).expect("the printed configuration is TOML");
@@ -308,10 +239,7 @@ fn migrate_starts_the_private_cluster_for_itself_and_stops_it() {
     let out = launch.run();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(data_dir.join("postgres/PG_VERSION").exists());
-    assert!(
-        !cluster_running(&data_dir),
-        "a command stops the cluster it started"
-    );
+    assert!(!cluster_running(&data_dir), "a command stops the cluster it started");
 }
 
 #[test]
@@ -334,26 +262,18 @@ fn migrate_reuses_the_cluster_of_a_running_serve() {
 #[test]
 fn migrations_create_postgis_and_one_schema_per_domain() {
     let db = TestDb::new_blocking();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let pool = db.pool().await;
-        let postgis: String = sqlx::query_scalar("select postgis_lib_version()")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let postgis: String =
+            sqlx::query_scalar("select postgis_lib_version()").fetch_one(&pool).await.unwrap();
         assert!(postgis.starts_with('3'), "{postgis}");
         let schemas: Vec<String> = sqlx::query_scalar("select nspname::text from pg_namespace order by 1")
             .fetch_all(&pool)
             .await
             .unwrap();
         for schema in geodata::db::SCHEMAS {
-            assert!(
-                schemas.iter().any(|s| s == schema),
-                "schema {schema} missing: {schemas:?}"
-            );
+            assert!(schemas.iter().any(|s| s == schema), "schema {schema} missing: {schemas:?}");
         }
     });
 }

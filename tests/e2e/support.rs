@@ -28,16 +28,8 @@ impl Launch {
         let mut env = BTreeMap::new();
         env.insert("VEDETTA_HTTP_ADDR".into(), format!("127.0.0.1:{}", free_port()));
         env.insert("VEDETTA_MQTT_LISTEN".into(), format!("127.0.0.1:{}", free_port()));
-        env.insert(
-            "VEDETTA_LOG_LEVEL".into(),
-            "info,rumqttd=off,vedetta=debug,ingest=debug".into(),
-        );
-        Launch {
-            data_dir: root.join("data"),
-            env,
-            args: Vec::new(),
-            command: "serve".into(),
-        }
+        env.insert("VEDETTA_LOG_LEVEL".into(), "info,rumqttd=off,vedetta=debug,ingest=debug".into());
+        Launch { data_dir: root.join("data"), env, args: Vec::new(), command: "serve".into() }
     }
 
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Launch {
@@ -52,11 +44,7 @@ impl Launch {
 
     /// Starts the process; its output goes to files next to the data dir.
     pub fn spawn(self) -> Vedetta {
-        let parent = self
-            .data_dir
-            .parent()
-            .expect("the data dir has a parent")
-            .to_path_buf();
+        let parent = self.data_dir.parent().expect("the data dir has a parent").to_path_buf();
         let n = std::fs::read_dir(&parent).map(|d| d.count()).unwrap_or(0);
         let stdout_path = parent.join(format!("stdout-{n}.log"));
         let stderr_path = parent.join(format!("stderr-{n}.log"));
@@ -67,13 +55,7 @@ impl Launch {
             .spawn()
             .expect("start vedetta");
         let http = self.env["VEDETTA_HTTP_ADDR"].parse().expect("an HTTP address");
-        Vedetta {
-            child,
-            http,
-            data_dir: self.data_dir,
-            stdout_path,
-            stderr_path,
-        }
+        Vedetta { child, http, data_dir: self.data_dir, stdout_path, stderr_path }
     }
 
     /// Runs the command to completion.
@@ -89,11 +71,7 @@ impl Launch {
                 cmd.env_remove(key);
             }
         }
-        cmd.arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(&self.args)
-            .arg(&self.command)
-            .envs(&self.env);
+        cmd.arg("--data-dir").arg(&self.data_dir).args(&self.args).arg(&self.command).envs(&self.env);
         cmd
     }
 }
@@ -139,9 +117,7 @@ impl Vedetta {
     pub fn terminate(&mut self) -> ExitStatus {
         let pid = Pid::from_raw(self.child.id() as i32);
         let _ = kill(pid, Signal::SIGTERM);
-        wait_for("vedetta to exit", Duration::from_secs(60), || {
-            self.child.try_wait().ok().flatten()
-        })
+        wait_for("vedetta to exit", Duration::from_secs(60), || self.child.try_wait().ok().flatten())
     }
 }
 
@@ -153,9 +129,7 @@ impl Drop for Vedetta {
         }
         // A private cluster a killed Vedetta left behind is stopped too: the tests leave nothing running.
         let pid_file = self.data_dir.join("postgres/postmaster.pid");
-        if let Some(pid) = std::fs::read_to_string(pid_file)
-            .ok()
-            .and_then(|s| s.lines().next()?.parse().ok())
+        if let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|s| s.lines().next()?.parse().ok())
         {
             let _ = kill(Pid::from_raw(pid), Signal::SIGQUIT);
         }
@@ -194,18 +168,7 @@ pub fn metric(vedetta: &Vedetta, name: &str) -> f64 {
 /// Publishes one message with QoS 1 through `mosquitto_pub` (an independent client).
 pub fn mosquitto_pub(port: u16, topic: &str, payload: &str) {
     let status = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-q",
-            "1",
-            "-t",
-            topic,
-            "-m",
-            payload,
-        ])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, "-m", payload])
         .status()
         .expect("mosquitto_pub is installed (make deps)");
     assert!(status.success(), "mosquitto_pub failed");
@@ -214,9 +177,8 @@ pub fn mosquitto_pub(port: u16, topic: &str, payload: &str) {
 /// Whether a postmaster is running on the private cluster of `data_dir`.
 pub fn cluster_running(data_dir: &Path) -> bool {
     let pid_file = data_dir.join("postgres/postmaster.pid");
-    let Some(pid) = std::fs::read_to_string(pid_file)
-        .ok()
-        .and_then(|s| s.lines().next()?.parse::<i32>().ok())
+    let Some(pid) =
+        std::fs::read_to_string(pid_file).ok().and_then(|s| s.lines().next()?.parse::<i32>().ok())
     else {
         return false;
     };

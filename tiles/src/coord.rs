@@ -28,9 +28,7 @@ impl TileCoord {
         let n = f64::from(1u32 << z.min(Self::MAX_ZOOM));
         let lat = lat.clamp(-85.051_128_78, 85.051_128_78).to_radians();
         let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0);
-        let y = ((1.0 - lat.tan().asinh() / std::f64::consts::PI) / 2.0 * n)
-            .floor()
-            .clamp(0.0, n - 1.0);
+        let y = ((1.0 - lat.tan().asinh() / std::f64::consts::PI) / 2.0 * n).floor().clamp(0.0, n - 1.0);
         Self::new(z, x as u32, y as u32)
     }
 }
@@ -44,11 +42,7 @@ mod tests {
         // Genova, Piazza De Ferrari (8.9339 E, 44.4073 N) at zoom 14.
         assert_eq!(
             TileCoord::containing(8.9339, 44.4073, 14).unwrap(),
-            TileCoord {
-                z: 14,
-                x: 8598,
-                y: 5931
-            }
+            TileCoord { z: 14, x: 8598, y: 5931 }
         );
         assert!(TileCoord::new(3, 8, 0).is_err());
     }

@@ -132,9 +132,7 @@ impl Default for DatabaseConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-        }
+        HttpConfig { addr: SocketAddr::from(([127, 0, 0, 1], 8080)) }
     }
 }
 
@@ -152,20 +150,13 @@ impl Default for MqttConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig {
-            max_batch: 5000,
-            max_delay_ms: 5,
-            max_payload_bytes: 256 * 1024,
-        }
+        IngestConfig { max_batch: 5000, max_delay_ms: 5, max_payload_bytes: 256 * 1024 }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            format: LogFormat::Human,
-            level: "info,rumqttd=off,sqlx=warn".into(),
-        }
+        LogConfig { format: LogFormat::Human, level: "info,rumqttd=off,sqlx=warn".into() }
     }
 }
 
@@ -232,9 +223,8 @@ impl Config {
                     figment.merge(Serialized::default(key, topics))
                 }
                 "database.max_connections" => {
-                    let n: u32 = value
-                        .parse()
-                        .with_context(|| format!("{var}={value} is not a whole number"))?;
+                    let n: u32 =
+                        value.parse().with_context(|| format!("{var}={value} is not a whole number"))?;
                     figment.merge(Serialized::default(key, n))
                 }
                 _ => figment.merge(Serialized::default(key, value)),
@@ -300,18 +290,14 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named_in_the_error() {
-        let err = load(Some("[http]\nadress = \"127.0.0.1:9000\"\n"), &[])
-            .unwrap_err()
-            .to_string();
+        let err = load(Some("[http]\nadress = \"127.0.0.1:9000\"\n"), &[]).unwrap_err().to_string();
         assert!(err.contains("adress"), "{err}");
         assert!(err.contains("http"), "{err}");
     }
 
     #[test]
     fn unknown_section_is_named_in_the_error() {
-        let err = load(Some("[brokers]\nurl = \"x\"\n"), &[])
-            .unwrap_err()
-            .to_string();
+        let err = load(Some("[brokers]\nurl = \"x\"\n"), &[]).unwrap_err().to_string();
         assert!(err.contains("brokers"), "{err}");
     }
 
@@ -334,21 +320,15 @@ mod tests {
 
     #[test]
     fn bad_value_in_environment_is_explained() {
-        let err = load(None, &[("VEDETTA_HTTP_ADDR", "not-an-address")])
-            .unwrap_err()
-            .to_string();
+        let err = load(None, &[("VEDETTA_HTTP_ADDR", "not-an-address")]).unwrap_err().to_string();
         assert!(err.contains("http.addr") || err.contains("addr"), "{err}");
     }
 
     #[test]
     fn missing_named_file_is_an_error() {
         let env = BTreeMap::new();
-        let err = Config::load(
-            Some(Path::new("/nonexistent/vedetta.toml")),
-            &env,
-            &Overrides::default(),
-        )
-        .unwrap_err();
+        let err = Config::load(Some(Path::new("/nonexistent/vedetta.toml")), &env, &Overrides::default())
+            .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/vedetta.toml"));
     }
 
@@ -357,10 +337,7 @@ mod tests {
         let config = load(
             None,
             &[
-                (
-                    "VEDETTA_DATABASE_URL",
-                    "postgres://vedetta:hunter2@db.example/vedetta",
-                ),
+                ("VEDETTA_DATABASE_URL", "postgres://vedetta:hunter2@db.example/vedetta"),
                 ("VEDETTA_MQTT_URL", "mqtt://ingest:sekret@broker:1883"),
                 ("VEDETTA_ADMIN_TOKEN", "vdt_abcdef"),
             ],
@@ -370,10 +347,7 @@ mod tests {
         for secret in ["hunter2", "sekret", "vdt_abcdef"] {
             assert!(!printed.contains(secret), "{secret} leaked:\n{printed}");
         }
-        assert!(
-            printed.contains("postgres://vedetta:****@db.example/vedetta"),
-            "{printed}"
-        );
+        assert!(printed.contains("postgres://vedetta:****@db.example/vedetta"), "{printed}");
     }
 
     /// The example file parses, and documents every key Vedetta knows.
@@ -385,11 +359,8 @@ mod tests {
         Config::load(Some(&path), &env, &Overrides::default()).unwrap();
 
         // Every key, including those whose default is unset, must appear (commented out or not).
-        let uncommented: String = text
-            .lines()
-            .map(|l| l.trim_start_matches("# "))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let uncommented: String =
+            text.lines().map(|l| l.trim_start_matches("# ")).collect::<Vec<_>>().join("\n");
         let mut full = Config::default();
         full.database.url = Some(String::new());
         full.database.pg_bin_dir = Some(PathBuf::new());
@@ -399,10 +370,7 @@ mod tests {
         let table = toml::Value::try_from(&full).unwrap();
         let mut missing = Vec::new();
         collect_missing(&table, "", &uncommented, &mut missing);
-        assert!(
-            missing.is_empty(),
-            "vedetta.example.toml does not document: {missing:?}"
-        );
+        assert!(missing.is_empty(), "vedetta.example.toml does not document: {missing:?}");
         for (var, _) in ENV_VARS {
             assert!(text.contains(var), "vedetta.example.toml does not mention {var}");
         }
@@ -416,15 +384,8 @@ mod tests {
                     missing.push(format!("[{key}]"));
                 }
                 collect_missing(value, key, text, missing);
-            } else if !text
-                .lines()
-                .any(|l| l.trim_start().starts_with(&format!("{key} =")))
-            {
-                missing.push(if section.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{section}.{key}")
-                });
+            } else if !text.lines().any(|l| l.trim_start().starts_with(&format!("{key} ="))) {
+                missing.push(if section.is_empty() { key.clone() } else { format!("{section}.{key}") });
             }
         }
     }

@@ -31,10 +31,8 @@ pub enum Owner {
 impl Database {
     /// Opens the database as `owner`.
     pub async fn open(config: &Config, owner: Owner) -> anyhow::Result<Database> {
-        let pool_opts = PoolOptions {
-            max_connections: config.database.max_connections,
-            ..PoolOptions::default()
-        };
+        let pool_opts =
+            PoolOptions { max_connections: config.database.max_connections, ..PoolOptions::default() };
         let data_dir = config.data_dir.as_path();
         let purpose = match owner {
             Owner::Server(p) | Owner::Command(p) => p,
@@ -47,11 +45,7 @@ impl Database {
                 Owner::Command(_) => None,
             };
             let pool = connect_with_retry(url, &pool_opts).await?;
-            return Ok(Database {
-                pool,
-                cluster: None,
-                _lock: lock,
-            });
+            return Ok(Database { pool, cluster: None, _lock: lock });
         }
 
         let lock = match (owner, DataDirLock::acquire(data_dir, purpose)) {
@@ -59,18 +53,11 @@ impl Database {
             (Owner::Server(_), Err(e)) => return Err(e.into()),
             (Owner::Command(_), Err(geodata::Error::DataDirBusy { .. })) => {
                 let url = attach_url(data_dir, &config.database.name)?.with_context(|| {
-                    format!(
-                        "the data dir {} is in use but has no running cluster",
-                        data_dir.display()
-                    )
+                    format!("the data dir {} is in use but has no running cluster", data_dir.display())
                 })?;
                 info!("Using the private cluster of the running Vedetta.");
                 let pool = connect_with_retry(&url, &pool_opts).await?;
-                return Ok(Database {
-                    pool,
-                    cluster: None,
-                    _lock: None,
-                });
+                return Ok(Database { pool, cluster: None, _lock: None });
             }
             (Owner::Command(_), Err(e)) => return Err(e.into()),
         };
@@ -80,11 +67,7 @@ impl Database {
             .await
             .context("while creating the Vedetta database in the private cluster")?;
         let pool = db::connect(&cluster.url(&config.database.name), &pool_opts).await?;
-        Ok(Database {
-            pool,
-            cluster: Some(cluster),
-            _lock: Some(lock),
-        })
+        Ok(Database { pool, cluster: Some(cluster), _lock: Some(lock) })
     }
 
     /// Closes the pool and stops the cluster this process started.
@@ -110,12 +93,7 @@ async fn start_cluster(config: &Config, data_dir: &Path) -> anyhow::Result<Clust
     })
     .await
     .context("while starting the private cluster")?
-    .with_context(|| {
-        format!(
-            "while starting the private PostgreSQL cluster in {}",
-            data_dir.display()
-        )
-    })
+    .with_context(|| format!("while starting the private PostgreSQL cluster in {}", data_dir.display()))
 }
 
 /// Connects, retrying for a while: a database that is still starting should not fail Vedetta's start.

@@ -17,10 +17,7 @@ use crate::database::{Database, Owner};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let overrides = Overrides {
-        data_dir: cli.data_dir.clone(),
-        log_format: cli.log_format,
-    };
+    let overrides = Overrides { data_dir: cli.data_dir.clone(), log_format: cli.log_format };
     let config = match Config::load(cli.config.as_deref(), &OsEnv, &overrides) {
         Ok(config) => config,
         Err(e) => {
@@ -71,9 +68,7 @@ async fn import(what: Import, config: Config) -> anyhow::Result<()> {
     use anyhow::Context;
     let db = Database::open(&config, Owner::Command("vedetta import")).await?;
     let result = async {
-        geodata::db::migrate(&db.pool)
-            .await
-            .context("while migrating the database")?;
+        geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
         match what {
             Import::Stations { file } => {
                 let text = std::fs::read_to_string(&file)
@@ -102,11 +97,7 @@ async fn import(what: Import, config: Config) -> anyhow::Result<()> {
                     report.invalid.len()
                 );
                 if !report.invalid.is_empty() {
-                    anyhow::bail!(
-                        "{} invalid feature(s) in {}",
-                        report.invalid.len(),
-                        file.display()
-                    );
+                    anyhow::bail!("{} invalid feature(s) in {}", report.invalid.len(), file.display());
                 }
                 Ok(())
             }

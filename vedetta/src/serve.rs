@@ -34,9 +34,7 @@ async fn run_platform(
     prometheus: metrics_exporter_prometheus::PrometheusHandle,
     demo: bool,
 ) -> anyhow::Result<()> {
-    geodata::db::migrate(&db.pool)
-        .await
-        .context("while migrating the database")?;
+    geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
     if let Some(token) = webmap::auth::ensure_admin_token(&db.pool, config.auth.admin_token.as_deref())
         .await
         .context("while preparing the admin token")?
@@ -61,14 +59,7 @@ async fn run_platform(
     spawn_retention(config, db.pool.clone());
     let status = Arc::new(IngestStatus::default());
     let events = Arc::new(EventLog::<ReadingsCommitted>::default());
-    let ingest = spawn_ingest(
-        config,
-        &db.pool,
-        &broker_url,
-        status.clone(),
-        events.clone(),
-        cancel.clone(),
-    )?;
+    let ingest = spawn_ingest(config, &db.pool, &broker_url, status.clone(), events.clone(), cancel.clone())?;
 
     let (mqtt_status, storage_status) = (status.clone(), status.clone());
     let state = AppState::new(
@@ -103,25 +94,40 @@ async fn run_platform(
 
 /// `vedetta ingest`: the ingest loop alone, against the configured broker or the one of a running `serve`.
 pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
-    let _prometheus = telemetry::install_metrics()?;
+    let prometheus = telemetry::install_metrics()?;
     let db = Database::open(&config, Owner::Command("vedetta ingest")).await?;
     let result = async {
-        geodata::db::migrate(&db.pool)
-            .await
-            .context("while migrating the database")?;
-        let url = config
-            .mqtt
-            .url
-            .clone()
-            .unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
+        geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+        let url = config.mqtt.url.clone().unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
         spawn_retention(&config, db.pool.clone());
         let status = Arc::new(IngestStatus::default());
         let events = Arc::new(EventLog::default());
-        let ingest = spawn_ingest(&config, &db.pool, &url, status, events, cancel)?;
+        let ingest = spawn_ingest(&config, &db.pool, &url, status.clone(), events.clone(), cancel.clone())?;
+
+        // A worker answers /healthz and /metrics only.
+        let (mqtt_status, storage_status) = (status.clone(), status);
+        let state = AppState::new(
+            db.pool.clone(),
+            vec![
+                Check::component("mqtt", move || mqtt_status.check()),
+                Check::component("ingest", move || storage_status.check_storage()),
+            ],
+            Some(prometheus),
+            events,
+        );
+        let listener = tokio::net::TcpListener::bind(config.http.addr)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", config.http.addr))?;
+        info!(addr = %listener.local_addr()?, "Ingest worker up (/healthz, /metrics).");
+        let served = axum::serve(listener, webmap::ops_router(state))
+            .with_graceful_shutdown(cancel.clone().cancelled_owned())
+            .await
+            .context("HTTP server");
+        cancel.cancel();
         finish(ingest).await;
-        Ok(())
+        served
     }
     .await;
     let closed = db.close().await;
@@ -139,12 +145,7 @@ fn spawn_ingest(
 ) -> anyhow::Result<JoinHandle<ingest::Result<()>>> {
     let endpoint = Endpoint::parse(broker_url)?;
     let topics = match &config.mqtt.shared_group {
-        Some(group) => config
-            .mqtt
-            .topics
-            .iter()
-            .map(|t| format!("$share/{group}/{t}"))
-            .collect(),
+        Some(group) => config.mqtt.topics.iter().map(|t| format!("$share/{group}/{t}")).collect(),
         None => config.mqtt.topics.clone(),
     };
     let opts = IngestOptions::new(endpoint, &config.mqtt.client_id, topics);

@@ -25,9 +25,7 @@ pub fn init_logs(config: &LogConfig) {
 
 /// Installs the Prometheus recorder that `/metrics` renders.
 pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
-    const SECONDS: [f64; 12] = [
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-    ];
+    const SECONDS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
     PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS)
         .context("while configuring metrics")?

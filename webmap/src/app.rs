@@ -42,14 +42,7 @@ impl AppState {
     ) -> Self {
         let mut all = vec![Check::Database(pool.clone())];
         all.extend(checks);
-        AppState {
-            inner: Arc::new(Inner {
-                pool,
-                checks: all,
-                prometheus,
-                events,
-            }),
-        }
+        AppState { inner: Arc::new(Inner { pool, checks: all, prometheus, events }) }
     }
 
     /// The "readings committed" events.
@@ -80,10 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(telemetry::metrics))
         .route("/api/auth/whoami", get(auth::whoami))
         .route("/api/stations", get(stations::list).post(stations::create))
-        .route(
-            "/api/stations/{code}",
-            get(stations::get).put(stations::put).delete(stations::delete),
-        )
+        .route("/api/stations/{code}", get(stations::get).put(stations::put).delete(stations::delete))
         .route("/api/stations/{code}/readings", get(stations::readings))
         .route("/api/stations/{code}/windows", get(stations::windows))
         .route("/api/stations/{code}/latest", get(stations::latest))
@@ -92,14 +82,21 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(telemetry::track_http))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a handler panicked".into()).into_response_owned()
         }))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Only `/healthz` and `/metrics`: the HTTP face of a `vedetta ingest` worker.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(telemetry::metrics))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(telemetry::track_http))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -109,13 +109,7 @@ pub async fn lookup(pool: &PgPool, token: &str) -> Result<Option<Caller>, sqlx::
     .bind(digest(token))
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|(token_id, name, role)| {
-        Some(Caller {
-            token_id,
-            name,
-            role: Role::parse(&role)?,
-        })
-    }))
+    Ok(row.and_then(|(token_id, name, role)| Some(Caller { token_id, name, role: Role::parse(&role)? })))
 }
 
 /// Makes sure an admin token exists. A configured token is registered (idempotently). Without one, and when no

@@ -26,8 +26,6 @@ pub(crate) async fn list(
         return Err(ApiError::BadRequest("`limit` must be between 1 and 1000".into()));
     }
     let letters = ingest::dead_letter::list(state.pool(), q.kind.as_deref(), q.before, limit).await?;
-    let next = (letters.len() as i64 == limit)
-        .then(|| letters.last().map(|l| l.id))
-        .flatten();
+    let next = (letters.len() as i64 == limit).then(|| letters.last().map(|l| l.id)).flatten();
     Ok(Json(json!({ "dead_letters": letters, "next": next })))
 }

@@ -19,10 +19,7 @@ pub enum Check {
     /// The database answers `select 1` within two seconds.
     Database(PgPool),
     /// A component that knows its own state (the MQTT ingest loop, say).
-    Component {
-        name: &'static str,
-        state: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
-    },
+    Component { name: &'static str, state: Arc<dyn Fn() -> Result<(), String> + Send + Sync> },
 }
 
 impl std::fmt::Debug for Check {
@@ -40,10 +37,7 @@ impl Check {
         name: &'static str,
         state: impl Fn() -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
-        Check::Component {
-            name,
-            state: Arc::new(state),
-        }
+        Check::Component { name, state: Arc::new(state) }
     }
 
     fn name(&self) -> &'static str {
@@ -91,21 +85,12 @@ impl HealthReport {
             }
         }
         let status = if errors.is_empty() { "ok" } else { "degraded" };
-        HealthReport {
-            status,
-            parts,
-            errors,
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        HealthReport { status, parts, errors, version: env!("CARGO_PKG_VERSION") }
     }
 }
 
 pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
     let report = HealthReport::collect(state.checks()).await;
-    let code = if report.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if report.errors.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(report)).into_response()
 }

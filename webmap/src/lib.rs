@@ -10,7 +10,7 @@ mod stations;
 mod stream;
 mod telemetry;
 
-pub use app::{AppState, router};
+pub use app::{AppState, ops_router, router};
 pub use auth::{Caller, Role};
 pub use error::ApiError;
 pub use health::{Check, HealthReport};

@@ -10,8 +10,5 @@ pub(crate) async fn index() -> Html<&'static str> {
 
 /// `GET /assets/vedetta.css`.
 pub(crate) async fn stylesheet() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("../assets/vedetta.css"),
-    )
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../assets/vedetta.css"))
 }

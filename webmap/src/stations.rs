@@ -20,10 +20,7 @@ fn live(station: &Station, latest: Option<&Latest>, now: DateTime<Utc>) -> Map<S
     let mut map = Map::new();
     map.insert("quantity".into(), json!(station.kind.quantity()));
     map.insert("unit".into(), json!(station.kind.quantity().unit()));
-    map.insert(
-        "latest".into(),
-        json!(latest.map(|l| json!({"t": l.observed_at, "v": l.value, "qc": l.qc}))),
-    );
+    map.insert("latest".into(), json!(latest.map(|l| json!({"t": l.observed_at, "v": l.value, "qc": l.qc}))));
     map.insert("state".into(), json!(if silent { "silent" } else { "reporting" }));
     map
 }
@@ -33,10 +30,8 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
     let stations = store::stations(state.pool()).await?;
     let latest = store::latest_all(state.pool()).await?;
     let now = Utc::now();
-    let features: Vec<Value> = stations
-        .iter()
-        .map(|s| s.to_feature(live(s, latest.get(&(s.id, s.kind.quantity())), now)))
-        .collect();
+    let features: Vec<Value> =
+        stations.iter().map(|s| s.to_feature(live(s, latest.get(&(s.id, s.kind.quantity())), now))).collect();
     Ok(Json(json!({ "type": "FeatureCollection", "features": features })))
 }
 
@@ -47,11 +42,7 @@ pub(crate) async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let station = store::station(state.pool(), &code).await?;
     let latest = store::latest(state.pool(), station.id, station.kind.quantity()).await?;
-    Ok(Json(station.to_feature(live(
-        &station,
-        latest.as_ref(),
-        Utc::now(),
-    ))))
+    Ok(Json(station.to_feature(live(&station, latest.as_ref(), Utc::now()))))
 }
 
 /// `POST /api/stations` (operator): creates a station from a GeoJSON Feature; 409 when the code exists.
@@ -95,11 +86,7 @@ pub(crate) async fn put(
     }
     let input = StationInput::from_feature(&feature)?;
     let (station, created) = store::upsert_station(state.pool(), &input).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(station.to_feature(Map::new()))).into_response())
 }
 
@@ -130,13 +117,11 @@ pub(crate) struct ReadingsQuery {
 fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     value
         .map(|v| {
-            DateTime::parse_from_rfc3339(v)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| {
-                    ApiError::BadRequest(format!(
-                        "`{name}` must be an RFC 3339 time such as 2026-11-22T10:00:00+01:00: {e}"
-                    ))
-                })
+            DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "`{name}` must be an RFC 3339 time such as 2026-11-22T10:00:00+01:00: {e}"
+                ))
+            })
         })
         .transpose()
 }
@@ -165,9 +150,7 @@ pub(crate) async fn readings(
         None => {
             let limit = q.limit.unwrap_or(10_000);
             if !(1..=100_000).contains(&limit) {
-                return Err(ApiError::BadRequest(
-                    "`limit` must be between 1 and 100000".into(),
-                ));
+                return Err(ApiError::BadRequest("`limit` must be between 1 and 100000".into()));
             }
             let rows = reading::readings(state.pool(), station.id, quantity, from, to, limit).await?;
             body.insert("readings".into(), json!(rows));
@@ -189,11 +172,7 @@ pub(crate) async fn readings(
             body.insert("interval".into(), json!(interval));
             body.insert(
                 "agg".into(),
-                json!(
-                    q.agg
-                        .as_deref()
-                        .unwrap_or(if quantity == Quantity::Rain { "sum" } else { "avg" })
-                ),
+                json!(q.agg.as_deref().unwrap_or(if quantity == Quantity::Rain { "sum" } else { "avg" })),
             );
             body.insert("buckets".into(), json!(buckets));
         }

@@ -26,10 +26,7 @@ pub(crate) async fn readings(
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let last = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let log = state.events().clone();
     let (backlog, rx) = log.subscribe(last.as_deref());
     let live = BroadcastStream::new(rx)

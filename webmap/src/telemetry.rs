@@ -32,11 +32,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("vedetta_db_pool_connections").set(f64::from(pool.size()));
     metrics::gauge!("vedetta_db_pool_idle_connections").set(pool.num_idle() as f64);
     match state.prometheus() {
-        Some(handle) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-            handle.render(),
-        )
-            .into_response(),
+        Some(handle) => {
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+                .into_response()
+        }
         None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
     }
 }

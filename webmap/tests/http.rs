@@ -13,10 +13,7 @@ async fn call(state: &AppState, uri: &str, token: Option<&str>) -> (StatusCode, 
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let response = router(state.clone())
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = router(state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let body = serde_json::from_slice(&bytes)
@@ -43,18 +40,11 @@ async fn healthz_names_the_part_that_is_down() {
 #[tokio::test]
 async fn healthz_is_ok_when_every_part_is() {
     let db = TestDb::new().await;
-    let state = AppState::new(
-        db.pool().await,
-        vec![Check::component("mqtt", || Ok(()))],
-        None,
-        Default::default(),
-    );
+    let state =
+        AppState::new(db.pool().await, vec![Check::component("mqtt", || Ok(()))], None, Default::default());
     let (status, body) = call(&state, "/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        (body["database"].as_str(), body["mqtt"].as_str()),
-        (Some("ok"), Some("ok"))
-    );
+    assert_eq!((body["database"].as_str(), body["mqtt"].as_str()), (Some("ok"), Some("ok")));
     assert!(body.get("errors").is_none());
 }
 
@@ -62,22 +52,13 @@ async fn healthz_is_ok_when_every_part_is() {
 async fn the_generated_admin_token_is_created_once_and_authenticates() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
-    let token = webmap::auth::ensure_admin_token(&pool, None)
-        .await
-        .unwrap()
-        .expect("a first token");
+    let token = webmap::auth::ensure_admin_token(&pool, None).await.unwrap().expect("a first token");
     assert!(token.starts_with("vdt_") && token.len() == 68, "{token}");
-    assert_eq!(
-        webmap::auth::ensure_admin_token(&pool, None).await.unwrap(),
-        None,
-        "only once"
-    );
+    assert_eq!(webmap::auth::ensure_admin_token(&pool, None).await.unwrap(), None, "only once");
 
     // Only the hash is stored.
-    let stored: Vec<u8> = sqlx::query_scalar("select token_sha256 from core.api_token")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let stored: Vec<u8> =
+        sqlx::query_scalar("select token_sha256 from core.api_token").fetch_one(&pool).await.unwrap();
     assert_eq!(stored.len(), 32);
     assert!(!String::from_utf8_lossy(&stored).contains(&token[4..]));
 
@@ -94,18 +75,10 @@ async fn the_generated_admin_token_is_created_once_and_authenticates() {
 async fn a_revoked_token_is_refused() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
-    webmap::auth::ensure_admin_token(&pool, Some("vdt_configured"))
-        .await
-        .unwrap();
-    sqlx::query("update core.api_token set revoked_at = now()")
-        .execute(&pool)
-        .await
-        .unwrap();
+    webmap::auth::ensure_admin_token(&pool, Some("vdt_configured")).await.unwrap();
+    sqlx::query("update core.api_token set revoked_at = now()").execute(&pool).await.unwrap();
     let state = AppState::new(pool, vec![], None, Default::default());
-    assert_eq!(
-        call(&state, "/api/auth/whoami", Some("vdt_configured")).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(call(&state, "/api/auth/whoami", Some("vdt_configured")).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

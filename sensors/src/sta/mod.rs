@@ -59,10 +59,7 @@ mod tests {
     #[test]
     fn ids_map_back_to_their_keys() {
         let ds = datastream_id(4321, Quantity::Level);
-        assert_eq!(
-            (datastream_station(ds), datastream_quantity(ds)),
-            (4321, Some(Quantity::Level))
-        );
+        assert_eq!((datastream_station(ds), datastream_quantity(ds)), (4321, Some(Quantity::Level)));
         let t: DateTime<Utc> = "2026-11-22T10:05:00.123Z".parse().unwrap();
         let obs = observation_id(ds, t);
         assert!(obs > 0);

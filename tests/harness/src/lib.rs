@@ -26,10 +26,7 @@ pub fn wait_for<T>(what: &str, timeout: std::time::Duration, mut probe: impl FnM
         if let Some(value) = probe() {
             return value;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(std::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

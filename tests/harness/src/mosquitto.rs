@@ -41,11 +41,7 @@ impl Mosquitto {
         crate::wait_for("mosquitto to listen", Duration::from_secs(10), || {
             std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok()
         });
-        Mosquitto {
-            child,
-            port,
-            _dir: dir,
-        }
+        Mosquitto { child, port, _dir: dir }
     }
 
     /// The port it listens on.

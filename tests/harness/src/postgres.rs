@@ -23,10 +23,7 @@ pub struct TestCluster {
 impl TestCluster {
     /// A cluster of the test's own, for tests that stop and restart the database. Stopped on drop.
     pub fn start() -> TestCluster {
-        let dir = tempfile::Builder::new()
-            .prefix("vedetta-pg-")
-            .tempdir()
-            .expect("a temporary directory");
+        let dir = tempfile::Builder::new().prefix("vedetta-pg-").tempdir().expect("a temporary directory");
         let root = dir.path().to_path_buf();
         let mut cluster = TestCluster::create(&root);
         cluster.owned_dir = Some(dir);
@@ -51,11 +48,7 @@ impl TestCluster {
         let mut cluster = Cluster::open(&opts).expect("initdb of the test cluster");
         cluster.start().expect("start of the test cluster");
         spawn_watchdog(cluster.pgdata(), root);
-        TestCluster {
-            cluster,
-            root: root.to_path_buf(),
-            owned_dir: None,
-        }
+        TestCluster { cluster, root: root.to_path_buf(), owned_dir: None }
     }
 
     /// A superuser URL for `database`.
@@ -115,29 +108,21 @@ async fn shared() -> &'static TestCluster {
     SHARED
         .get_or_init(|| async {
             let cluster = tokio::task::spawn_blocking(|| {
-                let dir = tempfile::Builder::new()
-                    .prefix("vedetta-pg-")
-                    .tempdir()
-                    .expect("a temporary directory");
+                let dir =
+                    tempfile::Builder::new().prefix("vedetta-pg-").tempdir().expect("a temporary directory");
                 // Kept until the process ends; the watchdog removes it.
                 TestCluster::create(&dir.keep())
             })
             .await
             .expect("the test cluster starts");
-            let admin = PgPool::connect(&cluster.url("postgres"))
-                .await
-                .expect("connect to the test cluster");
+            let admin = PgPool::connect(&cluster.url("postgres")).await.expect("connect to the test cluster");
             sqlx::query(&format!("create database {TEMPLATE}"))
                 .execute(&admin)
                 .await
                 .expect("create the template");
             admin.close().await;
-            let template = PgPool::connect(&cluster.url(TEMPLATE))
-                .await
-                .expect("connect to the template");
-            geodata::db::migrate(&template)
-                .await
-                .expect("migrate the template");
+            let template = PgPool::connect(&cluster.url(TEMPLATE)).await.expect("connect to the template");
+            geodata::db::migrate(&template).await.expect("migrate the template");
             template.close().await;
             cluster
         })
@@ -155,26 +140,17 @@ impl TestDb {
     /// Creates the database from the migrated template.
     pub async fn new() -> TestDb {
         let cluster = shared().await;
-        let name = format!(
-            "test_{}_{}",
-            std::process::id(),
-            SEQUENCE.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("test_{}_{}", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed));
         {
             let _guard = CREATE_LOCK.lock().await;
-            let admin = PgPool::connect(&cluster.url("postgres"))
-                .await
-                .expect("connect to the test cluster");
+            let admin = PgPool::connect(&cluster.url("postgres")).await.expect("connect to the test cluster");
             sqlx::query(&format!("create database {name} template {TEMPLATE}"))
                 .execute(&admin)
                 .await
                 .expect("create the test database");
             admin.close().await;
         }
-        TestDb {
-            url: cluster.url(&name),
-            name,
-        }
+        TestDb { url: cluster.url(&name), name }
     }
 
     /// Same as [`TestDb::new`], for synchronous tests.
@@ -188,8 +164,6 @@ impl TestDb {
 
     /// A pool on the database.
     pub async fn pool(&self) -> PgPool {
-        PgPool::connect(&self.url)
-            .await
-            .expect("connect to the test database")
+        PgPool::connect(&self.url).await.expect("connect to the test database")
     }
 }
