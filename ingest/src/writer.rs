@@ -98,6 +98,8 @@ struct Item {
 #[derive(Default)]
 struct Plan {
     rows: Vec<ReadingRow>,
+    /// Readings decoded for known stations, duplicates within the batch included.
+    decoded: usize,
     latest: Vec<(i64, Quantity, Previous, Flags)>,
     dead: Vec<DeadLetter>,
     codes: HashMap<i64, String>,
@@ -208,7 +210,7 @@ impl Writer {
         store::advance_latest(&mut tx, &plan.latest).await?;
         dead_letter::insert(&mut tx, &plan.dead).await?;
         tx.commit().await?;
-        let duplicates = plan.rows.len() - inserted.len();
+        let duplicates = plan.decoded - inserted.len();
         Ok(Committed { rows: inserted, duplicates, codes: plan.codes })
     }
 
@@ -340,6 +342,7 @@ fn plan(items: &[Item], stations: &Stations) -> Plan {
                 continue;
             }
             plan.codes.insert(station.id, station.code.clone());
+            plan.decoded += 1;
             plan.rows.push(ReadingRow {
                 station_id: station.id,
                 quantity: reading.quantity,

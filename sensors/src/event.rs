@@ -39,6 +39,9 @@ pub struct Sequenced<T> {
     pub event: T,
 }
 
+/// What a subscriber gets: the events it missed, then the live receiver.
+pub type Subscription<T> = (Vec<Arc<Sequenced<T>>>, broadcast::Receiver<Arc<Sequenced<T>>>);
+
 /// The log: a bounded history plus a broadcast to live subscribers.
 #[derive(Debug)]
 pub struct EventLog<T> {
@@ -83,10 +86,7 @@ impl<T: Clone + Send + Sync + 'static> EventLog<T> {
 
     /// Subscribes: the retained events after `last_id` (all retained ones when `None` or from another run), then
     /// the live receiver, with neither gap nor duplicate between the two.
-    pub fn subscribe(
-        &self,
-        last_id: Option<&str>,
-    ) -> (Vec<Arc<Sequenced<T>>>, broadcast::Receiver<Arc<Sequenced<T>>>) {
+    pub fn subscribe(&self, last_id: Option<&str>) -> Subscription<T> {
         let after = last_id.and_then(|id| self.parse_id(id));
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let rx = self.tx.subscribe();

@@ -7,6 +7,7 @@ pub mod payload;
 pub mod qc;
 mod quantity;
 pub mod reading;
+pub mod simulation;
 pub mod sta;
 pub mod station;
 pub mod store;

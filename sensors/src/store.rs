@@ -191,6 +191,11 @@ impl Partitions {
     }
 }
 
+/// A reading row as the database returns it: station, quantity, time, value, qc, received_at.
+type ReadingTuple = (i64, i16, DateTime<Utc>, f64, i32, DateTime<Utc>);
+/// A predecessor: station, quantity, time, value, run_since.
+type PreviousTuple = (i64, i16, DateTime<Utc>, f64, DateTime<Utc>);
+
 /// Inserts readings, ignoring those already stored (same station, quantity and time). Returns the rows that were
 /// new, so that events and windows count each reading once however often it was delivered.
 pub async fn insert_readings(conn: &mut PgConnection, rows: &[ReadingRow]) -> Result<Vec<ReadingRow>> {
@@ -214,7 +219,7 @@ pub async fn insert_readings(conn: &mut PgConnection, rows: &[ReadingRow]) -> Re
         fs.push(r.qc.0);
         rs.push(r.received_at);
     }
-    let inserted: Vec<(i64, i16, DateTime<Utc>, f64, i32, DateTime<Utc>)> = sqlx::query_as(
+    let inserted: Vec<ReadingTuple> = sqlx::query_as(
         "insert into sensors.reading (station_id, quantity, observed_at, value, qc, received_at)
          select * from unnest($1::bigint[], $2::smallint[], $3::timestamptz[], $4::float8[], $5::int[], $6::timestamptz[])
          on conflict do nothing
@@ -256,7 +261,7 @@ pub async fn previous(
     let ids: Vec<i64> = series.iter().map(|s| s.0).collect();
     let qs: Vec<i16> = series.iter().map(|s| s.1.code()).collect();
     let ts: Vec<DateTime<Utc>> = series.iter().map(|s| s.2).collect();
-    let rows: Vec<(i64, i16, DateTime<Utc>, f64, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<PreviousTuple> = sqlx::query_as(
         "select s.station_id, s.quantity, p.observed_at, p.value, p.run_since
          from unnest($1::bigint[], $2::smallint[], $3::timestamptz[]) as s (station_id, quantity, before)
          cross join lateral (

@@ -2,4 +2,5 @@
 //! real HTTP.
 
 mod foundation;
+mod sensors;
 mod support;

@@ -184,3 +184,74 @@ pub fn cluster_running(data_dir: &Path) -> bool {
     };
     kill(Pid::from_raw(pid), None).is_ok()
 }
+
+/// Publishes every `(topic, payload)` at QoS 1 with rumqttc and waits for all the broker's acknowledgements.
+pub fn publish_all(port: u16, messages: &[(String, String)]) {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let id = format!("test-publisher-{}-{}", std::process::id(), testkit::free_port());
+    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(30)).set_inflight(500).set_max_packet_size(2 << 20, 2 << 20);
+    let (client, mut connection) = Client::new(opts, 1024);
+    let expected = messages.len();
+    let acks = std::thread::spawn(move || {
+        let mut acked = 0;
+        for event in connection.iter() {
+            match event {
+                Ok(Event::Incoming(Packet::PubAck(_))) => {
+                    acked += 1;
+                    if acked == expected {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => panic!("publisher connection failed: {e}"),
+            }
+        }
+        acked
+    });
+    for (topic, payload) in messages {
+        client.publish(topic.as_str(), QoS::AtLeastOnce, false, payload.as_bytes()).expect("publish");
+    }
+    assert_eq!(acks.join().expect("the publisher thread"), expected);
+    let _ = client.disconnect();
+}
+
+/// Runs an async block on a fresh runtime (for database checks from synchronous tests).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(future)
+}
+
+/// A scalar query on the database at `url`.
+pub fn query_i64(url: &str, sql: &str) -> i64 {
+    block_on(async {
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.expect(sql);
+        pool.close().await;
+        n
+    })
+}
+
+/// Sends a JSON body with a bearer token; returns status and JSON body.
+pub fn send_json(method: &str, url: &str, token: &str, body: &Value) -> (u16, Value) {
+    let response = ureq::request(method, url)
+        .timeout(Duration::from_secs(10))
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_json(body.clone());
+    let response = match response {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// A station Feature as the API and `import stations` take it.
+pub fn station_feature(code: &str, kind: &str, extra: Value) -> Value {
+    let mut props = serde_json::json!({ "code": code, "name": format!("Stazione {code}"), "kind": kind });
+    if let (Some(p), Value::Object(e)) = (props.as_object_mut(), extra) {
+        p.extend(e);
+    }
+    serde_json::json!({ "type": "Feature", "geometry": { "type": "Point", "coordinates": [8.95, 44.42] }, "properties": props })
+}

@@ -38,6 +38,8 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration, secrets masked.
     Config,
+    /// Publish readings of simulated stations (a storm over Genova with --storm) to the MQTT broker.
+    Simulate(crate::simulate::SimulateArgs),
     /// Import data.
     #[command(subcommand)]
     Import(Import),

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod database;
 mod serve;
+mod simulate;
 mod telemetry;
 
 use clap::Parser;
@@ -57,6 +58,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(what) => import(what, config).await,
+        Command::Simulate(args) => {
+            use anyhow::Context;
+            let broker_url =
+                config.mqtt.url.clone().unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
+            let db = Database::open(&config, Owner::Command("vedetta simulate")).await?;
+            let result = async {
+                geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+                simulate::run(args, db.pool.clone(), &broker_url).await
+            }
+            .await;
+            db.close().await?;
+            result.map(|_| ())
+        }
         Command::Config => {
             print!("{}", config.to_masked_toml());
             Ok(())

@@ -16,7 +16,7 @@ use tower_http::trace::TraceLayer;
 use crate::health::Check;
 use sensors::event::{EventLog, ReadingsCommitted};
 
-use crate::{ApiError, auth, dead_letters, health, pages, stations, stream, telemetry};
+use crate::{ApiError, auth, dead_letters, health, pages, sta, stations, stream, telemetry};
 
 /// What handlers share: the pool, the health checks, the metrics handle.
 #[derive(Clone, Debug)]
@@ -79,6 +79,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stations/{code}/latest", get(stations::latest))
         .route("/api/readings/stream", get(stream::readings))
         .route("/api/ingest/dead-letters", get(dead_letters::list))
+        .route("/sta/v1.1", get(sta::landing))
+        .route("/sta/v1.1/", get(sta::landing))
+        .route("/sta/v1.1/{*path}", get(sta::resource))
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(telemetry::track_http))

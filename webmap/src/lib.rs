@@ -6,6 +6,7 @@ mod dead_letters;
 mod error;
 pub mod health;
 mod pages;
+mod sta;
 mod stations;
 mod stream;
 mod telemetry;

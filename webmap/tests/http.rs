@@ -28,6 +28,7 @@ async fn healthz_names_the_part_that_is_down() {
         db.pool().await,
         vec![Check::component("mqtt", || Err("connection refused".into()))],
         None,
+        Default::default(),
     );
     let (status, body) = call(&state, "/healthz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

@@ -84,24 +84,15 @@ pub enum FilterError {
 
 impl FilterError {
     pub(super) fn syntax(pos: usize, message: impl Into<String>) -> Self {
-        Self::Syntax {
-            pos,
-            message: message.into(),
-        }
+        Self::Syntax { pos, message: message.into() }
     }
 
     /// Moves byte positions by `by`: positions inside a nested option become positions in the outer value.
     pub(super) fn shifted(self, by: usize) -> Self {
         match self {
-            Self::Syntax { pos, message } => Self::Syntax {
-                pos: pos + by,
-                message,
-            },
+            Self::Syntax { pos, message } => Self::Syntax { pos: pos + by, message },
             Self::TooDeep { pos, max } => Self::TooDeep { pos: pos + by, max },
-            Self::InOption { option, error } => Self::InOption {
-                option,
-                error: Box::new(error.shifted(by)),
-            },
+            Self::InOption { option, error } => Self::InOption { option, error: Box::new(error.shifted(by)) },
             other => other,
         }
     }
@@ -110,10 +101,7 @@ impl FilterError {
     pub(super) fn in_option(self, key: &str) -> Self {
         match &self {
             Self::UnknownOption { option } | Self::InvalidOption { option, .. } if option == key => self,
-            _ => Self::InOption {
-                option: key.to_owned(),
-                error: Box::new(self),
-            },
+            _ => Self::InOption { option: key.to_owned(), error: Box::new(self) },
         }
     }
 }
@@ -239,9 +227,8 @@ pub enum ArithOp {
     Mod,
 }
 
-const RESERVED: [&str; 14] = [
-    "eq", "ne", "gt", "ge", "lt", "le", "and", "or", "not", "add", "sub", "mul", "div", "mod",
-];
+const RESERVED: [&str; 14] =
+    ["eq", "ne", "gt", "ge", "lt", "le", "and", "or", "not", "add", "sub", "mul", "div", "mod"];
 
 /// Parses a `$filter` value (already percent-decoded).
 ///
@@ -251,20 +238,12 @@ pub fn parse(input: &str) -> Result<Expr> {
     if tokens.is_empty() {
         return Err(FilterError::syntax(0, "the filter is empty"));
     }
-    let mut parser = Parser {
-        src: input,
-        tokens,
-        next: 0,
-        depth: 0,
-    };
+    let mut parser = Parser { src: input, tokens, next: 0, depth: 0 };
     let expr = parser.or()?;
     if let Some(token) = parser.tokens.get(parser.next) {
         let message = match token.tok {
             Tok::RParen => "unmatched `)`".to_owned(),
-            _ => format!(
-                "unexpected {} (expected `and`, `or` or the end)",
-                parser.show(token)
-            ),
+            _ => format!("unexpected {} (expected `and`, `or` or the end)", parser.show(token)),
         };
         return Err(FilterError::syntax(token.start, message));
     }
@@ -283,11 +262,7 @@ pub(super) fn is_word_char(c: char) -> bool {
 
 /// The name a path segment stands for: `@iot.id` is written `id` in filters.
 pub(super) fn normalize_segment(segment: &str) -> String {
-    if segment == "@iot.id" {
-        "id".to_owned()
-    } else {
-        segment.to_owned()
-    }
+    if segment == "@iot.id" { "id".to_owned() } else { segment.to_owned() }
 }
 
 /// `s` for an error message, cut to 40 characters.
@@ -403,10 +378,7 @@ fn lex_string(src: &str, start: usize) -> Result<(String, usize)> {
         }
         i += 1;
     }
-    Err(FilterError::syntax(
-        start,
-        "unterminated string (missing the closing `'`)",
-    ))
+    Err(FilterError::syntax(start, "unterminated string (missing the closing `'`)"))
 }
 
 /// A number, or a datetime when the text starts like `2026-11-22`.
@@ -431,10 +403,7 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize)> {
             ));
         }
         let mut end = start + 10;
-        while bytes
-            .get(end)
-            .is_some_and(|b| b.is_ascii_digit() || b":.+-TtZz".contains(b))
-        {
+        while bytes.get(end).is_some_and(|b| b.is_ascii_digit() || b":.+-TtZz".contains(b)) {
             end += 1;
         }
         let text = &src[start..end];
@@ -451,10 +420,7 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize)> {
     if bytes.get(end) == Some(&b'.') {
         let after = digits_from(end + 1);
         if after == end + 1 {
-            return Err(FilterError::syntax(
-                end,
-                "expected digits after the decimal point",
-            ));
+            return Err(FilterError::syntax(end, "expected digits after the decimal point"));
         }
         end = after;
     }
@@ -467,10 +433,8 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize)> {
     }
     let text = &src[start..end];
     if src[end..].chars().next().is_some_and(is_word_char) {
-        let word_end = src[end..]
-            .char_indices()
-            .find(|&(_, c)| !is_word_char(c))
-            .map_or(src.len(), |(n, _)| end + n);
+        let word_end =
+            src[end..].char_indices().find(|&(_, c)| !is_word_char(c)).map_or(src.len(), |(n, _)| end + n);
         let bad = clip(&src[start..word_end]);
         return Err(FilterError::syntax(start, format!("invalid number `{bad}`")));
     }
@@ -479,10 +443,7 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize)> {
     }
     match text.parse::<f64>() {
         Ok(n) if n.is_finite() => Ok((Tok::Number(n), end)),
-        _ => Err(FilterError::syntax(
-            start,
-            format!("number `{}` is out of range", clip(text)),
-        )),
+        _ => Err(FilterError::syntax(start, format!("number `{}` is out of range", clip(text)))),
     }
 }
 
@@ -498,10 +459,7 @@ fn check_wkt(text: &str, pos: usize) -> Result<String> {
         "GEOMETRYCOLLECTION",
     ];
     let mut wkt = text.trim();
-    if wkt
-        .get(..5)
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("SRID="))
-    {
+    if wkt.get(..5).is_some_and(|prefix| prefix.eq_ignore_ascii_case("SRID=")) {
         let (srid, rest) = wkt[5..].split_once(';').unwrap_or((&wkt[5..], ""));
         if srid.trim() != "4326" {
             return Err(FilterError::syntax(
@@ -516,10 +474,7 @@ fn check_wkt(text: &str, pos: usize) -> Result<String> {
     if !TYPES.iter().any(|t| t.eq_ignore_ascii_case(kind)) {
         return Err(FilterError::syntax(
             pos,
-            format!(
-                "expected a WKT geometry such as `POINT(8.93 44.40)`, found `{}`",
-                clip(wkt)
-            ),
+            format!("expected a WKT geometry such as `POINT(8.93 44.40)`, found `{}`", clip(wkt)),
         ));
     }
     let mut open = 0usize;
@@ -530,10 +485,7 @@ fn check_wkt(text: &str, pos: usize) -> Result<String> {
             ')' => open -= 1,
             c if c.is_ascii_alphanumeric() || c.is_ascii_whitespace() || ".,+-".contains(c) => {}
             c => {
-                return Err(FilterError::syntax(
-                    pos,
-                    format!("unexpected character `{c}` in the geometry"),
-                ));
+                return Err(FilterError::syntax(pos, format!("unexpected character `{c}` in the geometry")));
             }
         }
     }
@@ -579,10 +531,7 @@ impl Parser<'_> {
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(FilterError::TooDeep {
-                pos: self.pos(),
-                max: MAX_DEPTH,
-            });
+            return Err(FilterError::TooDeep { pos: self.pos(), max: MAX_DEPTH });
         }
         Ok(())
     }
@@ -590,11 +539,9 @@ impl Parser<'_> {
     fn expected_value(&self) -> FilterError {
         let after = self.next.checked_sub(1).and_then(|i| self.tokens.get(i));
         let message = match (after, self.tokens.get(self.next)) {
-            (Some(after), Some(found)) => format!(
-                "expected a value after {}, found {}",
-                self.show(after),
-                self.show(found)
-            ),
+            (Some(after), Some(found)) => {
+                format!("expected a value after {}, found {}", self.show(after), self.show(found))
+            }
             (Some(after), None) => format!("expected a value after {}", self.show(after)),
             (None, Some(found)) => format!("expected a value, found {}", self.show(found)),
             (None, None) => "expected a value".to_owned(),
@@ -607,11 +554,7 @@ impl Parser<'_> {
         while self.eat_word("or") {
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 {
-            items.swap_remove(0)
-        } else {
-            Expr::Or(items)
-        })
+        Ok(if items.len() == 1 { items.swap_remove(0) } else { Expr::Or(items) })
     }
 
     fn and(&mut self) -> Result<Expr> {
@@ -619,11 +562,7 @@ impl Parser<'_> {
         while self.eat_word("and") {
             items.push(self.not()?);
         }
-        Ok(if items.len() == 1 {
-            items.swap_remove(0)
-        } else {
-            Expr::And(items)
-        })
+        Ok(if items.len() == 1 { items.swap_remove(0) } else { Expr::And(items) })
     }
 
     fn not(&mut self) -> Result<Expr> {
@@ -645,51 +584,32 @@ impl Parser<'_> {
         let Some(op) = op else { return Ok(left) };
         self.next += 1;
         let right = self.additive()?;
-        Ok(Expr::Compare {
-            op,
-            left: Box::new(left),
-            right: Box::new(right),
-        })
+        Ok(Expr::Compare { op, left: Box::new(left), right: Box::new(right) })
     }
 
     /// A left-associative chain; each link counts as one level of nesting.
     fn chain(&mut self, ops: &[(&str, ArithOp)], operand: fn(&mut Self) -> Result<Expr>) -> Result<Expr> {
         let mut left = operand(self)?;
         let mut links = 0;
-        while let Some(&(_, op)) = ops
-            .iter()
-            .find(|(w, _)| matches!(self.peek(), Some(Tok::Word(t)) if t == w))
+        while let Some(&(_, op)) =
+            ops.iter().find(|(w, _)| matches!(self.peek(), Some(Tok::Word(t)) if t == w))
         {
             self.next += 1;
             self.enter()?;
             links += 1;
             let right = operand(self)?;
-            left = Expr::Arith {
-                op,
-                left: Box::new(left),
-                right: Box::new(right),
-            };
+            left = Expr::Arith { op, left: Box::new(left), right: Box::new(right) };
         }
         self.depth -= links;
         Ok(left)
     }
 
     fn additive(&mut self) -> Result<Expr> {
-        self.chain(
-            &[("add", ArithOp::Add), ("sub", ArithOp::Sub)],
-            Self::multiplicative,
-        )
+        self.chain(&[("add", ArithOp::Add), ("sub", ArithOp::Sub)], Self::multiplicative)
     }
 
     fn multiplicative(&mut self) -> Result<Expr> {
-        self.chain(
-            &[
-                ("mul", ArithOp::Mul),
-                ("div", ArithOp::Div),
-                ("mod", ArithOp::Mod),
-            ],
-            Self::unary,
-        )
+        self.chain(&[("mul", ArithOp::Mul), ("div", ArithOp::Div), ("mod", ArithOp::Mod)], Self::unary)
     }
 
     fn unary(&mut self) -> Result<Expr> {
@@ -700,10 +620,9 @@ impl Parser<'_> {
         let inner = self.unary()?;
         self.depth -= 1;
         Ok(match inner {
-            Expr::Literal(Literal::Integer(n)) => Expr::Literal(
-                n.checked_neg()
-                    .map_or(Literal::Number(-(n as f64)), Literal::Integer),
-            ),
+            Expr::Literal(Literal::Integer(n)) => {
+                Expr::Literal(n.checked_neg().map_or(Literal::Number(-(n as f64)), Literal::Integer))
+            }
             Expr::Literal(Literal::Number(n)) => Expr::Literal(Literal::Number(-n)),
             other => Expr::Neg(Box::new(other)),
         })
@@ -725,11 +644,7 @@ impl Parser<'_> {
             Tok::Word(w) if !RESERVED.contains(&w.as_str()) => {
                 let word = w.clone();
                 self.next += 1;
-                return if self.peek() == Some(&Tok::LParen) {
-                    self.call(word)
-                } else {
-                    self.path(word)
-                };
+                return if self.peek() == Some(&Tok::LParen) { self.call(word) } else { self.path(word) };
             }
             Tok::LParen => {
                 self.next += 1;
@@ -757,10 +672,7 @@ impl Parser<'_> {
                     self.next += 1;
                 }
                 _ => {
-                    return Err(FilterError::syntax(
-                        self.pos(),
-                        "expected a property name after `/`",
-                    ));
+                    return Err(FilterError::syntax(self.pos(), "expected a property name after `/`"));
                 }
             }
         }
@@ -828,10 +740,7 @@ mod tests {
             ("lt", CompareOp::Lt),
             ("le", CompareOp::Le),
         ] {
-            assert_eq!(
-                parse(&format!("result {word} 3")),
-                Ok(cmp(op, prop("result"), num(3)))
-            );
+            assert_eq!(parse(&format!("result {word} 3")), Ok(cmp(op, prop("result"), num(3))));
         }
     }
 
@@ -871,21 +780,12 @@ mod tests {
         assert_eq!(lit("1e3"), Literal::Number(1000.0));
         assert_eq!(lit("-2.5E-1"), Literal::Number(-0.25));
         assert_eq!(lit("- -7"), Literal::Integer(7));
-        assert_eq!(
-            lit("6543210987654321012"),
-            Literal::Integer(6_543_210_987_654_321_012)
-        );
+        assert_eq!(lit("6543210987654321012"), Literal::Integer(6_543_210_987_654_321_012));
         assert_eq!(lit("-9223372036854775807"), Literal::Integer(-i64::MAX));
-        assert_eq!(
-            lit("9223372036854775808"),
-            Literal::Number(9_223_372_036_854_775_808.0)
-        );
+        assert_eq!(lit("9223372036854775808"), Literal::Number(9_223_372_036_854_775_808.0));
         assert_eq!(lit("3.0"), Literal::Number(3.0));
         let got = parse("-result lt 3").unwrap();
-        assert_eq!(
-            got,
-            cmp(CompareOp::Lt, Box::new(Expr::Neg(prop("result"))), num(3))
-        );
+        assert_eq!(got, cmp(CompareOp::Lt, Box::new(Expr::Neg(prop("result"))), num(3)));
     }
 
     #[test]
@@ -900,47 +800,27 @@ mod tests {
 
     #[test]
     fn unquoted_datetimes_keep_their_offset() {
-        let Literal::DateTime(t) = lit("2026-11-22T10:05:00Z") else {
-            panic!()
-        };
+        let Literal::DateTime(t) = lit("2026-11-22T10:05:00Z") else { panic!() };
         assert_eq!(t.to_rfc3339(), "2026-11-22T10:05:00+00:00");
-        let Literal::DateTime(t) = lit("2026-11-22T10:05:00.123+01:00") else {
-            panic!()
-        };
+        let Literal::DateTime(t) = lit("2026-11-22T10:05:00.123+01:00") else { panic!() };
         assert_eq!(t.timestamp_millis() % 1000, 123);
         assert_eq!(t.offset().local_minus_utc(), 3600);
-        assert!(matches!(
-            parse("(phenomenonTime gt 2026-11-22T10:05:00Z)"),
-            Ok(Expr::Compare { .. })
-        ));
+        assert!(matches!(parse("(phenomenonTime gt 2026-11-22T10:05:00Z)"), Ok(Expr::Compare { .. })));
     }
 
     #[test]
     fn bad_datetimes_are_refused_with_a_hint() {
-        assert!(
-            err("t gt 2026-11-22").contains("needs a time and an offset"),
-            "{}",
-            err("t gt 2026-11-22")
-        );
+        assert!(err("t gt 2026-11-22").contains("needs a time and an offset"), "{}", err("t gt 2026-11-22"));
         assert!(err("t gt 2026-11-22T10:05:00").starts_with("at 5: invalid datetime"));
         assert!(err("t gt 2026-13-45T10:05:00Z").contains("invalid datetime"));
     }
 
     #[test]
     fn geography_literals_keep_the_wkt() {
-        assert_eq!(
-            lit("geography'POINT(8.93 44.40)'"),
-            Literal::Geography("POINT(8.93 44.40)".into())
-        );
+        assert_eq!(lit("geography'POINT(8.93 44.40)'"), Literal::Geography("POINT(8.93 44.40)".into()));
         let polygon = "POLYGON((8.9 44.4, 9.0 44.4, 9.0 44.5, 8.9 44.4))";
-        assert_eq!(
-            lit(&format!("geography'{polygon}'")),
-            Literal::Geography(polygon.into())
-        );
-        assert_eq!(
-            lit("geometry'SRID=4326;POINT(1 2)'"),
-            Literal::Geography("POINT(1 2)".into())
-        );
+        assert_eq!(lit(&format!("geography'{polygon}'")), Literal::Geography(polygon.into()));
+        assert_eq!(lit("geometry'SRID=4326;POINT(1 2)'"), Literal::Geography("POINT(1 2)".into()));
         assert!(err("x eq geography'SRID=3003;POINT(1 2)'").contains("only SRID 4326"));
         assert!(err("x eq geography'CIRCLE(1 2)'").contains("expected a WKT geometry"));
         assert!(err("x eq geography'POINT(1 2'").contains("missing `)`"));
@@ -958,10 +838,7 @@ mod tests {
                 Box::new(Expr::Literal(Literal::Text("x".into())))
             )
         );
-        assert_eq!(
-            parse("@iot.id eq 4").unwrap(),
-            cmp(CompareOp::Eq, prop("id"), num(4))
-        );
+        assert_eq!(parse("@iot.id eq 4").unwrap(), cmp(CompareOp::Eq, prop("id"), num(4)));
         assert_eq!(
             parse("Datastream/@iot.id eq 4").unwrap(),
             cmp(CompareOp::Eq, prop("Datastream/id"), num(4))
@@ -978,10 +855,7 @@ mod tests {
             *left,
             Expr::Call {
                 name: "geo.distance".into(),
-                args: vec![
-                    *prop("location"),
-                    Expr::Literal(Literal::Geography("POINT(8.93 44.40)".into()))
-                ],
+                args: vec![*prop("location"), Expr::Literal(Literal::Geography("POINT(8.93 44.40)".into()))],
             }
         );
         for f in [
@@ -1000,21 +874,12 @@ mod tests {
     #[test]
     fn error_messages_say_where_and_what() {
         assert_eq!(err("result gt"), "at 9: expected a value after `gt`");
-        assert_eq!(
-            err("name eq 'a' and result gt )"),
-            "at 26: expected a value after `gt`, found `)`"
-        );
+        assert_eq!(err("name eq 'a' and result gt )"), "at 26: expected a value after `gt`, found `)`");
         assert_eq!(err("eq eq"), "at 0: expected a value, found `eq`");
         assert_eq!(err(""), "at 0: the filter is empty");
         assert_eq!(err("   "), "at 0: the filter is empty");
-        assert_eq!(
-            err("result gt 1 2"),
-            "at 12: unexpected `2` (expected `and`, `or` or the end)"
-        );
-        assert_eq!(
-            err("a eq 'unterminated"),
-            "at 5: unterminated string (missing the closing `'`)"
-        );
+        assert_eq!(err("result gt 1 2"), "at 12: unexpected `2` (expected `and`, `or` or the end)");
+        assert_eq!(err("a eq 'unterminated"), "at 5: unterminated string (missing the closing `'`)");
         assert_eq!(err("'"), "at 0: unterminated string (missing the closing `'`)");
         assert_eq!(err("result # 3"), "at 7: unexpected character `#`");
         assert_eq!(err("result gt 5m"), "at 10: invalid number `5m`");
@@ -1033,41 +898,16 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused_without_overflowing_the_stack() {
         let deep = format!("{}result{}", "(".repeat(10_000), ")".repeat(10_000));
-        assert!(matches!(
-            parse(&deep),
-            Err(FilterError::TooDeep { max: MAX_DEPTH, .. })
-        ));
-        assert!(matches!(
-            parse(&"(".repeat(10_000)),
-            Err(FilterError::TooDeep { .. })
-        ));
-        assert!(matches!(
-            parse(&format!("{}a", "not ".repeat(10_000))),
-            Err(FilterError::TooDeep { .. })
-        ));
-        assert!(matches!(
-            parse(&format!("{}1", "-".repeat(10_000))),
-            Err(FilterError::TooDeep { .. })
-        ));
-        assert!(matches!(
-            parse(&format!("{}1", "f(".repeat(10_000))),
-            Err(FilterError::TooDeep { .. })
-        ));
+        assert!(matches!(parse(&deep), Err(FilterError::TooDeep { max: MAX_DEPTH, .. })));
+        assert!(matches!(parse(&"(".repeat(10_000)), Err(FilterError::TooDeep { .. })));
+        assert!(matches!(parse(&format!("{}a", "not ".repeat(10_000))), Err(FilterError::TooDeep { .. })));
+        assert!(matches!(parse(&format!("{}1", "-".repeat(10_000))), Err(FilterError::TooDeep { .. })));
+        assert!(matches!(parse(&format!("{}1", "f(".repeat(10_000))), Err(FilterError::TooDeep { .. })));
         let chain = format!("1{} eq 2", " add 1".repeat(10_000));
         assert!(matches!(parse(&chain), Err(FilterError::TooDeep { .. })));
         // 64 levels are fine; long and/or lists are flat, not deep.
-        assert!(
-            parse(&format!(
-                "{}result{}",
-                "(".repeat(MAX_DEPTH),
-                ")".repeat(MAX_DEPTH)
-            ))
-            .is_ok()
-        );
-        let ids = (0..10_000)
-            .map(|i| format!("id eq {i}"))
-            .collect::<Vec<_>>()
-            .join(" or ");
+        assert!(parse(&format!("{}result{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH))).is_ok());
+        let ids = (0..10_000).map(|i| format!("id eq {i}")).collect::<Vec<_>>().join(" or ");
         assert!(matches!(parse(&ids), Ok(Expr::Or(items)) if items.len() == 10_000));
     }
 

@@ -12,6 +12,11 @@
 //!
 //! Ids are derived, not stored: every STA id maps back to a key of the readings table.
 
+pub mod filter;
+pub mod model;
+pub mod options;
+pub mod query;
+
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::Quantity;

@@ -4,6 +4,10 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The Mosquitto settings Vedetta needs, as the README documents them.
+pub const VEDETTA_SETTINGS: &str =
+    "max_inflight_messages 1000\nmax_queued_messages 1000000\nmax_queued_bytes 0\n";
+
 /// A Mosquitto 2 broker on a free loopback port, killed on drop.
 #[derive(Debug)]
 pub struct Mosquitto {
@@ -16,6 +20,12 @@ impl Mosquitto {
     /// Starts Mosquitto with anonymous access and no persistence.
     pub fn start() -> Mosquitto {
         Mosquitto::start_with("")
+    }
+
+    /// Starts Mosquitto with the settings Vedetta needs (see the README): a large in-flight window and a queue for
+    /// persistent sessions that holds any backlog.
+    pub fn for_vedetta() -> Mosquitto {
+        Mosquitto::start_with(VEDETTA_SETTINGS)
     }
 
     /// Starts Mosquitto with extra configuration lines (`max_queued_messages 0`, …).

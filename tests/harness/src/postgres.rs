@@ -22,22 +22,26 @@ pub struct TestCluster {
 
 impl TestCluster {
     /// A cluster of the test's own, for tests that stop and restart the database. Stopped on drop.
+    /// Commits are durable (`synchronous_commit` on), as in production, so that stopping the server abruptly
+    /// loses nothing that was acknowledged.
     pub fn start() -> TestCluster {
         let dir = tempfile::Builder::new().prefix("vedetta-pg-").tempdir().expect("a temporary directory");
         let root = dir.path().to_path_buf();
-        let mut cluster = TestCluster::create(&root);
+        let mut cluster = TestCluster::create(&root, true);
         cluster.owned_dir = Some(dir);
         cluster
     }
 
-    fn create(root: &Path) -> TestCluster {
+    fn create(root: &Path, durable_commits: bool) -> TestCluster {
         // The cluster user (postgres, when tests run as root) must reach the directory.
         std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755))
             .expect("chmod the cluster root");
         let mut opts = ClusterOptions::new(root);
+        let synchronous_commit = if durable_commits { "on" } else { "off" };
         opts.settings = [
+            // Without fsync a server crash loses nothing (the OS keeps the pages); only an OS crash would.
             ("fsync", "off"),
-            ("synchronous_commit", "off"),
+            ("synchronous_commit", synchronous_commit),
             ("full_page_writes", "off"),
             ("max_connections", "300"),
             ("shared_buffers", "128MB"),
@@ -111,7 +115,7 @@ async fn shared() -> &'static TestCluster {
                 let dir =
                     tempfile::Builder::new().prefix("vedetta-pg-").tempdir().expect("a temporary directory");
                 // Kept until the process ends; the watchdog removes it.
-                TestCluster::create(&dir.keep())
+                TestCluster::create(&dir.keep(), false)
             })
             .await
             .expect("the test cluster starts");

@@ -1,0 +1,155 @@
+//! The benchmark's private PostgreSQL + PostGIS cluster, with production durability (fsync and synchronous_commit
+//! on: the server defaults, as Vedetta's own private cluster has them), and the databases of the phases.
+
+use std::os::unix::fs::PermissionsExt;
+
+use anyhow::{Context, Result};
+use geodata::cluster::{Cluster, ClusterOptions};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::processes::spawn_watchdog;
+use crate::workload::{self, Plan};
+
+/// A private cluster in a temporary directory, stopped (and removed) when dropped.
+#[derive(Debug)]
+pub struct BenchCluster {
+    cluster: Option<Cluster>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl BenchCluster {
+    /// Creates and starts the cluster (blocking: initdb and pg_ctl).
+    pub fn start() -> Result<BenchCluster> {
+        let dir = tempfile::Builder::new()
+            .prefix("vedetta-bench-pg-")
+            .tempdir()
+            .context("cannot create a temporary directory for the cluster")?;
+        // The cluster user (postgres, when the benchmark runs as root) must reach the directory.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .context("cannot chmod the cluster directory")?;
+        // No settings: fsync, synchronous_commit and full_page_writes keep their defaults (on), as in production.
+        let opts = ClusterOptions::new(dir.path());
+        let mut cluster = Cluster::open(&opts).context("initdb of the benchmark cluster")?;
+        let mut guard = BenchCluster { cluster: None, dir: Some(dir) };
+        cluster.start().context("start of the benchmark cluster")?;
+        let root = guard.dir.as_ref().map(|d| d.path().display().to_string()).unwrap_or_default();
+        spawn_watchdog(&format!(
+            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; \
+             pid=$(head -n 1 '{pgdata}/postmaster.pid' 2>/dev/null) && kill -INT \"$pid\" 2>/dev/null; \
+             sleep 3; case '{root}' in */vedetta-bench-pg-*) rm -rf '{root}';; esac",
+            me = std::process::id(),
+            pgdata = cluster.pgdata().display(),
+        ));
+        guard.cluster = Some(cluster);
+        Ok(guard)
+    }
+
+    /// A superuser URL for `database`.
+    pub fn url(&self, database: &str) -> String {
+        self.cluster.as_ref().map(|c| c.url(database)).unwrap_or_default()
+    }
+
+    /// Creates `name` and runs Vedetta's migrations in it. Returns its URL.
+    pub async fn create_database(&self, name: &str) -> Result<String> {
+        let mut admin = PgConnection::connect(&self.url("postgres"))
+            .await
+            .context("cannot connect to the benchmark cluster")?;
+        sqlx::query(&format!("create database {name}"))
+            .execute(&mut admin)
+            .await
+            .with_context(|| format!("cannot create the database {name}"))?;
+        admin.close().await?;
+        let url = self.url(name);
+        let pool = pool(&url, 2).await?;
+        geodata::db::migrate(&pool).await.with_context(|| format!("while migrating {name}"))?;
+        pool.close().await;
+        Ok(url)
+    }
+
+    /// Stops the server (fast shutdown) and removes its files.
+    pub fn stop(&mut self) -> Result<()> {
+        if let Some(cluster) = self.cluster.take() {
+            cluster.stop().context("cannot stop the benchmark cluster")?;
+        }
+        if let Some(dir) = self.dir.take() {
+            dir.close().context("cannot remove the cluster directory")?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BenchCluster {
+    fn drop(&mut self) {
+        if let Some(cluster) = self.cluster.take()
+            && cluster.stop().is_err()
+        {
+            let _ = cluster.kill();
+        }
+    }
+}
+
+/// A small pool on `url`.
+pub async fn pool(url: &str, max: u32) -> Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .connect(url)
+        .await
+        .context("cannot connect to a benchmark database")
+}
+
+/// `PostgreSQL 15.10`, say.
+pub async fn server_version(pool: &PgPool) -> Result<String> {
+    let full: String = sqlx::query_scalar("select version()").fetch_one(pool).await?;
+    Ok(full.split(" on ").next().unwrap_or(&full).split(" (").next().unwrap_or(&full).to_string())
+}
+
+/// Inserts the plan's stations (`B-0001`…; even indexes rain gauges, odd hydrometers). Returns their ids by index.
+pub async fn insert_stations(pool: &PgPool, stations: u32) -> Result<Vec<i64>> {
+    let codes: Vec<String> = (0..stations).map(workload::code).collect();
+    let kinds: Vec<&str> = (0..stations).map(|s| workload::series(s).kind).collect();
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "insert into sensors.station (code, name, kind, geom, interval_s, thresholds)
+         select c, 'Bench ' || c, k, st_setsrid(st_makepoint(8.9, 44.4), 4326), 60, '{}'
+         from unnest($1::text[], $2::text[]) as s (c, k)
+         returning code, id",
+    )
+    .bind(&codes)
+    .bind(&kinds)
+    .fetch_all(pool)
+    .await
+    .context("cannot insert the stations")?;
+    let by_code: std::collections::HashMap<String, i64> = rows.into_iter().collect();
+    codes
+        .iter()
+        .map(|c| by_code.get(c).copied().with_context(|| format!("station {c} was not created")))
+        .collect()
+}
+
+/// Creates the monthly reading partitions the plan needs.
+pub async fn ensure_partitions(pool: &PgPool, plan: &Plan) -> Result<()> {
+    for month in plan.months() {
+        sqlx::query("select sensors.ensure_reading_partition($1)")
+            .bind(month)
+            .execute(pool)
+            .await
+            .with_context(|| format!("cannot create the partition of {month}"))?;
+    }
+    Ok(())
+}
+
+/// Exact number of stored readings.
+pub async fn count_readings(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar("select count(*) from sensors.reading").fetch_one(pool).await?)
+}
+
+/// Number of dead letters.
+pub async fn count_dead_letters(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar("select count(*) from sensors.dead_letter").fetch_one(pool).await?)
+}
+
+/// Flushes dirty pages so that a phase does not pay for the previous phase's checkpoint.
+pub async fn checkpoint(pool: &PgPool) -> Result<()> {
+    sqlx::query("checkpoint").execute(pool).await.context("checkpoint")?;
+    Ok(())
+}

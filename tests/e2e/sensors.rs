@@ -1,0 +1,464 @@
+//! The sensor network: MQTT payloads into PostGIS, QC, dead letters, durability, scale-out, REST and SSE.
+
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use testkit::{Mosquitto, TestCluster, TestDb, wait_for};
+
+use crate::support::{Launch, Vedetta, get, metric, publish_all, query_i64, send_json, station_feature};
+
+const TOKEN: &str = "vdt_sensors_test_token";
+
+/// Vedetta on a fresh database with the embedded broker, and the broker's port.
+fn platform(root: &std::path::Path, db: &TestDb) -> (Vedetta, u16) {
+    let launch = Launch::serve(root).env("VEDETTA_DATABASE_URL", &db.url).env("VEDETTA_ADMIN_TOKEN", TOKEN);
+    let port: u16 = launch.env["VEDETTA_MQTT_LISTEN"].rsplit(':').next().unwrap().parse().unwrap();
+    let mut vedetta = launch.spawn();
+    vedetta.wait_healthy();
+    (vedetta, port)
+}
+
+fn create_station(vedetta: &Vedetta, feature: Value) {
+    let (status, body) = send_json("POST", &vedetta.url("/api/stations"), TOKEN, &feature);
+    assert_eq!(status, 201, "{body}");
+}
+
+fn msg(topic: &str, payload: impl Into<String>) -> (String, String) {
+    (topic.to_string(), payload.into())
+}
+
+fn readings(vedetta: &Vedetta, code: &str, query: &str) -> Vec<Value> {
+    let (status, body) = get(&vedetta.url(&format!("/api/stations/{code}/readings?{query}")), None);
+    assert_eq!(status, 200, "{body}");
+    body["readings"].as_array().cloned().unwrap_or_default()
+}
+
+fn wait_count(db: &TestDb, n: i64) {
+    wait_for(&format!("{n} readings stored"), Duration::from_secs(60), || {
+        (query_i64(&db.url, "select count(*) from sensors.reading") >= n).then_some(())
+    });
+}
+
+#[test]
+fn every_payload_form_is_stored() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let (vedetta, port) = platform(root.path(), &db);
+    create_station(&vedetta, station_feature("GE-BISAG-01", "hydrometer", json!({"range": [0, 10]})));
+    create_station(&vedetta, station_feature("GE-PLUV-01", "rain_gauge", json!({})));
+    let station_id = query_i64(&db.url, "select id from sensors.station where code = 'GE-BISAG-01'");
+    let datastream = station_id * 10 + 2;
+
+    publish_all(
+        port,
+        &[
+            msg("vedetta/v1/sensors/GE-BISAG-01/level", r#"{"t":"2026-11-22T10:00:00+01:00","v":1.10}"#),
+            msg(
+                "vedetta/v1/sensors/GE-BISAG-01/level",
+                r#"[{"t":"2026-11-22T09:05:00Z","v":1.2},{"t":"2026-11-22T09:10:00Z","v":130,"u":"cm"}]"#,
+            ),
+            msg(
+                "vedetta/v1/senml/GE-BISAG-01",
+                r#"[{"bn":"urn:dev:vedetta:GE-BISAG-01:","bt":1795338900,"bu":"m","n":"level","v":1.4},{"n":"level","t":300,"v":1.5}]"#,
+            ),
+            msg(
+                &format!("v1.1/Datastreams({datastream})/Observations"),
+                r#"{"phenomenonTime":"2026-11-22T09:25:00Z","result":1.6}"#,
+            ),
+            msg("vedetta/v1/sensors/GE-PLUV-01/rain", r#"{"t":"2026-11-22T09:05:00Z","v":0.4}"#),
+        ],
+    );
+    wait_count(&db, 7);
+    let level = readings(&vedetta, "GE-BISAG-01", "from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z");
+    let got: Vec<(String, f64)> =
+        level.iter().map(|r| (r["t"].as_str().unwrap().to_string(), r["v"].as_f64().unwrap())).collect();
+    assert_eq!(
+        got,
+        [
+            ("2026-11-22T09:00:00Z".to_string(), 1.1),
+            ("2026-11-22T09:05:00Z".to_string(), 1.2),
+            ("2026-11-22T09:10:00Z".to_string(), 1.3),
+            ("2026-11-22T09:15:00Z".to_string(), 1.4),
+            ("2026-11-22T09:20:00Z".to_string(), 1.5),
+            ("2026-11-22T09:25:00Z".to_string(), 1.6),
+        ]
+    );
+    let rain = readings(&vedetta, "GE-PLUV-01", "from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z");
+    assert_eq!(rain[0]["v"], 0.4);
+    assert_eq!(query_i64(&db.url, "select count(*) from sensors.dead_letter"), 0);
+}
+
+#[test]
+fn duplicates_and_redeliveries_are_stored_once() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let (vedetta, port) = platform(root.path(), &db);
+    create_station(&vedetta, station_feature("GE-PLUV-02", "rain_gauge", json!({})));
+    let one = r#"{"t":"2026-11-22T09:05:00Z","v":0.6}"#;
+    let topic = "vedetta/v1/sensors/GE-PLUV-02/rain";
+    publish_all(port, &[msg(topic, one), msg(topic, one)]);
+    publish_all(port, &[msg(topic, format!("[{one},{one},{}]", r#"{"t":"2026-11-22T09:10:00Z","v":0.2}"#))]);
+    wait_for("all messages handled", Duration::from_secs(20), || {
+        (metric(&vedetta, "vedetta_ingest_readings_duplicate_total") >= 3.0).then_some(())
+    });
+    assert_eq!(query_i64(&db.url, "select count(*) from sensors.reading"), 2);
+    // The 24 h total counts the duplicated reading once.
+    let (_, windows) = get(&vedetta.url("/api/stations/GE-PLUV-02/windows?at=2026-11-22T09:30:00Z"), None);
+    assert_eq!(windows["totals"]["1h"], 0.8, "{windows}");
+}
+
+#[test]
+fn every_qc_flag_is_raised_by_a_crafted_series() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let (vedetta, port) = platform(root.path(), &db);
+    create_station(
+        &vedetta,
+        station_feature("QC-IDRO", "hydrometer", json!({"range": [0, 5], "qc": {"flat_line_s": 1800}})),
+    );
+    create_station(&vedetta, station_feature("QC-PLUV", "rain_gauge", json!({"range": [0, 200]})));
+    let future = (Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let level = |m: u32, v: f64| format!(r#"{{"t":"2026-11-21T10:{m:02}:00Z","v":{v}}}"#);
+    let series = [
+        level(0, 1.0),
+        level(5, 1.1),
+        level(6, 4.0),  // spike: 2.9 m in a minute
+        level(10, 6.0), // out of range (and a spike)
+        level(15, 2.0),
+        level(20, 2.0),
+        level(30, 2.0),
+        level(45, 2.0), // 30 minutes identical: flat line
+    ];
+    publish_all(
+        port,
+        &[
+            msg("vedetta/v1/sensors/QC-IDRO/level", format!("[{}]", series.join(","))),
+            msg("vedetta/v1/sensors/QC-IDRO/level", format!(r#"{{"t":"{future}","v":2.1}}"#)),
+            msg(
+                "vedetta/v1/sensors/QC-PLUV/rain",
+                r#"[{"t":"2026-11-21T10:00:00Z","v":0},{"t":"2026-11-21T10:05:00Z","v":75.0},{"t":"2026-11-21T10:10:00Z","v":1.0}]"#,
+            ),
+        ],
+    );
+    wait_count(&db, 12);
+    let flags_of = |code: &str| -> Vec<Vec<String>> {
+        readings(&vedetta, code, "from=2026-11-20T00:00:00Z&to=2030-01-01T00:00:00Z")
+            .iter()
+            .map(|r| r["qc"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect())
+            .collect()
+    };
+    let idro = flags_of("QC-IDRO");
+    assert_eq!(idro[0], ["ok"]);
+    assert_eq!(idro[1], ["ok"]);
+    assert_eq!(idro[2], ["spike"]);
+    assert!(idro[3].contains(&"out_of_range".to_string()), "{:?}", idro[3]);
+    assert_eq!(idro[6], ["ok"], "20 minutes identical is not yet flat");
+    assert_eq!(idro[7], ["flat_line"]);
+    assert!(idro[8].contains(&"future".to_string()), "{:?}", idro[8]);
+    let pluv = flags_of("QC-PLUV");
+    assert_eq!(pluv[1], ["implausible"], "75 mm in 5 minutes");
+    assert_eq!(pluv[2], ["ok"]);
+
+    // Silence is a state of the station.
+    let (_, latest) = get(&vedetta.url("/api/stations/QC-PLUV/latest"), None);
+    assert_eq!(latest["state"], "silent", "{latest}");
+    assert_eq!(latest["latest"]["v"], 1.0);
+}
+
+#[test]
+fn bad_input_becomes_dead_letters_with_reasons_and_ingest_goes_on() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let (vedetta, port) = platform(root.path(), &db);
+    create_station(&vedetta, station_feature("DL-PLUV", "rain_gauge", json!({})));
+    let big = format!(r#"{{"t":"2026-11-22T10:00:00Z","v":1,"pad":"{}"}}"#, "x".repeat(300 * 1024));
+    publish_all(
+        port,
+        &[
+            msg("vedetta/v1/sensors/NO-SUCH/rain", r#"{"t":"2026-11-22T10:00:00Z","v":1}"#),
+            msg("vedetta/v1/sensors/DL-PLUV/rain", "{not json"),
+            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"t":"2026-11-22T10:00:00Z","v":1,"u":"m"}"#),
+            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"v":1}"#),
+            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"t":"2026-11-22T10:00:00Z","v":null}"#),
+            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"t":"ieri","v":1}"#),
+            msg("vedetta/v1/sensors/DL-PLUV/level", r#"{"t":"2026-11-22T10:00:00Z","v":1}"#),
+            msg("vedetta/v1/sensors/DL-PLUV/rain", big),
+            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"t":"2026-11-22T10:05:00Z","v":0.2}"#),
+        ],
+    );
+    wait_count(&db, 1);
+    let body = wait_for("eight dead letters", Duration::from_secs(20), || {
+        let (status, body) = get_auth(&vedetta, "/api/ingest/dead-letters");
+        assert_eq!(status, 200);
+        (body["dead_letters"].as_array().unwrap().len() == 8).then_some(body)
+    });
+    let mut kinds: Vec<&str> =
+        body["dead_letters"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            "bad_json",
+            "bad_time",
+            "missing_field",
+            "non_finite",
+            "too_large",
+            "unknown_station",
+            "wrong_quantity",
+            "wrong_unit"
+        ]
+    );
+    let letters = body["dead_letters"].as_array().unwrap();
+    let unknown = letters.iter().find(|d| d["kind"] == "unknown_station").unwrap();
+    assert_eq!(unknown["reason"], "no station has the code `NO-SUCH`");
+    assert_eq!(unknown["topic"], "vedetta/v1/sensors/NO-SUCH/rain");
+    let too_large = letters.iter().find(|d| d["kind"] == "too_large").unwrap();
+    assert_eq!(too_large["payload_head"].as_str().unwrap().len(), 1024, "only the first bytes are kept");
+    assert!(too_large["payload_size"].as_i64().unwrap() > 300 * 1024);
+    assert!(metric(&vedetta, "vedetta_ingest_dead_letters_total{kind=\"bad_json\"}") >= 1.0);
+
+    // Operators only.
+    assert_eq!(get(&vedetta.url("/api/ingest/dead-letters"), None).0, 401);
+}
+
+fn get_auth(vedetta: &Vedetta, path: &str) -> (u16, Value) {
+    get(&vedetta.url(path), Some(TOKEN))
+}
+
+/// Lines of `count` readings of `code`, one per message, one second apart from `start`.
+fn stream_of(code: &str, start: DateTime<Utc>, count: usize) -> Vec<(String, String)> {
+    (0..count)
+        .map(|i| {
+            let t = start + chrono::Duration::seconds(i as i64);
+            msg(
+                &format!("vedetta/v1/sensors/{code}/rain"),
+                format!(r#"{{"t":"{}","v":0.2}}"#, t.to_rfc3339()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_backlog_larger_than_any_default_queue_and_a_kill_9_lose_nothing() {
+    let mosquitto = Mosquitto::for_vedetta();
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let launch = || {
+        Launch::serve(root.path())
+            .env("VEDETTA_DATABASE_URL", &db.url)
+            .env("VEDETTA_ADMIN_TOKEN", TOKEN)
+            .env("VEDETTA_MQTT_URL", mosquitto.url())
+            .env("VEDETTA_MQTT_CLIENT_ID", "vedetta-durability-test")
+    };
+    // First start registers the persistent session, then Vedetta goes away.
+    let mut vedetta = launch().spawn();
+    vedetta.wait_healthy();
+    create_station(&vedetta, station_feature("KILL-PLUV", "rain_gauge", json!({})));
+    assert!(vedetta.terminate().success());
+
+    // 20,000 readings arrive while nobody listens: more than Mosquitto's default queue of 1,000.
+    let start: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+    let backlog = stream_of("KILL-PLUV", start, 20_000);
+    publish_all(mosquitto.port(), &backlog);
+
+    // Vedetta comes back, and is killed with -9 in the middle of the backlog.
+    let mut vedetta = launch().spawn();
+    wait_for("part of the backlog stored", Duration::from_secs(60), || {
+        (query_i64(&db.url, "select count(*) from sensors.reading") > 0).then_some(())
+    });
+    drop(vedetta); // SIGKILL
+    let stored_at_kill = query_i64(&db.url, "select count(*) from sensors.reading");
+    // More arrive while it is dead.
+    let more = stream_of("KILL-PLUV", start + chrono::Duration::seconds(20_000), 5_000);
+    publish_all(mosquitto.port(), &more);
+
+    vedetta = launch().spawn();
+    vedetta.wait_healthy();
+    wait_count(&db, 25_000);
+    assert_eq!(query_i64(&db.url, "select count(*) from sensors.reading"), 25_000);
+    assert!(stored_at_kill < 25_000, "the kill happened mid-stream ({stored_at_kill} stored)");
+    assert_eq!(query_i64(&db.url, "select count(*) from sensors.dead_letter"), 0);
+    assert!(vedetta.terminate().success());
+}
+
+#[test]
+fn a_database_outage_mid_stream_loses_nothing() {
+    let mosquitto = Mosquitto::for_vedetta();
+    let mut cluster = TestCluster::start();
+    let url = cluster.url("postgres");
+    let root = tempfile::tempdir().unwrap();
+    let mut vedetta = Launch::serve(root.path())
+        .env("VEDETTA_DATABASE_URL", &url)
+        .env("VEDETTA_ADMIN_TOKEN", TOKEN)
+        .env("VEDETTA_MQTT_URL", mosquitto.url())
+        .spawn();
+    vedetta.wait_healthy();
+    create_station(&vedetta, station_feature("OUT-PLUV", "rain_gauge", json!({})));
+    let start: DateTime<Utc> = "2026-11-02T00:00:00Z".parse().unwrap();
+    publish_all(mosquitto.port(), &stream_of("OUT-PLUV", start, 2_000));
+    wait_count_url(&url, 2_000);
+
+    cluster.kill();
+    publish_all(mosquitto.port(), &stream_of("OUT-PLUV", start + chrono::Duration::seconds(2_000), 3_000));
+    let body = wait_for("healthz to say storage is failing", Duration::from_secs(30), || {
+        let (status, body) = get(&vedetta.url("/healthz"), None);
+        (status == 503 && body["ingest"] == "down").then_some(body)
+    });
+    assert_eq!(body["database"], "down", "{body}");
+
+    cluster.restart();
+    let waited = std::panic::catch_unwind(|| wait_count_url(&url, 5_000));
+    if waited.is_err() {
+        let err = vedetta.stderr();
+        let tail: Vec<&str> =
+            err.lines().filter(|l| !l.contains("Message received")).rev().take(60).collect();
+        panic!(
+            "not all readings landed; vedetta said:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    assert_eq!(query_i64(&url, "select count(*) from sensors.reading"), 5_000);
+    vedetta.wait_healthy();
+    assert!(vedetta.terminate().success());
+}
+
+fn wait_count_url(url: &str, n: i64) {
+    wait_for(&format!("{n} readings stored"), Duration::from_secs(90), || {
+        let block = crate::support::block_on(async {
+            let pool = sqlx::PgPool::connect(url).await.ok()?;
+            let count: i64 =
+                sqlx::query_scalar("select count(*) from sensors.reading").fetch_one(&pool).await.ok()?;
+            pool.close().await;
+            Some(count)
+        });
+        block.filter(|c| *c >= n).map(|_| ())
+    });
+}
+
+#[test]
+fn two_ingest_workers_on_a_shared_subscription_store_everything_once() {
+    let mosquitto = Mosquitto::for_vedetta();
+    let db = TestDb::new_blocking();
+    let root_a = tempfile::tempdir().unwrap();
+    let root_b = tempfile::tempdir().unwrap();
+    let worker = |root: &std::path::Path, id: &str| {
+        let mut launch = Launch::serve(root)
+            .env("VEDETTA_DATABASE_URL", &db.url)
+            .env("VEDETTA_MQTT_URL", mosquitto.url())
+            .env("VEDETTA_MQTT_CLIENT_ID", id)
+            .env("VEDETTA_MQTT_SHARED_GROUP", "vedetta");
+        launch.command = "ingest".into();
+        let mut v = launch.spawn();
+        v.wait_healthy();
+        v
+    };
+    let mut a = worker(root_a.path(), "vedetta-worker-a");
+    let mut b = worker(root_b.path(), "vedetta-worker-b");
+    crate::support::block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query("insert into sensors.station (code, name, kind, geom) values ('SH-PLUV', 'Condivisa', 'rain_gauge', st_setsrid(st_makepoint(8.9, 44.4), 4326))")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let start: DateTime<Utc> = "2026-11-03T00:00:00Z".parse().unwrap();
+    publish_all(mosquitto.port(), &stream_of("SH-PLUV", start, 10_000));
+    wait_count(&db, 10_000);
+    let (got_a, got_b) = (
+        metric(&a, "vedetta_mqtt_messages_received_total"),
+        metric(&b, "vedetta_mqtt_messages_received_total"),
+    );
+    assert!(got_a > 0.0 && got_b > 0.0, "both workers take a share: {got_a} + {got_b}");
+    assert_eq!(got_a + got_b, 10_000.0, "each message went to one worker");
+    assert_eq!(query_i64(&db.url, "select count(*) from sensors.reading"), 10_000);
+    assert!(a.terminate().success() && b.terminate().success());
+}
+
+#[test]
+fn the_real_montg_series_replayed_over_mqtt_reads_back_identical() {
+    let path = testkit::shared_data("hydro/MONTG_idro.json");
+    let series: Vec<(i64, f64)> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(series.len(), 1440);
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let (vedetta, port) = platform(root.path(), &db);
+    create_station(
+        &vedetta,
+        station_feature("MONTG", "hydrometer", json!({"interval_s": 900, "river": "Torrente Fereggiano"})),
+    );
+    // As a gauge flushing its buffer: arrays of 48 readings (12 hours).
+    let messages: Vec<(String, String)> = series
+        .chunks(48)
+        .map(|chunk| {
+            let items: Vec<String> = chunk
+                .iter()
+                .map(|(ms, v)| {
+                    let t = DateTime::from_timestamp_millis(*ms).unwrap();
+                    format!(r#"{{"t":"{}","v":{v}}}"#, t.to_rfc3339())
+                })
+                .collect();
+            msg("vedetta/v1/sensors/MONTG/level", format!("[{}]", items.join(",")))
+        })
+        .collect();
+    publish_all(port, &messages);
+    wait_count(&db, 1440);
+    let back = readings(&vedetta, "MONTG", "from=2020-03-01T00:00:00Z&to=2020-04-01T00:00:00Z");
+    let back: Vec<(i64, f64)> = back
+        .iter()
+        .map(|r| {
+            let t: DateTime<Utc> = r["t"].as_str().unwrap().parse().unwrap();
+            (t.timestamp_millis(), r["v"].as_f64().unwrap())
+        })
+        .collect();
+    assert_eq!(back, series);
+    // Hourly maxima through the bucket query.
+    let (_, hourly) = get(
+        &vedetta.url("/api/stations/MONTG/readings?from=2020-03-16T00:00:00Z&to=2020-03-17T00:00:00Z&interval=PT1H&agg=max"),
+        None,
+    );
+    assert_eq!(hourly["buckets"].as_array().unwrap().len(), 24, "{hourly}");
+    assert_eq!(hourly["buckets"][0]["n"], 4);
+}
+
+#[test]
+fn committed_readings_stream_as_server_sent_events_and_resume() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let (vedetta, port) = platform(root.path(), &db);
+    create_station(&vedetta, station_feature("SSE-IDRO", "hydrometer", json!({})));
+
+    let response = ureq::get(&vedetta.url("/api/readings/stream")).call().unwrap();
+    assert_eq!(response.header("content-type"), Some("text/event-stream"));
+    let mut lines = BufReader::new(response.into_reader()).lines();
+    publish_all(port, &[msg("vedetta/v1/sensors/SSE-IDRO/level", r#"{"t":"2026-11-22T10:00:00Z","v":2.7}"#)]);
+    let (id, data) = next_event(&mut lines);
+    assert_eq!(data["station"], "SSE-IDRO");
+    assert_eq!(data["quantity"], "level");
+    assert_eq!((data["count"].as_i64(), data["latest_value"].as_f64()), (Some(1), Some(2.7)));
+
+    publish_all(port, &[msg("vedetta/v1/sensors/SSE-IDRO/level", r#"{"t":"2026-11-22T10:05:00Z","v":2.9}"#)]);
+    wait_count(&db, 2);
+    // A client that reconnects with the id it saw gets only what came after.
+    let response = ureq::get(&vedetta.url("/api/readings/stream")).set("Last-Event-ID", &id).call().unwrap();
+    let mut lines = BufReader::new(response.into_reader()).lines();
+    let (_, data) = next_event(&mut lines);
+    assert_eq!(data["latest_value"], 2.9);
+}
+
+fn next_event(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> (String, Value) {
+    let (mut id, mut data) = (String::new(), Value::Null);
+    for line in lines {
+        let line = line.expect("an SSE line");
+        if let Some(v) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+            id = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+            data = serde_json::from_str(v.trim()).expect("JSON data");
+        } else if line.is_empty() && !data.is_null() {
+            return (id, data);
+        }
+    }
+    panic!("the stream ended");
+}

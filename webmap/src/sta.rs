@@ -1,0 +1,181 @@
+//! OGC SensorThings API v1.1 (read) at `/sta/v1.1`: URLs, query options, links and JSON of the standard, over
+//! `sensors::sta::model`.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use sensors::sta::model::{self, Entity, EntitySet, Expanded, Page, Scope};
+use sensors::sta::query::QueryOptions;
+use serde_json::{Map, Value, json};
+
+use crate::{ApiError, AppState};
+
+/// `http://host/sta/v1.1`, as the client addressed us (links must be absolute for STA clients).
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{proto}://{host}/sta/v1.1")
+}
+
+/// `GET /sta/v1.1`: the entity sets and the conformance classes.
+pub(crate) async fn landing(headers: HeaderMap) -> Json<Value> {
+    let base = base_url(&headers);
+    let value: Vec<Value> = EntitySet::ALL
+        .iter()
+        .map(|s| json!({ "name": s.name(), "url": format!("{base}/{}", s.name()) }))
+        .collect();
+    Json(json!({
+        "value": value,
+        "serverSettings": {
+            "conformance": [
+                "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
+                "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+                "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+                "http://www.opengis.net/spec/iot_sensing/1.1/req/create-observations-via-mqtt/observations-creation"
+            ]
+        }
+    }))
+}
+
+/// A path segment: `Things` or `Things(5)` (or `Things('5')`).
+fn segment(s: &str) -> Result<(&str, Option<i64>), ApiError> {
+    match s.split_once('(') {
+        None => Ok((s, None)),
+        Some((name, rest)) => {
+            let id = rest
+                .strip_suffix(')')
+                .map(|i| i.trim_matches('\''))
+                .and_then(|i| i.parse::<i64>().ok())
+                .ok_or_else(|| ApiError::NotFound(format!("`{s}`: ids are integers, as in {name}(1)")))?;
+            Ok((name, Some(id)))
+        }
+    }
+}
+
+/// `GET /sta/v1.1/{path}`: an entity set, an entity, or a navigation from one.
+pub(crate) async fn resource(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let pool = state.pool();
+    let base = base_url(&headers);
+    let raw = raw.unwrap_or_default();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
+    let opts = QueryOptions::parse_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+
+    let mut segments = path.trim_end_matches('/').split('/');
+    let (name, id) = segment(segments.next().unwrap_or_default())?;
+    let mut set =
+        EntitySet::parse(name).ok_or_else(|| ApiError::NotFound(format!("no entity set `{name}`")))?;
+    let mut scope = id.map_or(Scope::All, Scope::Id);
+    let mut single = id.is_some();
+    let mut current_id = id;
+    for seg in segments {
+        let (nav, id) = segment(seg)?;
+        let (target, many) = set.navigate(nav).ok_or_else(|| {
+            ApiError::NotFound(format!("{} has no navigation property `{nav}`", set.name()))
+        })?;
+        let parent_id = match current_id {
+            Some(id) => id,
+            // A single-valued hop without an id in the URL (Datastreams(1)/Thing/Locations): look it up.
+            None if single => model::read_one(pool, set, scope.clone(), &QueryOptions::default())
+                .await?
+                .map(|e| e.id)
+                .ok_or_else(|| ApiError::NotFound(format!("no {} at {path}", set.name())))?,
+            None => {
+                return Err(ApiError::BadRequest(format!(
+                    "`{nav}` needs one entity before it, as in {}(1)/{nav}",
+                    set.name()
+                )));
+            }
+        };
+        scope = match id {
+            Some(id) => Scope::Id(id),
+            None => Scope::Related { parent: set, nav: nav.to_string(), parent_id },
+        };
+        single = id.is_some() || !many;
+        current_id = id;
+        set = target;
+    }
+
+    if single {
+        let entity = model::read_one(pool, set, scope, &opts)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("nothing at /sta/v1.1/{path}")))?;
+        return Ok(Json(render(&base, &entity, &opts.select)));
+    }
+    let page = model::read(pool, set, scope, &opts).await?;
+    let mut body = Map::new();
+    if let Some(count) = page.count {
+        body.insert("@iot.count".into(), json!(count));
+    }
+    if page.more {
+        body.insert("@iot.nextLink".into(), json!(next_link(&format!("{base}/{path}"), &pairs, &page)));
+    }
+    body.insert(
+        "value".into(),
+        Value::Array(page.items.iter().map(|e| render(&base, e, &opts.select)).collect()),
+    );
+    Ok(Json(Value::Object(body)))
+}
+
+/// The URL of the next page: the same options with `$skip` moved on.
+fn next_link(url: &str, pairs: &[(String, String)], page: &Page) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if k != "$top" && k != "$skip" {
+            query.append_pair(k, v);
+        }
+    }
+    query.append_pair("$top", &page.top.to_string());
+    query.append_pair("$skip", &(page.skip + page.top).to_string());
+    format!("{url}?{}", query.finish())
+}
+
+/// An entity in STA JSON: `@iot.id`, `@iot.selfLink`, its properties, navigation links and expanded relations.
+fn render(base: &str, entity: &Entity, select: &[String]) -> Value {
+    let self_link = format!("{base}/{}({})", entity.set.name(), entity.id);
+    let mut obj = Map::new();
+    obj.insert("@iot.id".into(), json!(entity.id));
+    obj.insert("@iot.selfLink".into(), json!(self_link));
+    obj.extend(entity.fields.clone());
+    for (nav, _, _) in entity.set.navigation() {
+        obj.insert(format!("{nav}@iot.navigationLink"), json!(format!("{self_link}/{nav}")));
+    }
+    if !select.is_empty() {
+        let keep = |k: &str| {
+            let name = match k {
+                "@iot.id" => "id",
+                "@iot.selfLink" => "selfLink",
+                other => other.split('@').next().unwrap_or(other),
+            };
+            select.iter().any(|s| s == name)
+        };
+        obj.retain(|k, _| keep(k));
+    }
+    for (nav, expanded) in &entity.expanded {
+        match expanded {
+            Expanded::One(Some(e)) => {
+                obj.insert(nav.clone(), render(base, e, &[]));
+            }
+            Expanded::One(None) => {}
+            Expanded::Many(page) => {
+                obj.insert(
+                    nav.clone(),
+                    Value::Array(page.items.iter().map(|e| render(base, e, &[])).collect()),
+                );
+                if let Some(count) = page.count {
+                    obj.insert(format!("{nav}@iot.count"), json!(count));
+                }
+                if page.more {
+                    let url = format!("{self_link}/{nav}?$top={}&$skip={}", page.top, page.skip + page.top);
+                    obj.insert(format!("{nav}@iot.nextLink"), json!(url));
+                }
+            }
+        }
+    }
+    Value::Object(obj)
+}
