@@ -6,6 +6,7 @@ CARGO ?= cargo
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/python-clients.sh
 
 build: deps
 	$(CARGO) build --release --locked

@@ -91,6 +91,32 @@ fn every_payload_form_is_stored() {
 }
 
 #[test]
+fn paho_publishes_sensorthings_observations_and_senml_packs() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let (vedetta, port) = platform(root.path(), &db);
+    create_station(&vedetta, station_feature("PAHO-PLUV", "rain_gauge", json!({})));
+    let station_id = query_i64(&db.url, "select id from sensors.station where code = 'PAHO-PLUV'");
+    let topic = format!("v1.1/Datastreams({})/Observations", station_id * 10 + 1);
+    let out = crate::support::python_client(
+        "mqtt_publish.py",
+        &[
+            &port.to_string(),
+            &topic,
+            r#"{"phenomenonTime":"2026-11-21T10:00:00Z/2026-11-21T10:05:00Z","result":1.4}"#,
+            "vedetta/v1/senml/PAHO-PLUV",
+            r#"[{"bn":"PAHO-PLUV:","n":"rain","t":1795251600,"v":0.6,"u":"mm"}]"#,
+        ],
+    );
+    assert_eq!(out["published"], 2);
+    wait_count(&db, 2);
+    let rain = readings(&vedetta, "PAHO-PLUV", "from=2026-11-20T00:00:00Z&to=2026-11-22T00:00:00Z");
+    let got: Vec<(&str, f64)> =
+        rain.iter().map(|r| (r["t"].as_str().unwrap(), r["v"].as_f64().unwrap())).collect();
+    assert_eq!(got, [("2026-11-21T09:00:00Z", 0.6), ("2026-11-21T10:05:00Z", 1.4)]);
+}
+
+#[test]
 fn duplicates_and_redeliveries_are_stored_once() {
     let db = TestDb::new_blocking();
     let root = tempfile::tempdir().unwrap();
@@ -389,6 +415,10 @@ fn the_real_montg_series_replayed_over_mqtt_reads_back_identical() {
         &vedetta,
         station_feature("MONTG", "hydrometer", json!({"interval_s": 900, "river": "Torrente Fereggiano"})),
     );
+    // A station in Palermo, for the spatial filters.
+    let mut palermo = station_feature("PA-ORETO-01", "hydrometer", json!({}));
+    palermo["geometry"]["coordinates"] = json!([13.36, 38.12]);
+    create_station(&vedetta, palermo);
     // As a gauge flushing its buffer: arrays of 48 readings (12 hours).
     let messages: Vec<(String, String)> = series
         .chunks(48)
@@ -421,6 +451,23 @@ fn the_real_montg_series_replayed_over_mqtt_reads_back_identical() {
     );
     assert_eq!(hourly["buckets"].as_array().unwrap().len(), 24, "{hourly}");
     assert_eq!(hourly["buckets"][0]["n"], 4);
+
+    // The same series through SensorThings, read by the independent frost-sta-client (several pages of 500).
+    let sta = crate::support::python_client("sta_frost.py", &[&vedetta.url("/sta/v1.1"), "MONTG"]);
+    let through_sta: Vec<(i64, f64)> = serde_json::from_value(sta["observations"].clone()).unwrap();
+    assert_eq!(through_sta, series);
+    assert_eq!(sta["count"], 1440);
+    assert_eq!((sta["things"].as_i64(), sta["datastreams"].as_i64()), (Some(2), Some(1)), "{sta}");
+    assert_eq!(sta["unit"], "m");
+    assert_eq!(sta["found"], "Stazione MONTG");
+    let above = series.iter().filter(|(_, v)| *v > 2.0).count();
+    assert_eq!(sta["above_2m"], above as i64);
+    let day = series.iter().filter(|(ms, _)| (1_584_662_400_000..1_584_748_800_000).contains(ms)).count();
+    assert_eq!(sta["one_day"], day as i64);
+    assert_eq!(sta["inside_genova"], json!(["Stazione MONTG"]), "st_within keeps Palermo out");
+    assert_eq!(sta["at_point"], json!(["Stazione MONTG"]));
+    assert_eq!((sta["sensors"].as_i64(), sta["features"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(sta["observed_properties"].as_array().unwrap().len(), 2);
 }
 
 #[test]

@@ -255,3 +255,20 @@ pub fn station_feature(code: &str, kind: &str, extra: Value) -> Value {
     }
     serde_json::json!({ "type": "Feature", "geometry": { "type": "Point", "coordinates": [8.95, 44.42] }, "properties": props })
 }
+
+/// Runs one of the Python clients of `tests/clients` (installed by `make deps` into `tests/.venv`) and parses the
+/// JSON it prints.
+pub fn python_client(script: &str, args: &[&str]) -> Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests");
+    let python = root.join(".venv/bin/python");
+    assert!(python.exists(), "{} is missing: run `make deps` (scripts/python-clients.sh)", python.display());
+    let out =
+        Command::new(&python).arg(root.join("clients").join(script)).args(args).output().expect("run python");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} printed no JSON ({e})"))
+}

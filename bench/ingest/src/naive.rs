@@ -88,10 +88,13 @@ pub async fn run(
             (last, last_change) = (done, now);
         } else if now - last_change > STALL {
             consumer.abort();
-            bail!("the naive consumer stored nothing for {STALL:?} ({done} of {target})");
+            bail!(
+                "the naive consumer stored nothing for {STALL:?} ({done} of {target} stored, {} PUBACKs)",
+                publishers.acked()
+            );
         }
         if now - last_print > Duration::from_secs(10) {
-            eprintln!("  … {done} of {target} stored");
+            eprintln!("  … {done} of {target} stored, {} PUBACKs", publishers.acked());
             last_print = now;
         }
         broker.check_alive()?;
