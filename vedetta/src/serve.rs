@@ -77,6 +77,7 @@ async fn run_platform(
     let addr = listener.local_addr()?;
     if demo {
         println!("Vedetta demo è attiva / is up: http://{addr}/");
+        spawn_demo(db.pool.clone(), broker_url.clone());
     } else {
         println!("Vedetta è attiva / is up: http://{addr}/");
     }
@@ -132,6 +133,23 @@ pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
     .await;
     let closed = db.close().await;
     result.and(closed)
+}
+
+/// The demo territory's live part: simulated stations around Genova and a storm crossing them.
+fn spawn_demo(pool: PgPool, broker_url: String) {
+    let args = crate::simulate::SimulateArgs {
+        stations: 24,
+        rate: 24.0,
+        storm: true,
+        duration: None,
+        speedup: 30,
+        seed: 1,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = crate::simulate::run(args, pool, &broker_url).await {
+            error!(error = format!("{e:#}"), "The demo simulation stopped.");
+        }
+    });
 }
 
 /// Starts the writer and the MQTT loop that feeds it.

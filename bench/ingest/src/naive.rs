@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail, ensure};
 use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sqlx::{Connection, PgConnection};
+use tokio::sync::mpsc;
 
 use crate::database::{self, BenchCluster};
 use crate::processes::Mosquitto;
@@ -51,6 +52,23 @@ pub async fn run(
     .await
     .context("the naive consumer was not subscribed within 10 s")??;
 
+    // The event loop runs in a task of its own, so that it keeps reading and sending acknowledgements while the
+    // consumer waits for the database (rumqttc sends queued acks only when polled).
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let poller = tokio::spawn(async move {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    if tx.send(publish).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(anyhow::Error::new(e).context("the naive consumer lost the broker")),
+            }
+        }
+    });
     let handled = Arc::new(AtomicU64::new(0));
     let target = plan.messages;
     let consumer = {
@@ -58,14 +76,12 @@ pub async fn run(
         tokio::spawn(async move {
             let mut inserted = 0;
             while handled.load(Ordering::Relaxed) < target {
-                match events.poll().await.context("the naive consumer lost the broker")? {
-                    Event::Incoming(Packet::Publish(publish)) => {
-                        inserted += store_one(&mut conn, &publish.topic, &publish.payload).await?;
-                        client.ack(&publish).await?;
-                        handled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => continue,
-                }
+                let Some(publish) = rx.recv().await else {
+                    bail!("the naive consumer's MQTT connection ended");
+                };
+                inserted += store_one(&mut conn, &publish.topic, &publish.payload).await?;
+                client.ack(&publish).await?;
+                handled.fetch_add(1, Ordering::Relaxed);
             }
             let _ = client.try_disconnect();
             let _ = conn.close().await;
@@ -88,6 +104,7 @@ pub async fn run(
             (last, last_change) = (done, now);
         } else if now - last_change > STALL {
             consumer.abort();
+            poller.abort();
             bail!(
                 "the naive consumer stored nothing for {STALL:?} ({done} of {target} stored, {} PUBACKs)",
                 publishers.acked()
@@ -101,7 +118,13 @@ pub async fn run(
         publishers.check()?;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let inserted = consumer.await.context("the naive consumer panicked")??;
+    let inserted = consumer.await.context("the naive consumer panicked")?;
+    if inserted.is_err() && poller.is_finished() {
+        poller.await.context("the naive consumer's event loop panicked")??;
+    } else {
+        poller.abort();
+    }
+    let inserted = inserted?;
     let seconds = started.elapsed().as_secs_f64();
     for task in tasks {
         task.await.context("a publishing task failed")??;

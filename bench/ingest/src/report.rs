@@ -147,6 +147,17 @@ impl Report {
             v.publish_seconds,
             thousands(rate(v.readings, v.publish_seconds)),
         );
+        if v.batches > 0.0 {
+            let _ = writeln!(
+                md,
+                "- Vedetta's writer committed {} batches during the burst ({:.0} readings per batch, {:.1} ms per \
+                 batch from decoding to commit); it was busy {:.0} % of the burst's time.",
+                thousands(v.batches),
+                v.readings as f64 / v.batches,
+                v.batch_seconds / v.batches * 1000.0,
+                v.batch_seconds / v.seconds * 100.0,
+            );
+        }
         let _ = writeln!(
             md,
             "- Latency publish → committed at {} readings/s ({} readings in {:.1} s, {} observed; \

@@ -16,6 +16,8 @@ use crate::workload::{self, Plan, Publishers};
 const STORED: &str = "vedetta_ingest_readings_stored_total";
 const DUPLICATES: &str = "vedetta_ingest_readings_duplicate_total";
 const LAG: &str = "vedetta_ingest_commit_lag_seconds";
+const BATCHES: &str = "vedetta_ingest_batches_total";
+const BATCH_SECONDS: &str = "vedetta_ingest_batch_seconds_sum";
 /// A phase fails when nothing is stored for this long.
 pub const STALL: Duration = Duration::from_secs(60);
 
@@ -36,6 +38,9 @@ pub struct Outcome {
     pub seconds: f64,
     /// First publish → the last PUBACK from the broker.
     pub publish_seconds: f64,
+    /// Batches the writer committed during the burst, and the seconds it spent in them (decode to commit).
+    pub batches: f64,
+    pub batch_seconds: f64,
     pub latency: Latency,
     pub peak_rss_kb: Option<u64>,
     pub exit: String,
@@ -219,6 +224,11 @@ pub async fn run(
     eprintln!("vedetta: publishing {} readings at QoS 1 over {} connections …", plan.messages, s.publishers);
     let lists = plan.messages_by_publisher(s.publishers);
     let acks_before = publishers.acked();
+    let text = vedetta.metrics().await?;
+    let (batches_before, batch_seconds_before) = (
+        metrics::sample(&text, BATCHES).unwrap_or(0.0),
+        metrics::sample(&text, BATCH_SECONDS).unwrap_or(0.0),
+    );
     let started = Instant::now();
     let tasks = publishers.publish_all(lists);
     let mut acked = None;
@@ -231,6 +241,9 @@ pub async fn run(
     publishers.wait_acked(acks_before + plan.messages, Duration::from_secs(30)).await?;
     let acked = acked.unwrap_or_else(Instant::now);
     let seconds = (done - started).as_secs_f64();
+    let text = vedetta.metrics().await?;
+    let batches = metrics::sample(&text, BATCHES).unwrap_or(0.0) - batches_before;
+    let batch_seconds = metrics::sample(&text, BATCH_SECONDS).unwrap_or(0.0) - batch_seconds_before;
 
     let latency = paced(&mut vedetta, broker, &publishers, plan, s).await?;
     let text = vedetta.metrics().await?;
@@ -251,6 +264,8 @@ pub async fn run(
         readings: plan.messages,
         seconds,
         publish_seconds: (acked - started).as_secs_f64(),
+        batches,
+        batch_seconds,
         latency,
         peak_rss_kb,
         exit,
