@@ -42,6 +42,10 @@ pub enum Error {
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 
+    /// An import that cannot proceed (bad file, wrong format).
+    #[error("{0}")]
+    Import(String),
+
     /// A CRS is unknown to PROJ or a transformation failed.
     #[error("CRS {crs}: {detail}")]
     Crs { crs: String, detail: String },

@@ -1,8 +1,12 @@
 #![doc = include_str!("../README.md")]
 
+pub mod anncsu;
 pub mod cluster;
+pub mod comune;
 pub mod crs;
 pub mod db;
+pub mod dbt;
 mod error;
+pub mod geocoder;
 
 pub use error::{Error, Result};

@@ -56,7 +56,10 @@ pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Stat
     let sql = format!(
         "insert into sensors.station (code, name, kind, geom, elevation_m, comune_istat, river, basin, range_min,
              range_max, interval_s, thresholds, qc, properties)
-         values ($1, $2, $3, st_setsrid(st_makepoint($4, $5), 4326), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         values ($1, $2, $3, st_setsrid(st_makepoint($4, $5), 4326), $6,
+             coalesce($7, (select c.istat from core.comune c
+                           where st_covers(c.geom, st_setsrid(st_makepoint($4, $5), 4326)) order by c.istat limit 1)),
+             $8, $9, $10, $11, $12, $13, $14, $15)
          on conflict (code) do update set
              name = excluded.name, kind = excluded.kind, geom = excluded.geom, elevation_m = excluded.elevation_m,
              comune_istat = excluded.comune_istat, river = excluded.river, basin = excluded.basin,

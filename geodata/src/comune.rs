@@ -1,0 +1,139 @@
+//! Comuni: municipal boundaries (ISTAT), the unit of tenancy, and point-in-comune.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::{Error, Result};
+
+/// A comune as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Comune {
+    /// ISTAT code, six digits (`010025` Genova).
+    pub istat: String,
+    /// Belfiore (cadastral) code (`D969` Genova), which joins ANNCSU's `CODICE_COMUNE`.
+    pub belfiore: String,
+    pub name: String,
+    pub province_acronym: Option<String>,
+    pub region_name: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    /// Stations whose comune was (re)derived from their location.
+    pub stations_located: u64,
+    /// Features refused, with the reason.
+    pub invalid: Vec<(usize, String)>,
+}
+
+fn text(props: &Value, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| match props.get(*k) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// Imports comuni from a GeoJSON FeatureCollection in EPSG:4326 with ISTAT properties (`com_istat_code`,
+/// `com_catasto_code`, `name`, `prov_*`, `reg_*`, as ISTAT/openpolis publish them), upserting by ISTAT code;
+/// invalid polygons are repaired. Then every station gets the comune that contains it.
+pub async fn import(pool: &PgPool, collection: &Value) -> Result<ImportReport> {
+    let features = collection
+        .get("features")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::Import("a comuni file is a GeoJSON FeatureCollection".into()))?;
+    let mut report = ImportReport::default();
+    let mut tx = pool.begin().await?;
+    for (i, feature) in features.iter().enumerate() {
+        let props = feature.get("properties").cloned().unwrap_or(Value::Null);
+        let Some(istat) = text(&props, &["com_istat_code", "PRO_COM_T", "istat"]) else {
+            report.invalid.push((i, "no ISTAT code (com_istat_code)".into()));
+            continue;
+        };
+        let istat = format!("{istat:0>6}");
+        let Some(belfiore) = text(&props, &["com_catasto_code", "COD_CATASTO", "belfiore"]) else {
+            report.invalid.push((i, format!("comune {istat}: no Belfiore code (com_catasto_code)")));
+            continue;
+        };
+        let Some(name) = text(&props, &["name", "COMUNE", "nome"]) else {
+            report.invalid.push((i, format!("comune {istat}: no name")));
+            continue;
+        };
+        let Some(geometry) = feature.get("geometry").filter(|g| g.is_object()) else {
+            report.invalid.push((i, format!("comune {istat} ({name}): no geometry")));
+            continue;
+        };
+        let created: Option<bool> = sqlx::query_scalar(
+            "insert into core.comune (istat, belfiore, name, province_code, province_name, province_acronym,
+                 region_code, region_name, geom)
+             select $1, $2, $3, $4, $5, $6, $7, $8,
+                    st_multi(st_collectionextract(st_makevalid(st_setsrid(st_geomfromgeojson($9), 4326)), 3))
+             on conflict (istat) do update set belfiore = excluded.belfiore, name = excluded.name,
+                 province_code = excluded.province_code, province_name = excluded.province_name,
+                 province_acronym = excluded.province_acronym, region_code = excluded.region_code,
+                 region_name = excluded.region_name, geom = excluded.geom, updated_at = now()
+             returning (xmax = 0)",
+        )
+        .bind(&istat)
+        .bind(&belfiore)
+        .bind(&name)
+        .bind(text(&props, &["prov_istat_code"]))
+        .bind(text(&props, &["prov_name"]))
+        .bind(text(&props, &["prov_acr"]))
+        .bind(text(&props, &["reg_istat_code"]))
+        .bind(text(&props, &["reg_name"]))
+        .bind(geometry.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| Error::Import(format!("comune {istat} ({name}): {e}")))?;
+        match created {
+            Some(true) => report.created += 1,
+            Some(false) => report.updated += 1,
+            None => report.invalid.push((i, format!("comune {istat} ({name}): empty geometry"))),
+        }
+    }
+    report.stations_located = locate_stations(&mut tx).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Gives every station the comune that contains it (`None` outside every comune).
+async fn locate_stations(conn: &mut sqlx::PgConnection) -> Result<u64> {
+    let done = sqlx::query(&format!(
+        "update sensors.station s set comune_istat = ({}) where s.comune_istat is distinct from ({})",
+        CONTAINING.replace("$POINT", "s.geom"),
+        CONTAINING.replace("$POINT", "s.geom")
+    ))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The comune containing a point: `st_covers` counts the border as inside, so a point on a border shared by two
+/// comuni is covered by both; the lower ISTAT code wins, always the same one.
+pub const CONTAINING: &str =
+    "select c.istat from core.comune c where st_covers(c.geom, $POINT) order by c.istat limit 1";
+
+/// The comune containing a WGS84 point, if any (`None` at sea or outside the loaded territory).
+///
+/// # Units
+/// `lon`, `lat` in degrees, EPSG:4326.
+pub async fn at(pool: &PgPool, lon: f64, lat: f64) -> Result<Option<Comune>> {
+    let sql = format!(
+        "select istat, belfiore, name, province_acronym, region_name from core.comune where istat = ({})",
+        CONTAINING.replace("$POINT", "st_setsrid(st_makepoint($1, $2), 4326)")
+    );
+    Ok(sqlx::query_as(&sql).bind(lon).bind(lat).fetch_optional(pool).await?)
+}
+
+/// Every comune, by ISTAT code.
+pub async fn list(pool: &PgPool) -> Result<Vec<Comune>> {
+    Ok(sqlx::query_as(
+        "select istat, belfiore, name, province_acronym, region_name from core.comune order by istat",
+    )
+    .fetch_all(pool)
+    .await?)
+}
