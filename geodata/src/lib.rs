@@ -8,5 +8,6 @@ pub mod db;
 pub mod dbt;
 mod error;
 pub mod geocoder;
+pub mod zoning;
 
 pub use error::{Error, Result};
