@@ -7,6 +7,7 @@ pub mod crs;
 pub mod db;
 pub mod dbt;
 mod error;
+pub mod features;
 pub mod geocoder;
 pub mod zoning;
 

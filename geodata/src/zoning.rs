@@ -218,6 +218,9 @@ pub struct Overlap {
     pub share: f64,
 }
 
+/// plan, version, code, class, NTA, overlap m², share.
+type OverlapRow = (String, String, String, Option<String>, Option<String>, f64, Option<f64>);
+
 /// The polygon's area (m²) and every zone in force on `date` that it touches.
 pub async fn intersect(
     pool: &PgPool,
@@ -252,7 +255,7 @@ pub async fn intersect(
          from parts where not st_isempty(part) and st_area(st_transform(part, srid)) > 0.01
          order by overlap_m2 desc"
     );
-    let rows: Vec<(String, String, String, Option<String>, Option<String>, f64, Option<f64>)> =
+    let rows: Vec<OverlapRow> =
         sqlx::query_as(&sql).bind(date).bind(plan).bind(geometry.to_string()).fetch_all(pool).await?;
     let area: f64 = sqlx::query_scalar(
         "select st_area(st_transform(g, case when st_x(st_centroid(g)) < 12 then 6707 else 6708 end))

@@ -4,3 +4,4 @@
 mod foundation;
 mod sensors;
 mod support;
+mod territory;

@@ -20,6 +20,7 @@ pub struct Launch {
     pub env: BTreeMap<String, String>,
     pub args: Vec<String>,
     pub command: String,
+    pub after: Vec<String>,
 }
 
 impl Launch {
@@ -29,11 +30,23 @@ impl Launch {
         env.insert("VEDETTA_HTTP_ADDR".into(), format!("127.0.0.1:{}", free_port()));
         env.insert("VEDETTA_MQTT_LISTEN".into(), format!("127.0.0.1:{}", free_port()));
         env.insert("VEDETTA_LOG_LEVEL".into(), "info,rumqttd=off,vedetta=debug,ingest=debug".into());
-        Launch { data_dir: root.join("data"), env, args: Vec::new(), command: "serve".into() }
+        Launch {
+            data_dir: root.join("data"),
+            env,
+            args: Vec::new(),
+            command: "serve".into(),
+            after: Vec::new(),
+        }
     }
 
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Launch {
         self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// An argument after the subcommand.
+    pub fn arg_after(mut self, arg: &str) -> Launch {
+        self.after.push(arg.into());
         self
     }
 
@@ -71,7 +84,12 @@ impl Launch {
                 cmd.env_remove(key);
             }
         }
-        cmd.arg("--data-dir").arg(&self.data_dir).args(&self.args).arg(&self.command).envs(&self.env);
+        cmd.arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(&self.args)
+            .arg(&self.command)
+            .args(&self.after)
+            .envs(&self.env);
         cmd
     }
 }

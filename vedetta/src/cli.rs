@@ -53,4 +53,27 @@ pub enum Import {
         /// The GeoJSON file.
         file: PathBuf,
     },
+    /// Municipal boundaries (ISTAT GeoJSON, EPSG:4326), upserted by ISTAT code; stations then get their comune.
+    Comuni {
+        /// The GeoJSON file(s).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// One version of a zoning plan (PUC/PRG) from a GeoJSON FeatureCollection (EPSG:4326).
+    Zoning {
+        /// The GeoJSON file.
+        file: PathBuf,
+        /// The plan, e.g. "PUC Genova".
+        #[arg(long)]
+        plan: String,
+        /// This version's label, e.g. "2015" or "Variante 3".
+        #[arg(long)]
+        version: String,
+        /// Approval date (YYYY-MM-DD): the version is in force from then.
+        #[arg(long)]
+        approved: chrono::NaiveDate,
+        /// The version this one varies: it then replaces only the zones inside its perimeter.
+        #[arg(long, value_name = "VERSION")]
+        variant_of: Option<String>,
+    },
 }

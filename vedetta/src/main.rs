@@ -6,13 +6,14 @@
 mod cli;
 mod config;
 mod database;
+mod import;
 mod serve;
 mod simulate;
 mod telemetry;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, Import};
+use crate::cli::{Cli, Command};
 use crate::config::{Config, OsEnv, Overrides};
 use crate::database::{Database, Owner};
 
@@ -57,7 +58,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("Migrazioni applicate / migrations applied.");
             Ok(())
         }
-        Command::Import(what) => import(what, config).await,
+        Command::Import(what) => import::run(what, config).await,
         Command::Simulate(args) => {
             use anyhow::Context;
             let broker_url =
@@ -76,48 +77,4 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-async fn import(what: Import, config: Config) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let db = Database::open(&config, Owner::Command("vedetta import")).await?;
-    let result = async {
-        geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
-        match what {
-            Import::Stations { file } => {
-                let text = std::fs::read_to_string(&file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                let json: serde_json::Value =
-                    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-                let report = sensors::import::stations(&db.pool, &json)
-                    .await
-                    .with_context(|| format!("while importing {}", file.display()))?;
-                for code in &report.created {
-                    println!("creata / created  {code}");
-                }
-                for code in &report.updated {
-                    println!("aggiornata / updated  {code}");
-                }
-                for (index, reason) in &report.invalid {
-                    println!("scartata / invalid  feature {index}: {reason}");
-                }
-                println!(
-                    "{} create, {} aggiornate, {} scartate / {} created, {} updated, {} invalid",
-                    report.created.len(),
-                    report.updated.len(),
-                    report.invalid.len(),
-                    report.created.len(),
-                    report.updated.len(),
-                    report.invalid.len()
-                );
-                if !report.invalid.is_empty() {
-                    anyhow::bail!("{} invalid feature(s) in {}", report.invalid.len(), file.display());
-                }
-                Ok(())
-            }
-        }
-    }
-    .await;
-    db.close().await?;
-    result
 }

@@ -16,7 +16,7 @@ use tower_http::trace::TraceLayer;
 use crate::health::Check;
 use sensors::event::{EventLog, ReadingsCommitted};
 
-use crate::{ApiError, auth, dead_letters, health, pages, sta, stations, stream, telemetry};
+use crate::{ApiError, auth, dead_letters, health, ogc, pages, sta, stations, stream, telemetry, territory};
 
 /// What handlers share: the pool, the health checks, the metrics handle.
 #[derive(Clone, Debug)]
@@ -79,6 +79,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stations/{code}/latest", get(stations::latest))
         .route("/api/readings/stream", get(stream::readings))
         .route("/api/ingest/dead-letters", get(dead_letters::list))
+        .route("/api/comuni", get(territory::comuni))
+        .route("/api/comuni/at", get(territory::comune_at))
+        .route("/api/zoning/at", get(territory::zoning_at))
+        .route("/api/zoning/intersect", axum::routing::post(territory::zoning_intersect))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/", get(ogc::landing))
+        .route("/ogc/api", get(ogc::api))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{id}", get(ogc::collection))
+        .route("/ogc/collections/{id}/items", get(ogc::items))
+        .route("/ogc/collections/{id}/items/{fid}", get(ogc::item))
         .route("/sta/v1.1", get(sta::landing))
         .route("/sta/v1.1/", get(sta::landing))
         .route("/sta/v1.1/{*path}", get(sta::resource))

@@ -75,6 +75,16 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<geodata::Error> for ApiError {
+    fn from(e: geodata::Error) -> Self {
+        match e {
+            geodata::Error::Import(_) | geodata::Error::Crs { .. } => ApiError::Unprocessable(e.to_string()),
+            geodata::Error::Database(db) => db.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<sensors::Error> for ApiError {
     fn from(e: sensors::Error) -> Self {
         match e {

@@ -5,11 +5,13 @@ pub mod auth;
 mod dead_letters;
 mod error;
 pub mod health;
+mod ogc;
 mod pages;
 mod sta;
 mod stations;
 mod stream;
 mod telemetry;
+mod territory;
 
 pub use app::{AppState, ops_router, router};
 pub use auth::{Caller, Role};

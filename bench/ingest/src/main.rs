@@ -17,6 +17,8 @@
 //! 2. **raw COPY**: the same rows in one `COPY … FROM STDIN` into the same table — the physical reference.
 //! 3. **naive consumer**: an in-process subscriber doing SELECT + INSERT + commit per message, for
 //!    `--naive-messages` readings.
+//! 4. **MQTT only** (a reference, not a target): the burst of 1. through a fresh broker to a subscriber that stores
+//!    nothing — the ceiling the broker and the publishers set on this machine.
 //!
 //! It prints a Markdown table with the ratios, the machine and the date, with PASS/MISSED against each target, and
 //! writes the same text to `bench/out/ingest-<date>.md`. A missed target does not fail the process; an error does.
@@ -29,6 +31,7 @@ mod metrics;
 mod naive;
 mod processes;
 mod report;
+mod transport;
 mod vedetta;
 mod workload;
 
@@ -106,7 +109,6 @@ async fn run(args: Args) -> Result<()> {
 
     eprintln!("Starting a private PostgreSQL + PostGIS cluster (fsync on, synchronous_commit on) …");
     let mut cluster = tokio::task::spawn_blocking(database::BenchCluster::start).await??;
-    let mut broker = processes::Mosquitto::start().await.context("while starting Mosquitto")?;
     let postgres = {
         let pool = database::pool(&cluster.url("postgres"), 1).await?;
         let version = database::server_version(&pool).await?;
@@ -122,14 +124,22 @@ async fn run(args: Args) -> Result<()> {
         latency_rate: args.rate_latency,
         latency_seconds: args.latency_seconds,
     };
+    // A fresh broker per phase: Vedetta's persistent session would otherwise make the broker keep a copy of every
+    // later message for it.
+    let mut broker = start_broker().await?;
     let vedetta = vedetta::run(&cluster, &mut broker, &plan, &settings).await.context("phase vedetta")?;
+    let mosquitto_peak_rss_kb = broker.peak_rss_kb();
+    let mosquitto = broker.version().to_string();
+    drop(broker);
     let copy = copy::run(&cluster, &plan).await.context("phase raw COPY")?;
+    let mut broker = start_broker().await?;
+    let transport = transport::run(&mut broker, &plan, args.publishers).await.context("phase MQTT only")?;
+    drop(broker);
     let naive_plan = workload::Plan::new(args.naive_messages, args.stations, now);
+    let mut broker = start_broker().await?;
     let naive = naive::run(&cluster, &mut broker, &naive_plan, args.publishers)
         .await
         .context("phase naive consumer")?;
-    let mosquitto_peak_rss_kb = broker.peak_rss_kb();
-    let mosquitto = broker.version().to_string();
     drop(broker);
     tokio::task::block_in_place(|| cluster.stop())?;
 
@@ -145,6 +155,7 @@ async fn run(args: Args) -> Result<()> {
         vedetta,
         copy,
         naive,
+        transport,
         mosquitto_peak_rss_kb,
     };
     let markdown = report.markdown();
@@ -156,6 +167,10 @@ async fn run(args: Args) -> Result<()> {
     let shown = out.canonicalize().unwrap_or(out);
     eprintln!("Written to {}", shown.display());
     Ok(())
+}
+
+async fn start_broker() -> Result<processes::Mosquitto> {
+    processes::Mosquitto::start().await.context("while starting Mosquitto")
 }
 
 /// The command that reproduces this run.

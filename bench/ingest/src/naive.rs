@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::database::{self, BenchCluster};
 use crate::processes::Mosquitto;
@@ -93,31 +94,16 @@ pub async fn run(
     let publishers = Publishers::connect(broker.port(), publishers, "bench-naive").await?;
     let started = Instant::now();
     let tasks = publishers.publish_all(plan.messages_by_publisher(publishers.len()));
-    let (mut last, mut last_change, mut last_print) = (0, Instant::now(), Instant::now());
-    loop {
-        let now = Instant::now();
-        let done = handled.load(Ordering::Relaxed);
-        if done >= target || consumer.is_finished() {
-            break;
-        }
-        if done != last {
-            (last, last_change) = (done, now);
-        } else if now - last_change > STALL {
-            consumer.abort();
-            poller.abort();
-            bail!(
-                "the naive consumer stored nothing for {STALL:?} ({done} of {target} stored, {} PUBACKs)",
-                publishers.acked()
-            );
-        }
-        if now - last_print > Duration::from_secs(10) {
-            eprintln!("  … {done} of {target} stored, {} PUBACKs", publishers.acked());
-            last_print = now;
-        }
-        broker.check_alive()?;
-        publishers.check()?;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let done =
+        match wait_handled("the naive consumer", &handled, target, &consumer, broker, &publishers).await {
+            Ok(done) => done,
+            Err(e) => {
+                consumer.abort();
+                poller.abort();
+                return Err(e);
+            }
+        };
+    let seconds = (done - started).as_secs_f64();
     let inserted = consumer.await.context("the naive consumer panicked")?;
     if inserted.is_err() && poller.is_finished() {
         poller.await.context("the naive consumer's event loop panicked")??;
@@ -125,7 +111,6 @@ pub async fn run(
         poller.abort();
     }
     let inserted = inserted?;
-    let seconds = started.elapsed().as_secs_f64();
     for task in tasks {
         task.await.context("a publishing task failed")??;
     }
@@ -135,6 +120,38 @@ pub async fn run(
     ensure!(counted == target as i64, "{counted} readings in the table instead of {target}");
     pool.close().await;
     Ok(Outcome { readings: target, seconds })
+}
+
+/// Polls `handled` every 50 ms until it reaches `target` (returns when that was seen) or `task` ends; fails when
+/// it does not move for [`STALL`].
+pub async fn wait_handled<T>(
+    who: &str,
+    handled: &AtomicU64,
+    target: u64,
+    task: &JoinHandle<T>,
+    broker: &mut Mosquitto,
+    publishers: &Publishers,
+) -> Result<Instant> {
+    let (mut last, mut last_change, mut last_print) = (0, Instant::now(), Instant::now());
+    loop {
+        let now = Instant::now();
+        let done = handled.load(Ordering::Relaxed);
+        if done >= target || task.is_finished() {
+            return Ok(now);
+        }
+        if done != last {
+            (last, last_change) = (done, now);
+        } else if now - last_change > STALL {
+            bail!("{who} handled nothing for {STALL:?} ({done} of {target}, {} PUBACKs)", publishers.acked());
+        }
+        if now - last_print > Duration::from_secs(10) {
+            eprintln!("  … {done} of {target} handled, {} PUBACKs", publishers.acked());
+            last_print = now;
+        }
+        broker.check_alive()?;
+        publishers.check()?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// One message: parse, look the station up, insert (autocommit). Returns the rows inserted (0 or 1).

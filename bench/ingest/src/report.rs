@@ -56,6 +56,8 @@ pub struct Report {
     pub vedetta: vedetta::Outcome,
     pub copy: copy::Outcome,
     pub naive: naive::Outcome,
+    /// The MQTT-only reference (same burst, nothing stored).
+    pub transport: naive::Outcome,
     pub mosquitto_peak_rss_kb: Option<u64>,
 }
 
@@ -87,6 +89,7 @@ impl Report {
         let v_rate = rate(v.readings, v.seconds);
         let c_rate = rate(self.copy.readings, self.copy.seconds);
         let n_rate = rate(self.naive.readings, self.naive.seconds);
+        let t_rate = rate(self.transport.readings, self.transport.seconds);
         let share = if c_rate > 0.0 { v_rate / c_rate } else { 0.0 };
         let times_naive = if n_rate > 0.0 { v_rate / n_rate } else { 0.0 };
         let rss_mb = v.peak_rss_kb.map(|kb| kb as f64 * 1024.0 / 1e6);
@@ -127,6 +130,12 @@ impl Report {
                 self.naive.readings,
                 self.naive.seconds,
                 n_rate,
+            ),
+            (
+                "*reference:* MQTT only (same burst, the subscriber stores nothing)",
+                self.transport.readings,
+                self.transport.seconds,
+                t_rate,
             ),
         ];
         for (name, readings, seconds, r) in rows {

@@ -1,0 +1,99 @@
+//! `vedetta import …`: every importer has the same shape — read the file, hand it to the domain crate, print
+//! what was created, updated and refused (Italian first), exit 1 when anything was refused.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::cli::Import;
+use crate::config::Config;
+use crate::database::{Database, Owner};
+
+/// Runs one import against the configured database (or the private cluster of the data dir).
+pub async fn run(what: Import, config: Config) -> anyhow::Result<()> {
+    let db = Database::open(&config, Owner::Command("vedetta import")).await?;
+    let result = async {
+        geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+        match what {
+            Import::Stations { file } => stations(&db, &file).await,
+            Import::Comuni { files } => {
+                for file in files {
+                    comuni(&db, &file).await?;
+                }
+                Ok(())
+            }
+            Import::Zoning { file, plan, version, approved, variant_of } => {
+                let opts = geodata::zoning::ZoningOptions {
+                    plan,
+                    version,
+                    approved,
+                    variant_of,
+                    source_file: Some(file.display().to_string()),
+                };
+                zoning(&db, &file, &opts).await
+            }
+        }
+    }
+    .await;
+    db.close().await?;
+    result
+}
+
+fn read_json(file: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))
+}
+
+/// Prints the refused items and fails when there are any.
+fn refused(file: &Path, invalid: &[(usize, String)]) -> anyhow::Result<()> {
+    for (index, reason) in invalid {
+        println!("scartata / invalid  feature {index}: {reason}");
+    }
+    if !invalid.is_empty() {
+        bail!("{} invalid feature(s) in {}", invalid.len(), file.display());
+    }
+    Ok(())
+}
+
+async fn stations(db: &Database, file: &Path) -> anyhow::Result<()> {
+    let json = read_json(file)?;
+    let report = sensors::import::stations(&db.pool, &json)
+        .await
+        .with_context(|| format!("while importing {}", file.display()))?;
+    for code in &report.created {
+        println!("creata / created  {code}");
+    }
+    for code in &report.updated {
+        println!("aggiornata / updated  {code}");
+    }
+    let (c, u, i) = (report.created.len(), report.updated.len(), report.invalid.len());
+    println!("{c} create, {u} aggiornate, {i} scartate / {c} created, {u} updated, {i} invalid");
+    refused(file, &report.invalid)
+}
+
+async fn comuni(db: &Database, file: &Path) -> anyhow::Result<()> {
+    let json = read_json(file)?;
+    let report = geodata::comune::import(&db.pool, &json)
+        .await
+        .with_context(|| format!("while importing {}", file.display()))?;
+    let (c, u, i, s) = (report.created, report.updated, report.invalid.len(), report.stations_located);
+    println!(
+        "{}: {c} comuni creati, {u} aggiornati, {i} scartati; {s} stazioni ricollocate / \
+         {c} comuni created, {u} updated, {i} invalid; {s} stations relocated",
+        file.display()
+    );
+    refused(file, &report.invalid)
+}
+
+async fn zoning(db: &Database, file: &Path, opts: &geodata::zoning::ZoningOptions) -> anyhow::Result<()> {
+    let json = read_json(file)?;
+    let report = geodata::zoning::import(&db.pool, &json, opts)
+        .await
+        .with_context(|| format!("while importing {}", file.display()))?;
+    let (z, r, i) = (report.zones, report.repaired, report.invalid.len());
+    println!(
+        "{} {}: {z} zone importate ({r} geometrie riparate), {i} scartate / {z} zones imported ({r} geometries repaired), {i} invalid",
+        opts.plan, opts.version
+    );
+    refused(file, &report.invalid)
+}
