@@ -277,3 +277,25 @@ fn migrations_create_postgis_and_one_schema_per_domain() {
         }
     });
 }
+
+#[test]
+fn demo_generates_its_territory_and_a_storm_streams_in() {
+    let root = tempfile::tempdir().unwrap();
+    let mut launch = Launch::serve(root.path());
+    launch.command = "demo".into();
+    let mut vedetta = launch.spawn();
+    vedetta.wait_healthy();
+    assert!(vedetta.stdout().contains("Vedetta demo è attiva"), "{}", vedetta.stdout());
+    wait_for("the 24 simulated stations", Duration::from_secs(30), || {
+        let (_, stations) = get(&vedetta.url("/api/stations"), None);
+        (stations["features"].as_array().map_or(0, Vec::len) == 24).then_some(())
+    });
+    let (_, comuni) = get(&vedetta.url("/api/comuni"), None);
+    assert_eq!(comuni["comuni"][0]["name"], "Comune dimostrativo");
+    let (_, zones) = get(&vedetta.url("/api/zoning/at?lat=44.41&lon=8.92"), None);
+    assert_eq!(zones["zones"][0]["code"], "FV1", "the variant is in force today: {zones}");
+    wait_for("simulated readings to be stored", Duration::from_secs(60), || {
+        (metric(&vedetta, "vedetta_ingest_readings_stored_total") >= 10.0).then_some(())
+    });
+    assert!(vedetta.terminate().success());
+}

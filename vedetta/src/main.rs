@@ -6,6 +6,7 @@
 mod cli;
 mod config;
 mod database;
+mod demo;
 mod import;
 mod serve;
 mod simulate;

@@ -42,6 +42,9 @@ async fn run_platform(
         println!("Token di amministrazione (mostrato una sola volta) / admin token (shown once):\n  {token}");
     }
 
+    if demo {
+        crate::demo::seed(&db.pool).await?;
+    }
     let broker_url = match &config.mqtt.url {
         Some(url) => url.clone(),
         None => {

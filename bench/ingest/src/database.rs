@@ -50,8 +50,8 @@ impl BenchCluster {
         self.cluster.as_ref().map(|c| c.url(database)).unwrap_or_default()
     }
 
-    /// Creates `name` and runs Vedetta's migrations in it. Returns its URL.
-    pub async fn create_database(&self, name: &str) -> Result<String> {
+    /// Creates `name` and, with `migrate`, runs the migrations this benchmark was built with. Returns its URL.
+    pub async fn create_database(&self, name: &str, migrate: bool) -> Result<String> {
         let mut admin = PgConnection::connect(&self.url("postgres"))
             .await
             .context("cannot connect to the benchmark cluster")?;
@@ -61,9 +61,11 @@ impl BenchCluster {
             .with_context(|| format!("cannot create the database {name}"))?;
         admin.close().await?;
         let url = self.url(name);
-        let pool = pool(&url, 2).await?;
-        geodata::db::migrate(&pool).await.with_context(|| format!("while migrating {name}"))?;
-        pool.close().await;
+        if migrate {
+            let pool = pool(&url, 2).await?;
+            geodata::db::migrate(&pool).await.with_context(|| format!("while migrating {name}"))?;
+            pool.close().await;
+        }
         Ok(url)
     }
 
@@ -136,6 +138,16 @@ pub async fn ensure_partitions(pool: &PgPool, plan: &Plan) -> Result<()> {
             .with_context(|| format!("cannot create the partition of {month}"))?;
     }
     Ok(())
+}
+
+/// The newest migration applied in the database, and the newest one this benchmark was built with.
+pub async fn migration_versions(pool: &PgPool) -> Result<(i64, i64)> {
+    let applied: Option<i64> = sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+        .fetch_one(pool)
+        .await
+        .context("cannot read _sqlx_migrations")?;
+    let built = geodata::db::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    Ok((applied.unwrap_or(0), built))
 }
 
 /// Exact number of stored readings.

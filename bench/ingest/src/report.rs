@@ -189,13 +189,21 @@ impl Report {
         let _ = writeln!(
             md,
             "- Checks: {} rows in Vedetta's table (expected {}), {} dead letters, {} duplicates; Vedetta: {}. \
-             Binary: {}.\n",
+             Binary: {}{}.\n",
             thousands(v.rows_in_database as f64),
             thousands(v.rows_expected as f64),
             v.dead_letters,
             v.duplicates,
             v.exit.lines().next().unwrap_or_default(),
             self.vedetta_binary,
+            if v.migrations.0 == v.migrations.1 {
+                String::new()
+            } else {
+                format!(
+                    " (its newest migration is {}, the benchmark's {}: built from different sources)",
+                    v.migrations.0, v.migrations.1
+                )
+            },
         );
 
         let p99_ok = l.within_target.is_some_and(|f| f >= 0.99) && l.observed >= l.published as f64;

@@ -49,6 +49,8 @@ pub struct Outcome {
     pub duplicates: f64,
     pub rows_in_database: i64,
     pub rows_expected: i64,
+    /// The newest migration in Vedetta's database and the newest one the benchmark was built with.
+    pub migrations: (i64, i64),
 }
 
 /// The paced sub-phase.
@@ -194,13 +196,20 @@ pub async fn run(
     plan: &Plan,
     s: &Settings,
 ) -> Result<Outcome> {
-    let url = cluster.create_database("bench_vedetta").await?;
-    let pool = database::pool(&url, 2).await?;
-    database::insert_stations(&pool, plan.stations).await?;
-    database::checkpoint(&pool).await?;
-
+    // Vedetta migrates its database itself (with the migrations it was built with); the stations come after.
+    let url = cluster.create_database("bench_vedetta", false).await?;
     let mut vedetta = Vedetta::start(&s.binary, &url, broker.port())?;
     vedetta.wait_healthy(Duration::from_secs(60)).await?;
+    let pool = database::pool(&url, 2).await?;
+    let (applied, built) = database::migration_versions(&pool).await?;
+    if applied != built {
+        eprintln!(
+            "warning: Vedetta's newest migration is {applied}, this benchmark's is {built}: the binary and the \
+             benchmark were built from different sources (the COPY and naive phases use the benchmark's schema)"
+        );
+    }
+    database::insert_stations(&pool, plan.stations).await?;
+    database::checkpoint(&pool).await?;
     let publishers = Publishers::connect(broker.port(), s.publishers, "bench-vedetta").await?;
 
     // A probe, repeated until stored: the worker's subscription is in place and its first batch paid for.
@@ -273,6 +282,7 @@ pub async fn run(
         dead_letters,
         duplicates,
         rows_in_database,
+        migrations: (applied, built),
         rows_expected: (1 + plan.messages + u64::from(s.latency_rate) * u64::from(s.latency_seconds)) as i64,
     })
 }
