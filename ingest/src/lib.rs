@@ -5,6 +5,7 @@ pub mod client;
 pub mod dead_letter;
 pub mod endpoint;
 mod error;
+mod station_cache;
 pub mod writer;
 
 pub use broker::{BrokerOptions, EmbeddedBroker};

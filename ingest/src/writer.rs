@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use sensors::event::{EventLog, ReadingsCommitted};
 use sensors::qc::{self, Flags, Previous, QcStation};
 use sensors::store::{self, Partitions, ReadingRow};
-use sensors::{Decoded, Quantity, RawReading, Reject, RejectKind, Source, Station};
+use sensors::{Decoded, Quantity, RawReading, Reject, RejectKind, Source};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::client::{Ack, IngestStatus, Message, MessageSink};
 use crate::dead_letter::{self, DeadLetter};
+use crate::station_cache::StationCache;
 
 /// How the writer batches.
 #[derive(Debug, Clone)]
@@ -37,15 +38,14 @@ impl Default for WriterOptions {
 /// The sink the MQTT loop delivers to; the writer task drains it.
 #[derive(Debug)]
 pub struct BatchSink {
-    tx: Option<mpsc::UnboundedSender<(Message, Ack)>>,
+    tx: Option<mpsc::Sender<(Message, Ack)>>,
     done: Option<oneshot::Receiver<()>>,
 }
 
 impl MessageSink for BatchSink {
     async fn accept(&mut self, message: Message, ack: Ack) {
-        // The broker's in-flight window bounds what can be queued here: nothing is acknowledged before commit.
         if let Some(tx) = &self.tx
-            && tx.send((message, ack)).is_err()
+            && tx.send((message, ack)).await.is_err()
         {
             warn!("The writer is gone; the message stays with the broker.");
         }
@@ -63,10 +63,11 @@ impl MessageSink for BatchSink {
 #[derive(Debug)]
 pub struct Writer {
     pool: PgPool,
-    rx: mpsc::UnboundedReceiver<(Message, Ack)>,
+    rx: mpsc::Receiver<(Message, Ack)>,
     done: Option<oneshot::Sender<()>>,
     opts: WriterOptions,
     partitions: Partitions,
+    stations: StationCache,
     events: Arc<EventLog<ReadingsCommitted>>,
     status: Arc<IngestStatus>,
 }
@@ -78,11 +79,21 @@ pub fn writer(
     status: Arc<IngestStatus>,
     opts: WriterOptions,
 ) -> (BatchSink, Writer) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    // Bounded: when the database is slower than the broker (or down), the MQTT loop waits here instead of
+    // queueing without limit; the broker keeps the rest for Vedetta's session.
+    let (tx, rx) = mpsc::channel(2 * opts.max_batch.max(1));
     let (done_tx, done_rx) = oneshot::channel();
     let sink = BatchSink { tx: Some(tx), done: Some(done_rx) };
-    let writer =
-        Writer { pool, rx, done: Some(done_tx), opts, partitions: Partitions::default(), events, status };
+    let writer = Writer {
+        pool,
+        rx,
+        done: Some(done_tx),
+        opts,
+        partitions: Partitions::default(),
+        stations: StationCache::default(),
+        events,
+        status,
+    };
     (sink, writer)
 }
 
@@ -152,9 +163,15 @@ impl Writer {
             .collect();
 
         let mut backoff = Duration::from_millis(100);
+        let mut refreshed = false;
         let stored = loop {
             match self.store(&items).await {
                 Ok(stored) => break Some(stored),
+                Err(e) if e.is_foreign_key_violation() && !refreshed => {
+                    // A station was deleted since it was cached: forget the cache and try again.
+                    self.stations.clear();
+                    refreshed = true;
+                }
                 Err(e) if e.is_transient() => {
                     metrics::counter!("vedetta_ingest_retries_total").increment(1);
                     self.status.set_storage_error(Some(format!("cannot store readings: {e}; retrying")));
@@ -175,9 +192,9 @@ impl Writer {
         self.status.set_storage_error(None);
 
         let now = Utc::now();
+        let lag = metrics::histogram!("vedetta_ingest_commit_lag_seconds");
         for row in &committed.rows {
-            let lag = (now - row.observed_at).num_milliseconds() as f64 / 1000.0;
-            metrics::histogram!("vedetta_ingest_commit_lag_seconds").record(lag.max(0.0));
+            lag.record(((now - row.observed_at).num_milliseconds() as f64 / 1000.0).max(0.0));
         }
         metrics::counter!("vedetta_ingest_readings_stored_total").increment(committed.rows.len() as u64);
         metrics::counter!("vedetta_ingest_readings_duplicate_total").increment(committed.duplicates as u64);
@@ -200,11 +217,13 @@ impl Writer {
     }
 
     /// Stores a whole batch in one transaction.
-    async fn store(&self, items: &[Item]) -> sensors::Result<Committed> {
+    async fn store(&mut self, items: &[Item]) -> sensors::Result<Committed> {
         let mut tx = self.pool.begin().await?;
-        let stations = resolve(&mut tx, items).await?;
-        let mut plan = plan(items, &stations);
-        qc_and_latest(&mut tx, &mut plan, &stations).await?;
+        self.stations
+            .load(&mut tx, items.iter().filter_map(|i| i.decoded.as_ref().ok().map(|d| &d.source)))
+            .await?;
+        let mut plan = plan(items, &self.stations);
+        qc_and_latest(&mut tx, &mut plan, &self.stations).await?;
         self.partitions.ensure(&mut tx, plan.rows.iter().map(|r| r.observed_at)).await?;
         let inserted = store::insert_readings(&mut tx, &plan.rows).await?;
         store::advance_latest(&mut tx, &plan.latest).await?;
@@ -216,7 +235,7 @@ impl Writer {
 
     /// The fallback when a batch fails for a reason other than an outage: each message alone, and what still
     /// fails becomes a dead letter with the error.
-    async fn store_one_by_one(&self, items: &[Item]) -> Committed {
+    async fn store_one_by_one(&mut self, items: &[Item]) -> Committed {
         let mut all = Committed::default();
         for item in items {
             let one = std::slice::from_ref(item);
@@ -264,43 +283,8 @@ struct Committed {
     codes: HashMap<i64, String>,
 }
 
-/// The stations the batch speaks of, by code and by Datastream id.
-struct Stations {
-    by_code: HashMap<String, Station>,
-    by_id: HashMap<i64, Station>,
-}
-
-async fn resolve(conn: &mut sqlx::PgConnection, items: &[Item]) -> sensors::Result<Stations> {
-    let mut codes: Vec<String> = Vec::new();
-    let mut ids: Vec<i64> = Vec::new();
-    for item in items {
-        match item.decoded.as_ref().map(|d| &d.source) {
-            Ok(Source::Code(code)) => codes.push(code.clone()),
-            Ok(Source::Datastream(ds)) => ids.push(sensors::sta::datastream_station(*ds)),
-            Err(_) => {}
-        }
-    }
-    codes.sort_unstable();
-    codes.dedup();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut by_code = HashMap::new();
-    let mut by_id = HashMap::new();
-    if !codes.is_empty() {
-        for s in store::stations_by_code(conn, &codes).await? {
-            by_code.insert(s.code.clone(), s);
-        }
-    }
-    if !ids.is_empty() {
-        for s in store::stations_by_id(conn, &ids).await? {
-            by_id.insert(s.id, s);
-        }
-    }
-    Ok(Stations { by_code, by_id })
-}
-
 /// Sorts every decoded reading into rows or dead letters.
-fn plan(items: &[Item], stations: &Stations) -> Plan {
+fn plan(items: &[Item], stations: &StationCache) -> Plan {
     let mut plan = Plan::default();
     for item in items {
         let topic = &item.message.topic;
@@ -314,10 +298,7 @@ fn plan(items: &[Item], stations: &Stations) -> Plan {
         for reject in &decoded.rejects {
             plan.dead.push(letter(topic, item, reject));
         }
-        let station = match &decoded.source {
-            Source::Code(code) => stations.by_code.get(code),
-            Source::Datastream(ds) => stations.by_id.get(&sensors::sta::datastream_station(*ds)),
-        };
+        let station = stations.get(&decoded.source);
         let Some(station) = station else {
             let who = match &decoded.source {
                 Source::Code(code) => format!("no station has the code `{code}`"),
@@ -365,12 +346,10 @@ fn letter(topic: &str, item: &Item, reject: &Reject) -> DeadLetter {
 async fn qc_and_latest(
     conn: &mut sqlx::PgConnection,
     plan: &mut Plan,
-    stations: &Stations,
+    stations: &StationCache,
 ) -> sensors::Result<()> {
     let params: HashMap<i64, QcStation> = stations
-        .by_code
-        .values()
-        .chain(stations.by_id.values())
+        .stations()
         .map(|s| (s.id, QcStation { kind: s.kind, range: s.range, interval_s: s.interval_s, params: s.qc }))
         .collect();
     let mut series: BTreeMap<(i64, i16), Vec<ReadingRow>> = BTreeMap::new();

@@ -24,6 +24,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether a row referred to something that no longer exists (a deleted station).
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23503"))
+    }
+
     /// Whether retrying the same operation later may succeed (the database is down or overloaded).
     pub fn is_transient(&self) -> bool {
         match self {

@@ -194,8 +194,6 @@ impl Partitions {
     }
 }
 
-/// A reading row as the database returns it: station, quantity, time, value, qc, received_at.
-type ReadingTuple = (i64, i16, DateTime<Utc>, f64, i32, DateTime<Utc>);
 /// A predecessor: station, quantity, time, value, run_since.
 type PreviousTuple = (i64, i16, DateTime<Utc>, f64, DateTime<Utc>);
 
@@ -222,11 +220,12 @@ pub async fn insert_readings(conn: &mut PgConnection, rows: &[ReadingRow]) -> Re
         fs.push(r.qc.0);
         rs.push(r.received_at);
     }
-    let inserted: Vec<ReadingTuple> = sqlx::query_as(
+    // Only the keys come back: the rows themselves are already here.
+    let inserted: Vec<(i64, i16, DateTime<Utc>)> = sqlx::query_as(
         "insert into sensors.reading (station_id, quantity, observed_at, value, qc, received_at)
          select * from unnest($1::bigint[], $2::smallint[], $3::timestamptz[], $4::float8[], $5::int[], $6::timestamptz[])
          on conflict do nothing
-         returning station_id, quantity, observed_at, value, qc, received_at",
+         returning station_id, quantity, observed_at",
     )
     .bind(&ids)
     .bind(&qs)
@@ -236,18 +235,14 @@ pub async fn insert_readings(conn: &mut PgConnection, rows: &[ReadingRow]) -> Re
     .bind(&rs)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(inserted
-        .into_iter()
-        .filter_map(|(station_id, q, observed_at, value, qc, received_at)| {
-            Some(ReadingRow {
-                station_id,
-                quantity: Quantity::from_code(q)?,
-                observed_at,
-                value,
-                qc: Flags(qc),
-                received_at,
-            })
-        })
+    if inserted.len() == rows.len() {
+        return Ok(rows.to_vec());
+    }
+    let new: HashSet<(i64, i16, DateTime<Utc>)> = inserted.into_iter().collect();
+    Ok(rows
+        .iter()
+        .filter(|r| new.contains(&(r.station_id, r.quantity.code(), r.observed_at)))
+        .copied()
         .collect())
 }
 

@@ -249,6 +249,29 @@ fn bad_input_becomes_dead_letters_with_reasons_and_ingest_goes_on() {
     assert_eq!(get(&vedetta.url("/api/ingest/dead-letters"), None).0, 401);
 }
 
+#[test]
+fn a_station_deleted_while_ingest_knows_it_turns_its_readings_into_dead_letters() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let (vedetta, port) = platform(root.path(), &db);
+    create_station(&vedetta, station_feature("DEL-PLUV", "rain_gauge", json!({})));
+    publish_all(port, &[msg("vedetta/v1/sensors/DEL-PLUV/rain", r#"{"t":"2026-11-21T10:00:00Z","v":0.2}"#)]);
+    wait_count(&db, 1);
+    let (status, _) = send_json("DELETE", &vedetta.url("/api/stations/DEL-PLUV"), TOKEN, &Value::Null);
+    assert_eq!(status, 204);
+    publish_all(port, &[msg("vedetta/v1/sensors/DEL-PLUV/rain", r#"{"t":"2026-11-21T10:05:00Z","v":0.4}"#)]);
+    let body = wait_for("a dead letter", Duration::from_secs(20), || {
+        let (_, body) = get_auth(&vedetta, "/api/ingest/dead-letters");
+        (!body["dead_letters"].as_array().unwrap().is_empty()).then_some(body)
+    });
+    assert_eq!(body["dead_letters"][0]["kind"], "unknown_station", "{body}");
+    assert_eq!(
+        query_i64(&db.url, "select count(*) from sensors.reading"),
+        0,
+        "the station's readings went with it"
+    );
+}
+
 fn get_auth(vedetta: &Vedetta, path: &str) -> (u16, Value) {
     get(&vedetta.url(path), Some(TOKEN))
 }

@@ -87,7 +87,7 @@ pub fn binary(explicit: Option<PathBuf>) -> Result<PathBuf> {
         ensure!(status.success(), "cargo build --release -p vedetta failed ({status})");
         ensure!(path.is_file(), "cargo built Vedetta but {} is not there", path.display());
     }
-    Ok(path)
+    Ok(path.canonicalize().unwrap_or(path))
 }
 
 /// A running `vedetta ingest`.
