@@ -38,14 +38,14 @@ impl Default for WriterOptions {
 /// The sink the MQTT loop delivers to; the writer task drains it.
 #[derive(Debug)]
 pub struct BatchSink {
-    tx: Option<mpsc::Sender<(Message, Ack)>>,
+    tx: Option<mpsc::UnboundedSender<(Message, Ack)>>,
     done: Option<oneshot::Receiver<()>>,
 }
 
 impl MessageSink for BatchSink {
     async fn accept(&mut self, message: Message, ack: Ack) {
         if let Some(tx) = &self.tx
-            && tx.send((message, ack)).await.is_err()
+            && tx.send((message, ack)).is_err()
         {
             warn!("The writer is gone; the message stays with the broker.");
         }
@@ -63,7 +63,7 @@ impl MessageSink for BatchSink {
 #[derive(Debug)]
 pub struct Writer {
     pool: PgPool,
-    rx: mpsc::Receiver<(Message, Ack)>,
+    rx: mpsc::UnboundedReceiver<(Message, Ack)>,
     done: Option<oneshot::Sender<()>>,
     opts: WriterOptions,
     partitions: Partitions,
@@ -79,9 +79,12 @@ pub fn writer(
     status: Arc<IngestStatus>,
     opts: WriterOptions,
 ) -> (BatchSink, Writer) {
-    // Bounded: when the database is slower than the broker (or down), the MQTT loop waits here instead of
-    // queueing without limit; the broker keeps the rest for Vedetta's session.
-    let (tx, rx) = mpsc::channel(2 * opts.max_batch.max(1));
+    // Unbounded on purpose. What can queue here is bounded by the broker's in-flight window: nothing is acknowledged
+    // before commit, so while the database is down at most `max_inflight_messages` wait here. A bounded queue would
+    // make the MQTT loop stop polling when full; the loop also carries the acknowledgements out, so the writer
+    // could block on them and the two would wait for each other (seen with Mosquitto 2.0.11, which overruns its
+    // window while acknowledgements flow).
+    let (tx, rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = oneshot::channel();
     let sink = BatchSink { tx: Some(tx), done: Some(done_rx) };
     let writer = Writer {

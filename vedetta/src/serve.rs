@@ -180,21 +180,25 @@ fn spawn_ingest(
     Ok(tokio::spawn(IngestLoop::new(opts, sink, status).run(cancel)))
 }
 
-/// Drops the reading partitions past the retention, at start and every six hours.
+/// Housekeeping of the readings, at start and every six hours: partitions created two months ahead, and those past
+/// the retention (`sensors.retention_months`, 0 keeps everything) dropped.
 fn spawn_retention(config: &Config, pool: PgPool) {
     let months = config.sensors.retention_months;
-    if months == 0 {
-        return;
-    }
     tokio::spawn(async move {
+        let partitions = sensors::store::Partitions::default();
         loop {
-            let cutoff = chrono::Utc::now() - chrono::Duration::days(31 * i64::from(months));
-            match sensors::store::drop_partitions_before(&pool, cutoff).await {
-                Ok(dropped) if !dropped.is_empty() => {
-                    info!(?dropped, "Reading partitions past retention dropped.")
+            if let Err(e) = partitions.ensure_ahead(&pool, 2).await {
+                error!(error = %e, "Cannot create the reading partitions ahead.");
+            }
+            if months > 0 {
+                let cutoff = chrono::Utc::now() - chrono::Duration::days(31 * i64::from(months));
+                match sensors::store::drop_partitions_before(&pool, cutoff).await {
+                    Ok(dropped) if !dropped.is_empty() => {
+                        info!(?dropped, "Reading partitions past retention dropped.")
+                    }
+                    Ok(_) => {}
+                    Err(e) => error!(error = %e, "Cannot apply the readings retention."),
                 }
-                Ok(_) => {}
-                Err(e) => error!(error = %e, "Cannot apply the readings retention."),
             }
             tokio::time::sleep(std::time::Duration::from_secs(6 * 3600)).await;
         }
