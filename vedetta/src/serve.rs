@@ -59,24 +59,8 @@ async fn run_platform(
 
     let cancel = CancellationToken::new();
     tokio::spawn(shutdown_on_signal(cancel.clone()));
-    spawn_retention(config, db.pool.clone());
-    let status = Arc::new(IngestStatus::default());
-    let events = Arc::new(EventLog::<ReadingsCommitted>::default());
-    let ingest = spawn_ingest(config, &db.pool, &broker_url, status.clone(), events.clone(), cancel.clone())?;
-
-    let (mqtt_status, storage_status) = (status.clone(), status.clone());
-    let state = AppState::new(
-        db.pool.clone(),
-        vec![
-            Check::component("mqtt", move || mqtt_status.check()),
-            Check::component("ingest", move || storage_status.check_storage()),
-        ],
-        Some(prometheus),
-        events,
-    );
-    let listener = tokio::net::TcpListener::bind(config.http.addr)
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {}", config.http.addr))?;
+    let (state, ingest) = start_ingest(config, &db.pool, &broker_url, prometheus, cancel.clone())?;
+    let listener = bind(config).await?;
     let addr = listener.local_addr()?;
     if demo {
         println!("Vedetta demo è attiva / is up: http://{addr}/");
@@ -105,25 +89,9 @@ pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
         let url = config.mqtt.url.clone().unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
-        spawn_retention(&config, db.pool.clone());
-        let status = Arc::new(IngestStatus::default());
-        let events = Arc::new(EventLog::default());
-        let ingest = spawn_ingest(&config, &db.pool, &url, status.clone(), events.clone(), cancel.clone())?;
-
+        let (state, ingest) = start_ingest(&config, &db.pool, &url, prometheus, cancel.clone())?;
         // A worker answers /healthz and /metrics only.
-        let (mqtt_status, storage_status) = (status.clone(), status);
-        let state = AppState::new(
-            db.pool.clone(),
-            vec![
-                Check::component("mqtt", move || mqtt_status.check()),
-                Check::component("ingest", move || storage_status.check_storage()),
-            ],
-            Some(prometheus),
-            events,
-        );
-        let listener = tokio::net::TcpListener::bind(config.http.addr)
-            .await
-            .with_context(|| format!("cannot listen for HTTP on {}", config.http.addr))?;
+        let listener = bind(&config).await?;
         info!(addr = %listener.local_addr()?, "Ingest worker up (/healthz, /metrics).");
         let served = axum::serve(listener, webmap::ops_router(state))
             .with_graceful_shutdown(cancel.clone().cancelled_owned())
@@ -153,6 +121,37 @@ fn spawn_demo(pool: PgPool, broker_url: String) {
             error!(error = format!("{e:#}"), "The demo simulation stopped.");
         }
     });
+}
+
+/// Starts housekeeping, the writer and the MQTT loop, and returns the HTTP state that reports on them.
+fn start_ingest(
+    config: &Config,
+    pool: &PgPool,
+    broker_url: &str,
+    prometheus: metrics_exporter_prometheus::PrometheusHandle,
+    cancel: CancellationToken,
+) -> anyhow::Result<(AppState, JoinHandle<ingest::Result<()>>)> {
+    spawn_retention(config, pool.clone());
+    let status = Arc::new(IngestStatus::default());
+    let events = Arc::new(EventLog::<ReadingsCommitted>::default());
+    let ingest = spawn_ingest(config, pool, broker_url, status.clone(), events.clone(), cancel)?;
+    let (mqtt_status, storage_status) = (status.clone(), status);
+    let state = AppState::new(
+        pool.clone(),
+        vec![
+            Check::component("mqtt", move || mqtt_status.check()),
+            Check::component("ingest", move || storage_status.check_storage()),
+        ],
+        Some(prometheus),
+        events,
+    );
+    Ok((state, ingest))
+}
+
+async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(config.http.addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http.addr))
 }
 
 /// Starts the writer and the MQTT loop that feeds it.
