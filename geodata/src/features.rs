@@ -5,6 +5,7 @@
 //! | `comuni` | municipal boundaries | — |
 //! | `stations` | rain gauges and hydrometers | — |
 //! | `zoning-<version id>` | the zones of one version of a zoning plan | the version's approval date |
+//! | `dbt-<CLASS>` | the objects of a DB Topografico class (`dbt-TP_CAN`) | `datetime` = the DBT as of that instant |
 //!
 //! Coordinates are served in CRS84 (longitude, latitude) unless another supported CRS is asked for (Part 2).
 
@@ -37,12 +38,28 @@ enum Source {
     Comuni,
     Stations,
     Zoning(i64),
+    Dbt(String),
 }
 
 impl Source {
-    /// A query yielding `id text, geom geometry(…, 4326), props jsonb`.
-    fn sql(&self) -> String {
+    /// A query yielding `id text, geom geometry(…, 4326), props jsonb`, as of `at` where the data has time.
+    fn sql(&self, at: Option<DateTime<Utc>>) -> String {
         match self {
+            Source::Dbt(class) => {
+                let valid = match at {
+                    None => "o.valid_to is null".to_string(),
+                    Some(t) => {
+                        let t = t.to_rfc3339();
+                        format!("o.valid_from <= '{t}' and (o.valid_to is null or o.valid_to > '{t}')")
+                    }
+                };
+                format!(
+                    "select o.key as id, o.geom, o.attrs || jsonb_strip_nulls(jsonb_build_object('code', o.code, \
+                     'comune', o.comune_istat, 'valid_from', o.valid_from, 'valid_to', o.valid_to)) as props \
+                     from topo.object o where o.class = '{}' and {valid}",
+                    class.replace('\'', "''")
+                )
+            }
             Source::Comuni => {
                 "select istat as id, geom, jsonb_build_object('istat', istat, 'belfiore', belfiore, \
                  'name', name, 'province', province_acronym, 'region', region_name) as props from core.comune"
@@ -67,7 +84,7 @@ impl Source {
 async fn extent(pool: &PgPool, source: &Source) -> Result<Option<[f64; 4]>> {
     let row: (Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(&format!(
         "select st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e) from (select st_extent(geom)::geometry as e from ({}) f) x",
-        source.sql()
+        source.sql(None)
     ))
     .fetch_one(pool)
     .await?;
@@ -120,6 +137,21 @@ pub async fn collections(pool: &PgPool) -> Result<Vec<Collection>> {
             source,
         });
     }
+    for class in crate::dbt::classes(pool).await? {
+        out.push(Collection {
+            id: format!("dbt-{}", class.class),
+            title: format!("DB Topografico – {}", class.class),
+            description: format!(
+                "Classe {} del DB Topografico, {} oggetti correnti; rilasci: {}",
+                class.class,
+                class.features,
+                class.releases.join(", ")
+            ),
+            bbox: class.bbox,
+            interval: Some((Some(class.first_valid_from), None)),
+            source: Source::Dbt(class.class),
+        });
+    }
     Ok(out)
 }
 
@@ -166,6 +198,8 @@ pub struct ItemsQuery {
     pub crs: Option<Crs>,
     /// Property equality filters (`?name=Genova`).
     pub properties: Vec<(String, String)>,
+    /// The instant the data is asked for (`datetime`), for collections with time.
+    pub at: Option<DateTime<Utc>>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -209,7 +243,7 @@ pub async fn items(pool: &PgPool, collection: &Collection, q: &ItemsQuery) -> Re
         conditions.push(format!("props ->> ${} = ${}", binds.len() - 1, binds.len()));
     }
     let filter = conditions.join(" and ");
-    let base = format!("select * from ({}) f where {filter}", collection.source.sql());
+    let base = format!("select * from ({}) f where {filter}", collection.source.sql(q.at));
     let sql = format!(
         "select id, {geometry}, props from ({base}) f order by id limit {limit} offset {offset}",
         geometry = geometry_sql(q.crs),
@@ -236,9 +270,13 @@ pub async fn item(
     collection: &Collection,
     id: &str,
     crs: Option<Crs>,
+    at: Option<DateTime<Utc>>,
 ) -> Result<Option<Value>> {
-    let sql =
-        format!("select id, {}, props from ({}) f where id = $1", geometry_sql(crs), collection.source.sql());
+    let sql = format!(
+        "select id, {}, props from ({}) f where id = $1",
+        geometry_sql(crs),
+        collection.source.sql(at)
+    );
     let row: Option<(String, Value, Value)> = sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?;
     Ok(row.map(|(id, g, p)| feature(id, g, p)))
 }

@@ -187,3 +187,38 @@ fn owslib_lists_collections_and_pages_items() {
         .unwrap();
     assert!(html.contains("<html lang=\"it\">") && html.contains("Comuni"), "{html}");
 }
+
+#[test]
+fn the_venezia_dbt_imports_through_the_cli_and_is_served_as_of_a_date() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let can = testkit::shared_data("dbt/venezia/TP_CAN.shp");
+    let idro = testkit::shared_data("dbt/venezia/TP_IDRO.shp");
+    let out = import(
+        root.path(),
+        &db,
+        &["dbt", can.to_str().unwrap(), idro.to_str().unwrap(), "--release", "2024"],
+    );
+    assert!(out.contains("TP_CAN") && out.contains("455 features") && out.contains("131 features"), "{out}");
+
+    let vedetta = serve(root.path(), &db);
+    let (status, body) = get(&vedetta.url("/ogc/collections/dbt-TP_CAN/items?limit=1000"), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["numberMatched"], 455);
+    let names: Vec<&str> = body["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["properties"]["TC_DENOM"].as_str())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains('°') || n.chars().any(|c| "àèéìòù".contains(c))),
+        "accents survive: {names:?}"
+    );
+    // Before the first release, nothing was valid.
+    let (_, before) =
+        get(&vedetta.url("/ogc/collections/dbt-TP_CAN/items?datetime=2000-01-01T00:00:00Z"), None);
+    assert_eq!(before["numberMatched"], 0, "{before}");
+    let (status, _) = get(&vedetta.url("/ogc/collections/dbt-TP_CAN/items?datetime=ieri"), None);
+    assert_eq!(status, 400);
+}

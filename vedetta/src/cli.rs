@@ -59,6 +59,22 @@ pub enum Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// DB Topografico layers (Shapefile, GeoPackage, GeoJSON): objects keep their identity (class + ID) across
+    /// releases; a newer release is applied as a difference and the history is kept.
+    Dbt {
+        /// The files (each Shapefile, GeoPackage layer or GeoJSON is one class).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// ISTAT code of the comune the extract covers (objects of that comune missing from it are removed).
+        #[arg(long)]
+        comune: Option<String>,
+        /// Source CRS when the files do not say (e.g. EPSG:3004).
+        #[arg(long)]
+        crs: Option<String>,
+        /// Release label (default: the file's date).
+        #[arg(long)]
+        release: Option<String>,
+    },
     /// One version of a zoning plan (PUC/PRG) from a GeoJSON FeatureCollection (EPSG:4326).
     Zoning {
         /// The GeoJSON file.

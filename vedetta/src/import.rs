@@ -22,6 +22,10 @@ pub async fn run(what: Import, config: Config) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            Import::Dbt { paths, comune, crs, release } => {
+                let opts = geodata::dbt::DbtOptions { comune, crs, release, valid_from: None };
+                dbt(&db, &paths, &opts).await
+            }
             Import::Zoning { file, plan, version, approved, variant_of } => {
                 let opts = geodata::zoning::ZoningOptions {
                     plan,
@@ -96,4 +100,60 @@ async fn zoning(db: &Database, file: &Path, opts: &geodata::zoning::ZoningOption
         opts.plan, opts.version
     );
     refused(file, &report.invalid)
+}
+
+async fn dbt(
+    db: &Database,
+    paths: &[std::path::PathBuf],
+    opts: &geodata::dbt::DbtOptions,
+) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {wide_bar} {pos}/{len} oggetti · {per_sec} · {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let report =
+        geodata::dbt::import(&db.pool, paths, opts, &progress).await.context("while importing the DBT")?;
+    bar.finish_and_clear();
+    let mut rejected = 0;
+    for c in &report.classes {
+        println!(
+            "{} ({}, {}): {} oggetti — {} aggiunti, {} modificati, {} rimossi, {} invariati, {} riparati, {} scartati / \
+             {} features — {} added, {} changed, {} removed, {} unchanged, {} repaired, {} rejected",
+            c.class,
+            c.file,
+            c.crs,
+            c.features,
+            c.added,
+            c.changed,
+            c.removed,
+            c.unchanged,
+            c.repaired,
+            c.rejected.len(),
+            c.features,
+            c.added,
+            c.changed,
+            c.removed,
+            c.unchanged,
+            c.repaired,
+            c.rejected.len()
+        );
+        for note in &c.notes {
+            println!("  nota / note: {note}");
+        }
+        for (index, reason) in &c.rejected {
+            println!("  scartato / rejected  feature {index}: {reason}");
+        }
+        rejected += c.rejected.len();
+    }
+    if rejected > 0 {
+        bail!("{rejected} feature(s) rejected");
+    }
+    Ok(())
 }

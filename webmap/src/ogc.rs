@@ -195,6 +195,20 @@ fn parse_crs(params: &BTreeMap<String, String>, key: &str) -> Result<Option<Crs>
         .transpose()
 }
 
+/// `datetime` as an instant (RFC 3339); intervals are not supported yet and say so.
+fn instant(params: &BTreeMap<String, String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    params
+        .get("datetime")
+        .map(|d| {
+            chrono::DateTime::parse_from_rfc3339(d).map(|t| t.with_timezone(&chrono::Utc)).map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "datetime={d}: give an instant such as 2026-01-01T00:00:00Z (intervals are not supported)"
+                ))
+            })
+        })
+        .transpose()
+}
+
 fn geojson(body: Value, crs: Option<&str>) -> Response {
     let mut response = ([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response();
     if let Some(uri) = crs.and_then(|u| HeaderValue::from_str(&format!("<{u}>")).ok()) {
@@ -233,6 +247,7 @@ pub(crate) async fn items(
         })
         .transpose()?;
     const RESERVED: [&str; 8] = ["f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "sortby"];
+    let at = instant(&params)?;
     let query = ItemsQuery {
         bbox,
         bbox_crs: parse_crs(&params, "bbox-crs")?,
@@ -242,6 +257,7 @@ pub(crate) async fn items(
             .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        at,
         limit,
         offset,
     };
@@ -316,7 +332,7 @@ pub(crate) async fn item(
 ) -> Result<Response, ApiError> {
     let c = find(&state, &id).await?;
     let crs = parse_crs(&params, "crs")?;
-    let mut feature = features::item(state.pool(), &c, &fid, crs)
+    let mut feature = features::item(state.pool(), &c, &fid, crs, instant(&params)?)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no feature `{fid}` in `{id}`")))?;
     if wants_html(&headers, &params)? {
