@@ -31,9 +31,9 @@ pub async fn stations(pool: &PgPool, collection: &Value) -> Result<ImportReport>
         };
         let (station, created) = store::upsert_station(pool, &input).await?;
         if created {
-            report.created.push(station.code);
+            report.created.push(station.def.code);
         } else {
-            report.updated.push(station.code);
+            report.updated.push(station.def.code);
         }
     }
     Ok(report)

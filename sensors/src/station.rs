@@ -188,29 +188,19 @@ pub struct QcParams {
     pub flat_line_s: Option<u32>,
 }
 
-/// A station as stored.
+/// A station as stored: its definition and its id. The definition's fields read through (`station.code`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Station {
     pub id: i64,
-    pub code: String,
-    pub name: String,
-    pub kind: StationKind,
-    /// Longitude, WGS84 degrees.
-    pub lon: f64,
-    /// Latitude, WGS84 degrees.
-    pub lat: f64,
-    pub elevation_m: Option<f64>,
-    /// ISTAT code of the comune that contains the station, when comuni are loaded.
-    pub comune: Option<String>,
-    pub river: Option<String>,
-    pub basin: Option<String>,
-    /// Measuring range of the sensor, in its unit.
-    pub range: Option<[f64; 2]>,
-    /// Expected reporting interval, in seconds.
-    pub interval_s: i32,
-    pub thresholds: Thresholds,
-    pub qc: QcParams,
-    pub properties: Map<String, Value>,
+    pub def: StationInput,
+}
+
+impl std::ops::Deref for Station {
+    type Target = StationInput;
+
+    fn deref(&self) -> &StationInput {
+        &self.def
+    }
 }
 
 /// What an import or `POST /api/stations` provides for a station.
@@ -219,13 +209,18 @@ pub struct StationInput {
     pub code: String,
     pub name: String,
     pub kind: StationKind,
+    /// Longitude, WGS84 degrees.
     pub lon: f64,
+    /// Latitude, WGS84 degrees.
     pub lat: f64,
     pub elevation_m: Option<f64>,
+    /// ISTAT code of the comune that contains the station (derived from the location when comuni are loaded).
     pub comune: Option<String>,
     pub river: Option<String>,
     pub basin: Option<String>,
+    /// Measuring range of the sensor, in its unit.
     pub range: Option<[f64; 2]>,
+    /// Expected reporting interval, in seconds.
     pub interval_s: i32,
     pub thresholds: Thresholds,
     pub qc: QcParams,

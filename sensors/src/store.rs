@@ -30,24 +30,26 @@ fn station_from_row(row: &PgRow) -> Result<Station> {
         };
     Ok(Station {
         id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        kind,
-        lon: row.try_get("lon")?,
-        lat: row.try_get("lat")?,
-        elevation_m: row.try_get("elevation_m")?,
-        comune: row.try_get("comune_istat")?,
-        river: row.try_get("river")?,
-        basin: row.try_get("basin")?,
-        range,
-        interval_s: row.try_get("interval_s")?,
-        thresholds: Thresholds::from_json(kind, &thresholds)
-            .map_err(|reason| Error::InvalidStation { code: code.clone(), reason })?,
-        qc: serde_json::from_value::<QcParams>(qc).unwrap_or_default(),
-        properties: match properties {
-            Value::Object(map) => map,
-            _ => Map::new(),
+        def: StationInput {
+            name: row.try_get("name")?,
+            kind,
+            lon: row.try_get("lon")?,
+            lat: row.try_get("lat")?,
+            elevation_m: row.try_get("elevation_m")?,
+            comune: row.try_get("comune_istat")?,
+            river: row.try_get("river")?,
+            basin: row.try_get("basin")?,
+            range,
+            interval_s: row.try_get("interval_s")?,
+            thresholds: Thresholds::from_json(kind, &thresholds)
+                .map_err(|reason| Error::InvalidStation { code: code.clone(), reason })?,
+            qc: serde_json::from_value::<QcParams>(qc).unwrap_or_default(),
+            properties: match properties {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            },
+            code,
         },
-        code,
     })
 }
 
