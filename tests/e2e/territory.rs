@@ -222,3 +222,32 @@ fn the_venezia_dbt_imports_through_the_cli_and_is_served_as_of_a_date() {
     let (status, _) = get(&vedetta.url("/ogc/collections/dbt-TP_CAN/items?datetime=ieri"), None);
     assert_eq!(status, 400);
 }
+
+#[test]
+fn anncsu_imports_through_the_cli_and_addresses_are_found_over_http() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let indirizzi = testkit::shared_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv");
+    let strade = testkit::shared_data("anncsu/anncsu_lamezia_stradario_20260602.csv");
+    let out = import(root.path(), &db, &["anncsu", indirizzi.to_str().unwrap(), strade.to_str().unwrap()]);
+    assert!(out.contains("house numbers:"), "{out}");
+
+    let vedetta = serve(root.path(), &db);
+    let (status, body) = get(&vedetta.url("/api/geocode?q=V.%20XX%20Settembre%20n.%2012&limit=3"), None);
+    assert_eq!(status, 200, "{body}");
+    let first = &body["candidates"][0];
+    assert_eq!((first["kind"].as_str(), first["civico"].as_str()), (Some("civico"), Some("12")), "{body}");
+    assert_eq!((first["lon"].as_f64(), first["lat"].as_f64()), (Some(16.319597), Some(38.97113)));
+    let (status, body) = get(&vedetta.url("/api/geocode?q=via%20xx%20settembre%20999"), None);
+    assert_eq!(status, 200);
+    assert_eq!(body["candidates"][0]["kind"], "street", "{body}");
+    assert!(body["candidates"][0]["note"].is_string(), "the fallback says so: {body}");
+    assert_eq!(get(&vedetta.url("/api/geocode?q="), None).0, 400);
+
+    let (status, hit) = get(&vedetta.url("/api/reverse?lat=38.97113&lon=16.319597"), None);
+    assert_eq!(status, 200, "{hit}");
+    assert_eq!(hit["civico"]["civico"], "12");
+    assert!(hit["distance_m"].as_f64().unwrap() < 1.0, "{hit}");
+    let (status, _) = get(&vedetta.url("/api/reverse?lat=44.30&lon=8.90&radius=50"), None);
+    assert_eq!(status, 404, "nothing at sea");
+}

@@ -75,6 +75,14 @@ pub enum Import {
         #[arg(long)]
         release: Option<String>,
     },
+    /// ANNCSU house numbers (INDIRIZZI) and streets (STRADE) in the official bulk format; re-import updates by
+    /// PROGRESSIVO_ACCESSO / PROGRESSIVO_NAZIONALE and reports what was added, changed and removed.
+    Anncsu {
+        /// The house-number file (indirizzario).
+        indirizzi: PathBuf,
+        /// The street file (stradario).
+        strade: Option<PathBuf>,
+    },
     /// One version of a zoning plan (PUC/PRG) from a GeoJSON FeatureCollection (EPSG:4326).
     Zoning {
         /// The GeoJSON file.

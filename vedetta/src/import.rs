@@ -22,6 +22,7 @@ pub async fn run(what: Import, config: Config) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            Import::Anncsu { indirizzi, strade } => anncsu(&db, &indirizzi, strade.as_deref()).await,
             Import::Dbt { paths, comune, crs, release } => {
                 let opts = geodata::dbt::DbtOptions { comune, crs, release, valid_from: None };
                 dbt(&db, &paths, &opts).await
@@ -154,6 +155,44 @@ async fn dbt(
     }
     if rejected > 0 {
         bail!("{rejected} feature(s) rejected");
+    }
+    Ok(())
+}
+
+async fn anncsu(db: &Database, indirizzi: &Path, strade: Option<&Path>) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} righe · {per_sec}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let progress = |done: u64| bar.set_position(done);
+    let report = geodata::anncsu::import(&db.pool, indirizzi, strade, &progress)
+        .await
+        .with_context(|| format!("while importing {}", indirizzi.display()))?;
+    bar.finish_and_clear();
+    println!(
+        "strade: {} aggiunte, {} modificate, {} rimosse; civici: {} aggiunti, {} modificati, {} rimossi, {} senza coordinate / \
+         streets: {} added, {} changed, {} removed; house numbers: {} added, {} changed, {} removed, {} without coordinates",
+        report.streets_added,
+        report.streets_changed,
+        report.streets_removed,
+        report.civici_added,
+        report.civici_changed,
+        report.civici_removed,
+        report.without_coordinates,
+        report.streets_added,
+        report.streets_changed,
+        report.streets_removed,
+        report.civici_added,
+        report.civici_changed,
+        report.civici_removed,
+        report.without_coordinates
+    );
+    for (line, reason) in &report.rejected {
+        println!("  scartata / rejected  line {line}: {reason}");
+    }
+    if !report.rejected.is_empty() {
+        bail!("{} row(s) rejected in {}", report.rejected.len(), indirizzi.display());
     }
     Ok(())
 }

@@ -16,7 +16,9 @@ use tower_http::trace::TraceLayer;
 use crate::health::Check;
 use sensors::event::{EventLog, ReadingsCommitted};
 
-use crate::{ApiError, auth, dead_letters, health, ogc, pages, sta, stations, stream, telemetry, territory};
+use crate::{
+    ApiError, auth, dead_letters, geocode, health, ogc, pages, sta, stations, stream, telemetry, territory,
+};
 
 /// What handlers share: the pool, the health checks, the metrics handle.
 #[derive(Clone, Debug)]
@@ -30,6 +32,7 @@ struct Inner {
     checks: Vec<Check>,
     prometheus: Option<PrometheusHandle>,
     events: Arc<EventLog<ReadingsCommitted>>,
+    geocoder: geodata::geocoder::Geocoder,
 }
 
 impl AppState {
@@ -42,7 +45,13 @@ impl AppState {
     ) -> Self {
         let mut all = vec![Check::Database(pool.clone())];
         all.extend(checks);
-        AppState { inner: Arc::new(Inner { pool, checks: all, prometheus, events }) }
+        let geocoder = geodata::geocoder::Geocoder::new(pool.clone());
+        AppState { inner: Arc::new(Inner { pool, checks: all, prometheus, events, geocoder }) }
+    }
+
+    /// The address geocoder (ANNCSU).
+    pub fn geocoder(&self) -> &geodata::geocoder::Geocoder {
+        &self.inner.geocoder
     }
 
     /// The "readings committed" events.
@@ -79,6 +88,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stations/{code}/latest", get(stations::latest))
         .route("/api/readings/stream", get(stream::readings))
         .route("/api/ingest/dead-letters", get(dead_letters::list))
+        .route("/api/geocode", get(geocode::geocode))
+        .route("/api/reverse", get(geocode::reverse))
         .route("/api/comuni", get(territory::comuni))
         .route("/api/comuni/at", get(territory::comune_at))
         .route("/api/zoning/at", get(territory::zoning_at))

@@ -4,6 +4,7 @@ mod app;
 pub mod auth;
 mod dead_letters;
 mod error;
+mod geocode;
 pub mod health;
 mod ogc;
 mod pages;

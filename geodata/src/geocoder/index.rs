@@ -1,0 +1,811 @@
+//! The in-memory street index. Every street name (and second-language name) is a list of words; a sorted
+//! vocabulary maps each word to the names that contain it (postings), and a query word finds its terms by exact
+//! lookup, by prefix (a contiguous range of the sorted vocabulary) or, when neither finds anything, by a bounded
+//! edit distance. Names are grouped by comune, so that a comune filter is a range of name ids.
+//!
+//! Civici are not held here (they stay in PostgreSQL and are looked up by street and number with one indexed
+//! query): the index costs about 250 bytes per street, some 10 MB for the 40,000 streets of a million civici.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::normalize::{self, fold};
+use super::query::{QWord, Role};
+
+/// A comune known to the index.
+#[derive(Debug, Clone)]
+pub(crate) struct ComuneEntry {
+    pub istat: String,
+    pub belfiore: String,
+    /// The name from `core.comune`; the ISTAT code when the comune was not imported there.
+    pub name: String,
+    /// The folded name, apostrophes and hyphens as spaces.
+    pub folded: String,
+    /// A point inside the comune (`core.comune`), for the streets none of whose civici has a position.
+    pub point: Option<(f64, f64)>,
+}
+
+/// A street as the index returns it.
+#[derive(Debug, Clone)]
+pub(crate) struct StreetEntry {
+    pub id: i64,
+    pub comune: u32,
+    /// Display name of the odonimo (`Via Giuseppe Garibaldi`).
+    pub name: Box<str>,
+    /// Display name of the locality, empty when none or already in the name.
+    pub localita: Box<str>,
+    /// The representative point, WGS84.
+    pub point: (f64, f64),
+    /// No civico of the street has a position: the point is the comune's.
+    pub point_from_comune: bool,
+    pub civici: u32,
+}
+
+/// What a street is made of, for [`IndexBuilder::add_street`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StreetInput {
+    pub id: i64,
+    pub istat: String,
+    pub dug: String,
+    pub denominazione: String,
+    pub odonimo: String,
+    pub localita: String,
+    pub lingua: Vec<String>,
+    pub point: Option<(f64, f64)>,
+    pub civici: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotKind {
+    Dug,
+    Denom,
+    Stop,
+    Localita,
+}
+
+/// A word of a name: its terms (the word and its aliases) and the plain words it covers, as bits.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    terms: u32,
+    n_terms: u8,
+    /// A word of the street's DUG.
+    dug: bool,
+    bits: u64,
+}
+
+/// A name of a street (the odonimo, or a second-language name).
+#[derive(Debug, Clone)]
+struct Entry {
+    street: u32,
+    slots: Range<u32>,
+    /// Bits of the words that should be matched for full coverage (the denomination's, not stop words).
+    denom_mask: u64,
+    /// Display name when it is not the street's (a second-language name).
+    name: Option<Box<str>>,
+}
+
+/// A street that matched, with its score in [0, 1] and the name that matched.
+#[derive(Debug, Clone)]
+pub(crate) struct StreetHit {
+    pub street: u32,
+    pub score: f64,
+    /// The second-language name that matched, when it was not the odonimo.
+    pub name: Option<Box<str>>,
+}
+
+/// The index. Immutable once built; a reload builds a new one.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    pub comuni: Vec<ComuneEntry>,
+    pub streets: Vec<StreetEntry>,
+    entries: Vec<Entry>,
+    /// Entry ids of each comune.
+    comune_entries: Vec<Range<u32>>,
+    slots: Vec<Slot>,
+    slot_terms: Vec<u32>,
+    vocab: Vec<Box<str>>,
+    vocab_chars: Vec<u8>,
+    postings: Vec<Box<[u32]>>,
+    /// `postings_before[i]`: postings of the terms before `i` (prefix ranges are estimated in O(1)).
+    postings_before: Vec<u64>,
+    /// `toponymy.revision` the index was built from.
+    pub revision: i64,
+}
+
+/// A slot being built: its terms, kind and bits.
+type PendingSlot = (Vec<u32>, SlotKind, u64);
+
+/// An entry being built: street, slots, denomination mask, display name.
+#[derive(Debug)]
+struct PendingEntry {
+    street: u32,
+    slots: Vec<PendingSlot>,
+    denom_mask: u64,
+    name: Option<Box<str>>,
+}
+
+/// Builds an [`Index`].
+#[derive(Debug, Default)]
+pub(crate) struct IndexBuilder {
+    comuni: Vec<ComuneEntry>,
+    comune_by_istat: HashMap<String, u32>,
+    streets: Vec<StreetEntry>,
+    entries: Vec<PendingEntry>,
+    terms: HashMap<String, u32>,
+    term_list: Vec<String>,
+}
+
+/// A Belfiore (cadastral) code: a letter and three digits (`D969`), `Z` and three digits abroad.
+fn is_belfiore(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 4 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit)
+}
+
+/// Folds a comune name for comparison: `Reggio nell'Emilia` → `reggio nell emilia`.
+pub(crate) fn fold_comune(name: &str) -> String {
+    fold(name).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+impl IndexBuilder {
+    pub fn add_comune(&mut self, istat: &str, belfiore: &str, name: Option<&str>, point: Option<(f64, f64)>) {
+        let name = name.unwrap_or(istat).to_string();
+        self.comune_by_istat.insert(istat.to_string(), self.comuni.len() as u32);
+        self.comuni.push(ComuneEntry {
+            istat: istat.into(),
+            belfiore: belfiore.into(),
+            folded: fold_comune(&name),
+            name,
+            point,
+        });
+    }
+
+    fn term(&mut self, t: &str) -> u32 {
+        if let Some(&id) = self.terms.get(t) {
+            return id;
+        }
+        let id = self.term_list.len() as u32;
+        self.terms.insert(t.to_string(), id);
+        self.term_list.push(t.to_string());
+        id
+    }
+
+    /// Adds a street. Streets with no point of their own take their comune's, or are left out when the comune
+    /// has none. Returns whether the street was added.
+    pub fn add_street(&mut self, s: StreetInput) -> bool {
+        let Some(&comune) = self.comune_by_istat.get(&s.istat) else { return false };
+        let (point, from_comune) = match (s.point, self.comuni[comune as usize].point) {
+            (Some(p), _) => (p, false),
+            (None, Some(p)) => (p, true),
+            (None, None) => return false,
+        };
+        let street = self.streets.len() as u32;
+        let name = crate::anncsu::odonimo::display(&s.odonimo);
+        let folded_name = fold(&s.odonimo);
+        let localita = if !s.localita.is_empty() && !folded_name.contains(&fold(&s.localita)) {
+            crate::anncsu::odonimo::display(&s.localita)
+        } else {
+            String::new()
+        };
+
+        let mut slots = Vec::new();
+        for w in normalize::name_words(&s.dug) {
+            let terms = self.word_terms(&w);
+            slots.push((terms, SlotKind::Dug, 0));
+        }
+        let mut denom_mask = 0u64;
+        self.name_slots(&s.denominazione, &mut slots, &mut denom_mask);
+        for w in normalize::name_words(&localita) {
+            let terms = self.word_terms(&w);
+            slots.push((terms, SlotKind::Localita, 0));
+        }
+        self.entries.push(PendingEntry { street, slots, denom_mask, name: None });
+        for lingua in s.lingua.iter().filter(|l| !l.is_empty() && fold(l) != folded_name) {
+            let mut slots = Vec::new();
+            let mut mask = 0u64;
+            self.name_slots(lingua, &mut slots, &mut mask);
+            let display = crate::anncsu::odonimo::display(lingua);
+            self.entries.push(PendingEntry { street, slots, denom_mask: mask, name: Some(display.into()) });
+        }
+        self.streets.push(StreetEntry {
+            id: s.id,
+            comune,
+            name: name.into(),
+            localita: localita.into(),
+            point,
+            point_from_comune: from_comune,
+            civici: s.civici,
+        });
+        true
+    }
+
+    fn word_terms(&mut self, w: &normalize::NameWord) -> Vec<u32> {
+        let mut terms = vec![self.term(&w.term)];
+        for a in &w.aliases {
+            terms.push(self.term(a));
+        }
+        terms
+    }
+
+    /// Appends the slots of a name's words; `mask` gets the bits of the words that count for coverage.
+    fn name_slots(&mut self, name: &str, slots: &mut Vec<PendingSlot>, mask: &mut u64) {
+        let words = normalize::name_words(name);
+        let mut word_bits = Vec::new();
+        for (bit, w) in words.iter().filter(|w| w.compound_of == 0).enumerate() {
+            let b = if bit < 64 { 1u64 << bit } else { 0 };
+            word_bits.push(b);
+            let terms = self.word_terms(w);
+            if !w.stop {
+                *mask |= b;
+            }
+            slots.push((terms, if w.stop { SlotKind::Stop } else { SlotKind::Denom }, b));
+        }
+        // Compounds follow the plain words; each stands for the word it starts at and the next.
+        let mut plain_index = 0usize;
+        let mut compound_starts = Vec::new();
+        for w in &words {
+            if w.compound_of == 0 {
+                plain_index += 1;
+            } else {
+                compound_starts.push((plain_index - 1, w.term.clone()));
+            }
+        }
+        for (start, term) in compound_starts {
+            let bits =
+                word_bits.get(start).copied().unwrap_or(0) | word_bits.get(start + 1).copied().unwrap_or(0);
+            let t = self.term(&term);
+            slots.push((vec![t], SlotKind::Denom, bits));
+        }
+    }
+
+    /// Sorts the vocabulary, groups names by comune and builds the postings.
+    pub fn build(self, revision: i64) -> Index {
+        let IndexBuilder { comuni, streets, mut entries, term_list, .. } = self;
+        let mut order: Vec<u32> = (0..term_list.len() as u32).collect();
+        order.sort_unstable_by(|a, b| term_list[*a as usize].cmp(&term_list[*b as usize]));
+        let mut remap = vec![0u32; term_list.len()];
+        for (new, old) in order.iter().enumerate() {
+            remap[*old as usize] = new as u32;
+        }
+        let vocab: Vec<Box<str>> =
+            order.iter().map(|&o| term_list[o as usize].clone().into_boxed_str()).collect();
+        let vocab_chars: Vec<u8> = vocab.iter().map(|t| t.chars().count().min(255) as u8).collect();
+        drop(term_list);
+
+        // Names grouped by comune (then by street, as loaded).
+        entries.sort_by_key(|e| (streets[e.street as usize].comune, e.street));
+        let mut comune_entries = vec![0..0; comuni.len()];
+        let mut postings: Vec<Vec<u32>> = vec![Vec::new(); vocab.len()];
+        let mut slots = Vec::new();
+        let mut slot_terms = Vec::new();
+        let mut out_entries = Vec::with_capacity(entries.len());
+        for (id, PendingEntry { street, slots: entry_slots, denom_mask, name }) in
+            entries.into_iter().enumerate()
+        {
+            let id = id as u32;
+            let comune = streets[street as usize].comune as usize;
+            let range = &mut comune_entries[comune];
+            if range.start == range.end {
+                *range = id..id + 1;
+            } else {
+                range.end = id + 1;
+            }
+            let first_slot = slots.len() as u32;
+            for (terms, kind, bits) in entry_slots {
+                let start = slot_terms.len() as u32;
+                for t in &terms {
+                    let t = remap[*t as usize];
+                    slot_terms.push(t);
+                    let p = &mut postings[t as usize];
+                    if p.last() != Some(&id) {
+                        p.push(id);
+                    }
+                }
+                slots.push(Slot {
+                    terms: start,
+                    n_terms: terms.len().min(255) as u8,
+                    dug: kind == SlotKind::Dug,
+                    bits,
+                });
+            }
+            out_entries.push(Entry { street, slots: first_slot..slots.len() as u32, denom_mask, name });
+        }
+        let mut postings_before = Vec::with_capacity(postings.len() + 1);
+        let mut total = 0u64;
+        for p in &postings {
+            postings_before.push(total);
+            total += p.len() as u64;
+        }
+        postings_before.push(total);
+        Index {
+            comuni,
+            streets,
+            entries: out_entries,
+            comune_entries,
+            slots,
+            slot_terms,
+            vocab,
+            vocab_chars,
+            postings: postings.into_iter().map(Vec::into_boxed_slice).collect(),
+            postings_before,
+            revision,
+        }
+    }
+}
+
+/// How one query word matches terms of the vocabulary.
+#[derive(Debug)]
+struct Matcher {
+    role: Role,
+    exact: Vec<u32>,
+    prefix: Range<u32>,
+    chars: usize,
+    typo: Vec<(u32, f64)>,
+    estimate: u64,
+    /// The word is a number.
+    number: bool,
+}
+
+impl Matcher {
+    fn score(&self, term: u32, term_chars: u8) -> f64 {
+        if self.exact.contains(&term) {
+            1.0
+        } else if self.prefix.contains(&term) {
+            0.6 + 0.4 * (self.chars as f64 / f64::from(term_chars.max(1))).min(1.0)
+        } else {
+            self.typo.binary_search_by_key(&term, |(t, _)| *t).map_or(0.0, |i| self.typo[i].1)
+        }
+    }
+
+    /// The terms this word finds.
+    fn terms(&self) -> impl Iterator<Item = u32> + '_ {
+        self.exact.iter().copied().chain(self.prefix.clone()).chain(self.typo.iter().map(|(t, _)| *t))
+    }
+}
+
+impl Index {
+    /// Streets in the index.
+    pub fn len(&self) -> usize {
+        self.streets.len()
+    }
+
+    /// Distinct terms.
+    pub fn terms(&self) -> usize {
+        self.vocab.len()
+    }
+
+    /// Heap bytes the index holds, roughly.
+    pub fn approx_bytes(&self) -> usize {
+        let strings: usize = self.streets.iter().map(|s| s.name.len() + s.localita.len() + 32).sum::<usize>()
+            + self.vocab.iter().map(|t| t.len() + 16).sum::<usize>();
+        strings
+            + self.streets.len() * std::mem::size_of::<StreetEntry>()
+            + self.entries.len() * std::mem::size_of::<Entry>()
+            + self.slots.len() * std::mem::size_of::<Slot>()
+            + self.slot_terms.len() * 4
+            + self.postings.iter().map(|p| p.len() * 4 + 16).sum::<usize>()
+            + self.postings_before.len() * 8
+            + self.vocab_chars.len()
+    }
+
+    /// The comuni a filter names: an ISTAT code (`079160`, `79160`), a Belfiore code (`M208`) or a name
+    /// (`Lamezia Terme`, any case and accents). `None` when it names none.
+    pub fn resolve_comune(&self, filter: &str) -> Option<Vec<u32>> {
+        let f = filter.trim();
+        let ids: Vec<u32> = if !f.is_empty() && f.len() <= 6 && f.chars().all(|c| c.is_ascii_digit()) {
+            let istat = format!("{f:0>6}");
+            self.matching_comuni(|c| c.istat == istat)
+        } else {
+            let code = f.to_ascii_uppercase();
+            let belfiore =
+                if is_belfiore(&code) { self.matching_comuni(|c| c.belfiore == code) } else { vec![] };
+            if belfiore.is_empty() {
+                let folded = fold_comune(f);
+                self.matching_comuni(|c| c.folded == folded)
+            } else {
+                belfiore
+            }
+        };
+        (!ids.is_empty()).then_some(ids)
+    }
+
+    /// The comuni whose name is `text` or starts with it (at least 4 letters), for a comune written in the
+    /// query (`via roma 3, lamezia`).
+    pub fn comuni_named(&self, text: &str) -> Vec<u32> {
+        let folded = fold_comune(text);
+        if folded.is_empty() {
+            return vec![];
+        }
+        let exact = self.matching_comuni(|c| c.folded == folded);
+        if !exact.is_empty() || folded.len() < 4 {
+            return exact;
+        }
+        self.matching_comuni(|c| c.folded.starts_with(&folded))
+    }
+
+    fn matching_comuni(&self, f: impl Fn(&ComuneEntry) -> bool) -> Vec<u32> {
+        self.comuni.iter().enumerate().filter(|(_, c)| f(c)).map(|(i, _)| i as u32).collect()
+    }
+
+    fn lookup(&self, term: &str) -> Option<u32> {
+        self.vocab.binary_search_by(|t| (**t).cmp(term)).ok().map(|i| i as u32)
+    }
+
+    fn prefix_range(&self, prefix: &str) -> Range<u32> {
+        let lo = self.vocab.partition_point(|t| **t < *prefix);
+        let hi = lo + self.vocab[lo..].partition_point(|t| t.starts_with(prefix));
+        lo as u32..hi as u32
+    }
+
+    fn matcher(&self, w: &QWord, typos: bool) -> Matcher {
+        let mut exact: Vec<u32> =
+            std::iter::once(&w.literal).chain(&w.alts).filter_map(|t| self.lookup(t)).collect();
+        exact.sort_unstable();
+        exact.dedup();
+        let prefix = if w.literal.is_empty() { 0..0 } else { self.prefix_range(&w.literal) };
+        let chars = w.literal.chars().count();
+        let typo =
+            if typos || (exact.is_empty() && prefix.is_empty()) { self.typos(&w.literal) } else { vec![] };
+        let mut estimate =
+            self.postings_before[prefix.end as usize] - self.postings_before[prefix.start as usize];
+        for t in exact.iter().chain(typo.iter().map(|(t, _)| t)) {
+            estimate += self.postings[*t as usize].len() as u64;
+        }
+        Matcher {
+            role: w.role,
+            exact,
+            prefix,
+            chars,
+            typo,
+            estimate,
+            number: normalize::is_number(&w.literal),
+        }
+    }
+
+    /// Terms within a small edit distance of `word` (1 from 4 letters, 2 from 8), or whose beginning is within 1
+    /// of it (a typo in a word still being typed), by term id. Words of digits have no typos.
+    fn typos(&self, word: &str) -> Vec<(u32, f64)> {
+        let q = word.as_bytes();
+        if q.len() < 4 || !word.chars().all(char::is_alphabetic) {
+            return vec![];
+        }
+        let max = if q.len() >= 8 { 2 } else { 1 };
+        let mut out = Vec::new();
+        for (i, t) in self.vocab.iter().enumerate() {
+            let t = t.as_bytes();
+            if t.len() + max < q.len() || t.len() < 2 {
+                continue;
+            }
+            // A typo rarely hits both of the first two letters.
+            if t[0] != q[0] && t[1] != q[1] && !(t[0] == q[1] && t[1] == q[0]) {
+                continue;
+            }
+            let mut best = 0.0f64;
+            if t.len().abs_diff(q.len()) <= max {
+                let d = osa(q, t, max);
+                if d <= max {
+                    best = if d == 1 { 0.8 } else { 0.65 };
+                }
+            }
+            if best == 0.0 && t.len() > q.len() {
+                for l in [q.len() - 1, q.len(), q.len() + 1] {
+                    if l <= t.len() && osa(q, &t[..l], 1) <= 1 {
+                        best = 0.55;
+                        break;
+                    }
+                }
+            }
+            if best > 0.0 {
+                out.push((i as u32, best));
+            }
+        }
+        out
+    }
+
+    /// The streets best matching `words`, at most `k`, best first; `comuni` restricts them.
+    ///
+    /// Typos are looked for only for words that find nothing as typed; when that finds no street, once more with
+    /// typos for every word (`tommaso` is a word, but in `via niccolo tommaso` a typo of `tommaseo`).
+    pub fn search(&self, words: &[QWord], comuni: Option<&[u32]>, k: usize) -> Vec<StreetHit> {
+        let found = self.search_with(words, comuni, k, false);
+        // A number has no typos: when one matches no name, there is nothing to retry.
+        let number_missing = words.iter().any(|w| {
+            w.role == Role::Content
+                && normalize::is_number(&w.literal)
+                && self.prefix_range(&w.literal).is_empty()
+        });
+        if found.is_empty() && !number_missing { self.search_with(words, comuni, k, true) } else { found }
+    }
+
+    fn search_with(&self, words: &[QWord], comuni: Option<&[u32]>, k: usize, typos: bool) -> Vec<StreetHit> {
+        let mut matchers: Vec<Matcher> = words.iter().map(|w| self.matcher(w, typos)).collect();
+        // A single word that matches nothing among several that do is dropped (`via garibaldi centro`).
+        let content = matchers.iter().filter(|m| m.role == Role::Content).count();
+        let unknown = |m: &Matcher| m.role == Role::Content && m.estimate == 0;
+        let unknowns = matchers.iter().filter(|m| unknown(m)).count();
+        let mut penalty = 1.0;
+        if unknowns > 0 {
+            // Numbers are never dropped: `via roma 999` is not `via roma`.
+            if unknowns == 1 && content >= 3 && !matchers.iter().any(|m| unknown(m) && m.number) {
+                matchers.retain(|m| !unknown(m));
+                penalty = 0.8;
+            } else {
+                return vec![];
+            }
+        }
+        let generator =
+            matchers.iter().filter(|m| m.role == Role::Content).min_by_key(|m| m.estimate).or_else(|| {
+                matchers.iter().filter(|m| m.role == Role::Dug && m.estimate > 0).min_by_key(|m| m.estimate)
+            });
+        let Some(generator) = generator else { return vec![] };
+
+        let ranges: Vec<Range<u32>> = match comuni {
+            Some(ids) => ids.iter().map(|&c| self.comune_entries[c as usize].clone()).collect(),
+            None => std::iter::once(0..self.entries.len() as u32).collect(),
+        };
+        let mut candidates: Vec<u32> = Vec::new();
+        for term in generator.terms() {
+            let p = &self.postings[term as usize];
+            for r in &ranges {
+                let lo = p.partition_point(|&e| e < r.start);
+                let hi = p.partition_point(|&e| e < r.end);
+                candidates.extend_from_slice(&p[lo..hi]);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+
+        let mut scored: Vec<(f64, u32)> = candidates
+            .into_iter()
+            .filter_map(|e| self.score(e, &matchers).map(|s| (s * penalty, e)))
+            .collect();
+        // Best score first; among equals, the street with more civici (the more important one).
+        let order = |a: &(f64, u32), b: &(f64, u32)| {
+            let civici = |e: u32| self.streets[self.entries[e as usize].street as usize].civici;
+            b.0.total_cmp(&a.0).then_with(|| civici(b.1).cmp(&civici(a.1))).then(a.1.cmp(&b.1))
+        };
+        // Only the best few need sorting (second-language names may repeat a street: keep some spare).
+        let wanted = (2 * k + 8).min(scored.len());
+        if wanted > 0 && scored.len() > wanted {
+            scored.select_nth_unstable_by(wanted - 1, order);
+            scored.truncate(wanted);
+        }
+        scored.sort_unstable_by(order);
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(k);
+        for (score, e) in scored {
+            let entry = &self.entries[e as usize];
+            if seen.insert(entry.street) {
+                out.push(StreetHit { street: entry.street, score, name: entry.name.clone() });
+                if out.len() == k {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// The best score of a query word over the slots `keep` accepts, and the bits of that slot.
+    fn best_slot(&self, m: &Matcher, slots: &[Slot], keep: impl Fn(&Slot) -> bool) -> (f64, u64) {
+        let mut best = 0.0f64;
+        let mut bits = 0u64;
+        for slot in slots.iter().filter(|s| keep(s)) {
+            let terms = &self.slot_terms[slot.terms as usize..slot.terms as usize + slot.n_terms as usize];
+            for &t in terms {
+                let s = m.score(t, self.vocab_chars[t as usize]);
+                if s > best {
+                    best = s;
+                    bits = slot.bits;
+                }
+            }
+        }
+        (best, bits)
+    }
+
+    /// The score of a name for the query words, `None` when a content word is missing.
+    fn score(&self, e: u32, matchers: &[Matcher]) -> Option<f64> {
+        let entry = &self.entries[e as usize];
+        let slots = &self.slots[entry.slots.start as usize..entry.slots.end as usize];
+        let mut sum = 0.0;
+        let mut n = 0u32;
+        let mut matched = 0u64;
+        let mut dug_factor = 1.0;
+        let mut stop_factor = 1.0;
+        let has_dug = slots.iter().any(|s| s.dug);
+        for m in matchers {
+            // The DUG of the query is compared with the street's DUG (`via garibaldi` is not `Vico I di Via
+            // Garibaldi`), other words with every word.
+            let (mut best, mut bits) = self.best_slot(m, slots, |s| !has_dug || m.role != Role::Dug || s.dug);
+            if m.role == Role::Dug && best == 0.0 && has_dug {
+                let (_, other_bits) = self.best_slot(m, slots, |s| !s.dug);
+                matched |= other_bits;
+                best = 0.0;
+                bits = 0;
+            }
+            match m.role {
+                Role::Content => {
+                    if best == 0.0 {
+                        return None;
+                    }
+                    sum += best;
+                    n += 1;
+                    matched |= bits;
+                }
+                Role::Dug => {
+                    if best == 0.0 {
+                        dug_factor = 0.8;
+                    } else {
+                        sum += best;
+                        n += 1;
+                        matched |= bits;
+                    }
+                }
+                // A preposition that the name does not have costs a little (`della chiesa` is not `dalla chiesa`).
+                Role::Stop if best == 0.0 => stop_factor *= 0.97,
+                Role::Stop => matched |= bits,
+            }
+        }
+        if n == 0 {
+            return None;
+        }
+        let coverage = if entry.denom_mask == 0 {
+            1.0
+        } else {
+            f64::from((matched & entry.denom_mask).count_ones()) / f64::from(entry.denom_mask.count_ones())
+        };
+        let street = &self.streets[entry.street as usize];
+        let located = if street.point_from_comune { 0.9 } else { 1.0 };
+        Some(sum / f64::from(n) * (0.75 + 0.25 * coverage) * dug_factor * stop_factor * located)
+    }
+}
+
+/// Optimal string alignment distance (Levenshtein with transpositions), giving up above `max`.
+fn osa(a: &[u8], b: &[u8], max: usize) -> usize {
+    if a.len().abs_diff(b.len()) > max {
+        return max + 1;
+    }
+    let n = b.len();
+    let mut prev2 = vec![0usize; n + 1];
+    let mut prev: Vec<usize> = (0..=n).collect();
+    let mut cur = vec![0usize; n + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=n {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return max + 1;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::query::{tokenize, words};
+    use super::*;
+
+    fn index() -> Index {
+        let mut b = IndexBuilder::default();
+        b.add_comune("079160", "M208", Some("Lamezia Terme"), None);
+        b.add_comune("010025", "D969", Some("Genova"), Some((8.9, 44.4)));
+        let streets = [
+            ("079160", "VIA GIUSEPPE GARIBALDI", 40),
+            ("079160", "PIAZZA GIUSEPPE GARIBALDI", 10),
+            ("079160", "VIA MASSIMO D'AZEGLIO", 12),
+            ("079160", "VIA IV NOVEMBRE", 30),
+            ("079160", "LARGHETTO SANT'ANTONIO", 3),
+            ("079160", "VIA XX SETTEMBRE", 5),
+            ("010025", "VIA XX SETTEMBRE", 300),
+            ("010025", "VIA GARIBALDI", 20),
+            ("079160", "VICO PRIMO DI VIA GARIBALDI", 35),
+        ];
+        for (i, (istat, odonimo, civici)) in streets.iter().enumerate() {
+            let (dug, denominazione) = crate::anncsu::odonimo::split(odonimo);
+            b.add_street(StreetInput {
+                id: i as i64 + 1,
+                istat: istat.to_string(),
+                dug,
+                denominazione,
+                odonimo: odonimo.to_string(),
+                point: Some((16.3, 38.9)),
+                civici: *civici,
+                ..StreetInput::default()
+            });
+        }
+        b.build(1)
+    }
+
+    fn find(index: &Index, q: &str, comune: Option<&str>) -> Vec<String> {
+        let filter = comune.map(|c| index.resolve_comune(c).unwrap());
+        index
+            .search(&words(&tokenize(q)), filter.as_deref(), 5)
+            .into_iter()
+            .map(|h| {
+                let s = &index.streets[h.street as usize];
+                format!("{} ({})", s.name, index.comuni[s.comune as usize].name)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn osa_counts_transpositions_as_one_edit() {
+        assert_eq!(osa(b"garibaldi", b"garibaldi", 2), 0);
+        assert_eq!(osa(b"gairbaldi", b"garibaldi", 2), 1);
+        assert_eq!(osa(b"garibldi", b"garibaldi", 2), 1);
+        assert_eq!(osa(b"grbld", b"garibaldi", 2), 3);
+    }
+
+    #[test]
+    fn prefixes_typos_abbreviations_and_numerals_find_the_street() {
+        let ix = index();
+        assert_eq!(find(&ix, "via garib", Some("079160"))[0], "Via Giuseppe Garibaldi (Lamezia Terme)");
+        assert_eq!(find(&ix, "via garibaldi", Some("079160"))[0], "Via Giuseppe Garibaldi (Lamezia Terme)");
+        assert_eq!(
+            find(&ix, "vico garibaldi", Some("079160"))[0],
+            "Vico Primo di Via Garibaldi (Lamezia Terme)"
+        );
+        assert_eq!(find(&ix, "vico 1 via garibaldi", None)[0], "Vico Primo di Via Garibaldi (Lamezia Terme)");
+        assert_eq!(
+            find(&ix, "p.zza garibaldi", Some("M208"))[0],
+            "Piazza Giuseppe Garibaldi (Lamezia Terme)"
+        );
+        assert_eq!(
+            find(&ix, "via garibladi", Some("lamezia terme"))[0],
+            "Via Giuseppe Garibaldi (Lamezia Terme)"
+        );
+        assert_eq!(find(&ix, "dazeglio", None)[0], "Via Massimo d'Azeglio (Lamezia Terme)");
+        assert_eq!(find(&ix, "D’AZEGLIO", None)[0], "Via Massimo d'Azeglio (Lamezia Terme)");
+        assert_eq!(find(&ix, "via 4 novembre", None)[0], "Via IV Novembre (Lamezia Terme)");
+        assert_eq!(find(&ix, "s. antonio", None)[0], "Larghetto Sant'Antonio (Lamezia Terme)");
+        assert_eq!(find(&ix, "san antonio", None)[0], "Larghetto Sant'Antonio (Lamezia Terme)");
+        assert_eq!(find(&ix, "santantonio", None)[0], "Larghetto Sant'Antonio (Lamezia Terme)");
+        assert_eq!(find(&ix, "via 20 settembre", Some("Genova"))[0], "Via XX Settembre (Genova)");
+        // Equal matches: the street with more civici first; the exact name before a longer one.
+        assert_eq!(find(&ix, "via xx settembre", None)[0], "Via XX Settembre (Genova)");
+        assert_eq!(find(&ix, "via garibaldi", None)[0], "Via Garibaldi (Genova)");
+        assert!(find(&ix, "via inesistente", None).is_empty());
+    }
+
+    #[test]
+    fn streets_without_a_point_take_the_comune_point_or_are_left_out() {
+        let mut b = IndexBuilder::default();
+        b.add_comune("079160", "M208", None, None);
+        b.add_comune("010025", "D969", Some("Genova"), Some((8.9, 44.4)));
+        let street = |istat: &str| StreetInput {
+            istat: istat.into(),
+            dug: "VIA".into(),
+            denominazione: "ROMA".into(),
+            odonimo: "VIA ROMA".into(),
+            ..StreetInput::default()
+        };
+        assert!(!b.add_street(street("079160")));
+        assert!(b.add_street(street("010025")));
+        let ix = b.build(1);
+        assert!(ix.streets[0].point_from_comune);
+        assert_eq!(ix.comuni[0].name, "079160");
+    }
+
+    #[test]
+    fn comuni_are_named_by_istat_belfiore_or_name() {
+        let mut b = IndexBuilder::default();
+        b.add_comune("072006", "A662", Some("Bari"), None);
+        b.add_comune("035033", "H223", Some("Reggio nell'Emilia"), None);
+        let ix = b.build(1);
+        assert_eq!(ix.resolve_comune("Bari"), Some(vec![0]));
+        assert_eq!(ix.resolve_comune("BARI"), Some(vec![0]));
+        assert_eq!(ix.resolve_comune("a662"), Some(vec![0]));
+        assert_eq!(ix.resolve_comune("72006"), Some(vec![0]));
+        assert_eq!(ix.resolve_comune("reggio nell’emilia"), Some(vec![1]));
+        assert_eq!(ix.resolve_comune("Reggio"), None);
+        assert_eq!(ix.comuni_named("reggio"), vec![1]);
+    }
+}
