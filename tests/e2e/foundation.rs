@@ -294,6 +294,14 @@ fn demo_generates_its_territory_and_a_storm_streams_in() {
     assert_eq!(comuni["comuni"][0]["name"], "Comune dimostrativo");
     let (_, zones) = get(&vedetta.url("/api/zoning/at?lat=44.41&lon=8.92"), None);
     assert_eq!(zones["zones"][0]["code"], "FV1", "the variant is in force today: {zones}");
+    let (_, found) = get(&vedetta.url("/api/geocode?q=via%20xx%20sett%2012r"), None);
+    let first = &found["candidates"][0];
+    assert_eq!(
+        (first["kind"].as_str(), first["comune"].as_str()),
+        (Some("civico"), Some("Comune dimostrativo")),
+        "{found}"
+    );
+    assert!(first["label"].as_str().unwrap().contains("12"), "{found}");
     wait_for("simulated readings to be stored", Duration::from_secs(60), || {
         (metric(&vedetta, "vedetta_ingest_readings_stored_total") >= 10.0).then_some(())
     });

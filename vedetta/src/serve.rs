@@ -43,7 +43,7 @@ async fn run_platform(
     }
 
     if demo {
-        crate::demo::seed(&db.pool).await?;
+        crate::demo::seed(&db.pool, &config.data_dir).await?;
     }
     let broker_url = match &config.mqtt.url {
         Some(url) => url.clone(),
