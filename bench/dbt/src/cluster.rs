@@ -2,7 +2,6 @@
 //! synchronous_commit and full_page_writes on, as in production — and one fresh database per run.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 use geodata::cluster::{Cluster, ClusterOptions};
@@ -28,23 +27,7 @@ impl BenchCluster {
         let mut cluster =
             Cluster::open(&ClusterOptions::new(dir.path())).context("initdb of the benchmark cluster")?;
         cluster.start().context("start of the benchmark cluster")?;
-        let script = format!(
-            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; \
-             pid=$(head -n 1 '{pgdata}/postmaster.pid' 2>/dev/null) && kill -INT \"$pid\" 2>/dev/null; \
-             sleep 3; case '{root}' in */vedetta-bench-pg-*) rm -rf '{root}';; esac",
-            me = std::process::id(),
-            pgdata = cluster.pgdata().display(),
-            root = dir.path().display(),
-        );
-        use std::os::unix::process::CommandExt;
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn();
+        testkit::watch_cluster(cluster.pgdata(), dir.path(), testkit::Stop::Fast);
         Ok(BenchCluster { cluster: Some(cluster), dir: Some(dir) })
     }
 

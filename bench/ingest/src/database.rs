@@ -8,7 +8,6 @@ use geodata::cluster::{Cluster, ClusterOptions};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::processes::spawn_watchdog;
 use crate::workload::{self, Plan};
 
 /// A private cluster in a temporary directory, stopped (and removed) when dropped.
@@ -33,14 +32,9 @@ impl BenchCluster {
         let mut cluster = Cluster::open(&opts).context("initdb of the benchmark cluster")?;
         let mut guard = BenchCluster { cluster: None, dir: Some(dir) };
         cluster.start().context("start of the benchmark cluster")?;
-        let root = guard.dir.as_ref().map(|d| d.path().display().to_string()).unwrap_or_default();
-        spawn_watchdog(&format!(
-            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; \
-             pid=$(head -n 1 '{pgdata}/postmaster.pid' 2>/dev/null) && kill -INT \"$pid\" 2>/dev/null; \
-             sleep 3; case '{root}' in */vedetta-bench-pg-*) rm -rf '{root}';; esac",
-            me = std::process::id(),
-            pgdata = cluster.pgdata().display(),
-        ));
+        if let Some(dir) = guard.dir.as_ref() {
+            testkit::watch_cluster(cluster.pgdata(), dir.path(), testkit::Stop::Fast);
+        }
         guard.cluster = Some(cluster);
         Ok(guard)
     }

@@ -31,7 +31,7 @@ impl ChildGuard {
             .stderr(err)
             .spawn()
             .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
-        spawn_watchdog(&format!(
+        testkit::spawn_detached(&format!(
             "while kill -0 {me} 2>/dev/null; do kill -0 {child} 2>/dev/null || exit 0; sleep 0.5; done; \
              kill -TERM {child} 2>/dev/null; sleep 2; kill -KILL {child} 2>/dev/null; \
              case '{dir}' in */vedetta-bench-*) rm -rf '{dir}';; esac",
@@ -96,20 +96,6 @@ impl Drop for ChildGuard {
             let _ = self.child.wait();
         }
     }
-}
-
-/// Runs `script` in `sh`, in a process group of its own so that a Ctrl-C to the terminal does not stop it: it is
-/// what cleans up when the benchmark is killed without a chance to run its guards.
-pub fn spawn_watchdog(script: &str) {
-    use std::os::unix::process::CommandExt;
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn();
 }
 
 /// A Mosquitto 2 broker on a free loopback port with the settings Vedetta's ingest needs at high rates.

@@ -12,35 +12,7 @@ pub const TARGET_TIMES_NAIVE: f64 = 10.0;
 pub const TARGET_P99_S: f64 = 0.25;
 pub const TARGET_RSS_MB: f64 = 150.0;
 
-/// The machine the benchmark ran on.
-#[derive(Debug, Clone)]
-pub struct Machine {
-    pub cpu: String,
-    pub cores: usize,
-    pub ram_gib: f64,
-}
-
-impl Machine {
-    /// Reads `/proc/cpuinfo` and `/proc/meminfo`.
-    pub fn detect() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo
-            .lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
-            .unwrap_or_else(|| "unknown CPU".into());
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let ram_kb: f64 = meminfo
-            .lines()
-            .find(|l| l.starts_with("MemTotal:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        Machine { cpu, cores, ram_gib: ram_kb / 1024.0 / 1024.0 }
-    }
-}
+pub use testkit::Machine;
 
 /// Everything the report shows.
 #[derive(Debug, Clone)]

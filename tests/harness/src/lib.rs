@@ -8,11 +8,13 @@
 //!
 //! Nothing is left running: clusters and brokers die with the test process.
 
+mod machine;
 mod mosquitto;
 mod postgres;
 
+pub use machine::Machine;
 pub use mosquitto::Mosquitto;
-pub use postgres::{TestCluster, TestDb};
+pub use postgres::{Stop, TestCluster, TestDb, spawn_detached, watch_cluster};
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {

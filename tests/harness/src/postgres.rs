@@ -84,16 +84,40 @@ impl Drop for TestCluster {
     }
 }
 
-/// When the test process ends, however it ends, stop its cluster and remove its files.
+/// When the test process ends, however it ends, stop its cluster at once and remove its files.
 fn spawn_watchdog(pgdata: &Path, root: &Path) {
-    let script = format!(
+    watch_cluster(pgdata, root, Stop::Immediate);
+}
+
+/// How a watched cluster is stopped when its owner process is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGQUIT: no checkpoint (test clusters, thrown away).
+    Immediate,
+    /// SIGINT: a clean fast shutdown (benchmark clusters).
+    Fast,
+}
+
+/// Stops the cluster of `pgdata` and removes `root` (only a `vedetta-…pg-…` temporary directory) once this process
+/// has ended, however it ended.
+pub fn watch_cluster(pgdata: &Path, root: &Path, stop: Stop) {
+    let (signal, grace) = match stop {
+        Stop::Immediate => ("QUIT", 1),
+        Stop::Fast => ("INT", 3),
+    };
+    spawn_detached(&format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
-         pid=$(head -n 1 '{pgdata}/postmaster.pid' 2>/dev/null) && kill -QUIT \"$pid\" 2>/dev/null; \
-         sleep 1; case '{root}' in */vedetta-pg-*) rm -rf '{root}';; esac",
+         pid=$(head -n 1 '{pgdata}/postmaster.pid' 2>/dev/null) && kill -{signal} \"$pid\" 2>/dev/null; \
+         sleep {grace}; case '{root}' in */vedetta-*pg-*) rm -rf '{root}';; esac",
         pid = std::process::id(),
         pgdata = pgdata.display(),
         root = root.display(),
-    );
+    ));
+}
+
+/// Runs `script` in `sh` in a process group of its own, so that a Ctrl-C to the terminal does not stop it: the
+/// clean-up that outlives a killed test or benchmark.
+pub fn spawn_detached(script: &str) {
     let _ = Command::new("sh")
         .arg("-c")
         .arg(script)
