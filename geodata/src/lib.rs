@@ -1,10 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod anncsu;
-pub mod cluster;
 pub mod comune;
 pub mod crs;
-pub mod db;
 pub mod dbt;
 mod error;
 pub mod features;

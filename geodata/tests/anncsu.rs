@@ -17,11 +17,11 @@ const HEADER: &str = "CODICE_COMUNE;CODICE_ISTAT;PROGRESSIVO_NAZIONALE;CODICE_CO
     METRICO;PROGRESSIVO_SNC;COORD_X_COMUNE;COORD_Y_COMUNE;QUOTA;METODO";
 
 fn indirizzi() -> PathBuf {
-    testkit::shared_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv")
+    testkit::test_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv")
 }
 
 fn strade() -> PathBuf {
-    testkit::shared_data("anncsu/anncsu_lamezia_stradario_20260602.csv")
+    testkit::test_data("anncsu/anncsu_lamezia_stradario_20260602.csv")
 }
 
 async fn import(pool: &PgPool, indirizzi: &Path, strade: Option<&Path>) -> AnncsuReport {

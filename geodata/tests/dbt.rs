@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use testkit::TestDb;
 
 fn venezia(class: &str) -> PathBuf {
-    testkit::shared_data(&format!("dbt/venezia/{class}.shp"))
+    testkit::test_data(&format!("dbt/venezia/{class}.shp"))
 }
 
 fn t(s: &str) -> DateTime<Utc> {

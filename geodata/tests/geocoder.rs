@@ -18,8 +18,8 @@ async fn lamezia() -> (PgPool, Geocoder) {
     .execute(&pool)
     .await
     .unwrap();
-    let indirizzi = testkit::shared_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv");
-    let strade = testkit::shared_data("anncsu/anncsu_lamezia_stradario_20260602.csv");
+    let indirizzi = testkit::test_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv");
+    let strade = testkit::test_data("anncsu/anncsu_lamezia_stradario_20260602.csv");
     anncsu::import(&pool, &indirizzi, Some(&strade), &|_| {}).await.unwrap();
     let geocoder = Geocoder::new(pool.clone());
     (pool, geocoder)
@@ -277,7 +277,7 @@ async fn a_reimport_is_seen_by_a_running_geocoder() {
     assert_eq!(first(&g, "atrio addolorata 8").await, "Atrio Addolorata, Lamezia Terme");
     let dir = tempfile::tempdir().unwrap();
     let mut text =
-        std::fs::read_to_string(testkit::shared_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv"))
+        std::fs::read_to_string(testkit::test_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv"))
             .unwrap();
     text.push_str("M208;079160;1245026;;ATRIO ADDOLORATA;;;;9999001;;8;;;;;16,2812;38,9709;0;4\n");
     let newer = dir.path().join("newer.csv");

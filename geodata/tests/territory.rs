@@ -7,7 +7,7 @@ use testkit::TestDb;
 
 async fn load_comuni(pool: &sqlx::PgPool) {
     for file in ["comuni/limits_P_10_municipalities.geojson", "comuni/limits_P_82_municipalities.geojson"] {
-        let text = std::fs::read_to_string(testkit::shared_data(file)).unwrap();
+        let text = std::fs::read_to_string(testkit::test_data(file)).unwrap();
         let report = geodata::comune::import(pool, &serde_json::from_str(&text).unwrap()).await.unwrap();
         assert!(report.invalid.is_empty(), "{:?}", report.invalid);
     }
@@ -38,7 +38,7 @@ async fn known_points_resolve_to_their_comune_and_the_sea_to_none() {
 
     // Re-importing updates, never duplicates.
     let text =
-        std::fs::read_to_string(testkit::shared_data("comuni/limits_P_10_municipalities.geojson")).unwrap();
+        std::fs::read_to_string(testkit::test_data("comuni/limits_P_10_municipalities.geojson")).unwrap();
     let again = geodata::comune::import(&pool, &serde_json::from_str(&text).unwrap()).await.unwrap();
     assert_eq!((again.created, again.updated), (0, 67));
 }

@@ -272,7 +272,7 @@ fn migrations_create_postgis_and_one_schema_per_domain() {
             .fetch_all(&pool)
             .await
             .unwrap();
-        for schema in geodata::db::SCHEMAS {
+        for schema in database::SCHEMAS {
             assert!(schemas.iter().any(|s| s == schema), "schema {schema} missing: {schemas:?}");
         }
     });

@@ -428,7 +428,7 @@ fn two_ingest_workers_on_a_shared_subscription_store_everything_once() {
 
 #[test]
 fn the_real_montg_series_replayed_over_mqtt_reads_back_identical() {
-    let path = testkit::shared_data("hydro/MONTG_idro.json");
+    let path = testkit::test_data("hydro/MONTG_idro.json");
     let series: Vec<(i64, f64)> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(series.len(), 1440);
     let db = TestDb::new_blocking();

@@ -39,8 +39,8 @@ fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {
 fn comuni_route_stations_and_answer_where_a_point_is() {
     let db = TestDb::new_blocking();
     let root = tempfile::tempdir().unwrap();
-    let genova = testkit::shared_data("comuni/limits_P_10_municipalities.geojson");
-    let palermo = testkit::shared_data("comuni/limits_P_82_municipalities.geojson");
+    let genova = testkit::test_data("comuni/limits_P_10_municipalities.geojson");
+    let palermo = testkit::test_data("comuni/limits_P_82_municipalities.geojson");
     let out = import(root.path(), &db, &["comuni", genova.to_str().unwrap(), palermo.to_str().unwrap()]);
     assert!(out.contains("67 comuni created") && out.contains("82 comuni created"), "{out}");
 
@@ -150,7 +150,7 @@ fn zoning_versions_answer_by_date_and_parcels_by_overlap() {
 fn owslib_lists_collections_and_pages_items() {
     let db = TestDb::new_blocking();
     let root = tempfile::tempdir().unwrap();
-    let genova = testkit::shared_data("comuni/limits_P_10_municipalities.geojson");
+    let genova = testkit::test_data("comuni/limits_P_10_municipalities.geojson");
     import(root.path(), &db, &["comuni", genova.to_str().unwrap()]);
     let vedetta = serve(root.path(), &db);
     for (code, kind) in
@@ -192,8 +192,8 @@ fn owslib_lists_collections_and_pages_items() {
 fn the_venezia_dbt_imports_through_the_cli_and_is_served_as_of_a_date() {
     let db = TestDb::new_blocking();
     let root = tempfile::tempdir().unwrap();
-    let can = testkit::shared_data("dbt/venezia/TP_CAN.shp");
-    let idro = testkit::shared_data("dbt/venezia/TP_IDRO.shp");
+    let can = testkit::test_data("dbt/venezia/TP_CAN.shp");
+    let idro = testkit::test_data("dbt/venezia/TP_IDRO.shp");
     let out = import(
         root.path(),
         &db,
@@ -227,8 +227,8 @@ fn the_venezia_dbt_imports_through_the_cli_and_is_served_as_of_a_date() {
 fn anncsu_imports_through_the_cli_and_addresses_are_found_over_http() {
     let db = TestDb::new_blocking();
     let root = tempfile::tempdir().unwrap();
-    let indirizzi = testkit::shared_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv");
-    let strade = testkit::shared_data("anncsu/anncsu_lamezia_stradario_20260602.csv");
+    let indirizzi = testkit::test_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv");
+    let strade = testkit::test_data("anncsu/anncsu_lamezia_stradario_20260602.csv");
     let out = import(root.path(), &db, &["anncsu", indirizzi.to_str().unwrap(), strade.to_str().unwrap()]);
     assert!(out.contains("house numbers:"), "{out}");
 

@@ -44,6 +44,16 @@ pub struct DatabaseConfig {
 pub struct HttpConfig {
     /// Where the HTTP server listens.
     pub addr: SocketAddr,
+    /// The URL clients reach Vedetta at (behind a proxy: `https://vedetta.comune.genova.it`); links in STA, OGC
+    /// and HTML pages are built on it, never on request headers. Default: `http://` + `addr`.
+    pub public_url: Option<String>,
+}
+
+impl HttpConfig {
+    /// The public URL, or `http://addr` when none is configured.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,7 +142,7 @@ impl Default for DatabaseConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { addr: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+        HttpConfig { addr: SocketAddr::from(([127, 0, 0, 1], 8080)), public_url: None }
     }
 }
 
@@ -183,11 +193,12 @@ impl Env for BTreeMap<&str, &str> {
 }
 
 /// The environment variables Vedetta reads, and the key each one sets.
-pub const ENV_VARS: [(&str, &str); 12] = [
+pub const ENV_VARS: [(&str, &str); 13] = [
     ("VEDETTA_DATA_DIR", "data_dir"),
     ("VEDETTA_DATABASE_URL", "database.url"),
     ("VEDETTA_DATABASE_MAX_CONNECTIONS", "database.max_connections"),
     ("VEDETTA_HTTP_ADDR", "http.addr"),
+    ("VEDETTA_HTTP_PUBLIC_URL", "http.public_url"),
     ("VEDETTA_MQTT_URL", "mqtt.url"),
     ("VEDETTA_MQTT_LISTEN", "mqtt.listen"),
     ("VEDETTA_MQTT_CLIENT_ID", "mqtt.client_id"),

@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use ::database::cluster::{Cluster, ClusterOptions, DataDirLock, attach_url};
+use ::database::{self as db, PoolOptions};
 use anyhow::{Context, bail};
-use geodata::cluster::{Cluster, ClusterOptions, DataDirLock, attach_url};
-use geodata::db::{self, PoolOptions};
 use sqlx::PgPool;
 use tracing::{info, warn};
 
@@ -51,7 +51,7 @@ impl Database {
         let lock = match (owner, DataDirLock::acquire(data_dir, purpose)) {
             (_, Ok(lock)) => lock,
             (Owner::Server(_), Err(e)) => return Err(e.into()),
-            (Owner::Command(_), Err(geodata::Error::DataDirBusy { .. })) => {
+            (Owner::Command(_), Err(::database::Error::DataDirBusy { .. })) => {
                 let url = attach_url(data_dir, &config.database.name)?.with_context(|| {
                     format!("the data dir {} is in use but has no running cluster", data_dir.display())
                 })?;
@@ -89,7 +89,7 @@ async fn start_cluster(config: &Config, data_dir: &Path) -> anyhow::Result<Clust
     tokio::task::spawn_blocking(move || {
         let mut cluster = Cluster::open(&opts)?;
         cluster.start()?;
-        Ok::<_, geodata::Error>(cluster)
+        Ok::<_, ::database::Error>(cluster)
     })
     .await
     .context("while starting the private cluster")?

@@ -13,7 +13,7 @@ use crate::database::{Database, Owner};
 pub async fn run(what: Import, config: Config) -> anyhow::Result<()> {
     let db = Database::open(&config, Owner::Command("vedetta import")).await?;
     let result = async {
-        geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+        ::database::migrate(&db.pool).await.context("while migrating the database")?;
         match what {
             Import::Stations { file } => stations(&db, &file).await,
             Import::Comuni { files } => {

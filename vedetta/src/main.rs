@@ -53,7 +53,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Ingest => serve::ingest_only(config).await,
         Command::Migrate => {
             let db = Database::open(&config, Owner::Command("vedetta migrate")).await?;
-            let migrated = geodata::db::migrate(&db.pool).await;
+            let migrated = ::database::migrate(&db.pool).await;
             db.close().await?;
             migrated?;
             println!("Migrazioni applicate / migrations applied.");
@@ -66,7 +66,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 config.mqtt.url.clone().unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
             let db = Database::open(&config, Owner::Command("vedetta simulate")).await?;
             let result = async {
-                geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+                ::database::migrate(&db.pool).await.context("while migrating the database")?;
                 simulate::run(args, db.pool.clone(), &broker_url).await
             }
             .await;

@@ -34,7 +34,7 @@ async fn run_platform(
     prometheus: metrics_exporter_prometheus::PrometheusHandle,
     demo: bool,
 ) -> anyhow::Result<()> {
-    geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+    ::database::migrate(&db.pool).await.context("while migrating the database")?;
     if let Some(token) = webmap::auth::ensure_admin_token(&db.pool, config.auth.admin_token.as_deref())
         .await
         .context("while preparing the admin token")?
@@ -85,7 +85,7 @@ pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
     let prometheus = telemetry::install_metrics()?;
     let db = Database::open(&config, Owner::Command("vedetta ingest")).await?;
     let result = async {
-        geodata::db::migrate(&db.pool).await.context("while migrating the database")?;
+        ::database::migrate(&db.pool).await.context("while migrating the database")?;
         let url = config.mqtt.url.clone().unwrap_or_else(|| format!("mqtt://{}", config.mqtt.listen));
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
@@ -144,7 +144,8 @@ fn start_ingest(
         ],
         Some(prometheus),
         events,
-    );
+    )
+    .with_public_url(&config.http.public_url());
     Ok((state, ingest))
 }
 

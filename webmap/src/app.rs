@@ -33,6 +33,8 @@ struct Inner {
     prometheus: Option<PrometheusHandle>,
     events: Arc<EventLog<ReadingsCommitted>>,
     geocoder: geodata::geocoder::Geocoder,
+    /// The URL clients reach Vedetta at, without a trailing slash (links in STA, OGC and HTML are built on it).
+    public_url: String,
 }
 
 impl AppState {
@@ -46,7 +48,29 @@ impl AppState {
         let mut all = vec![Check::Database(pool.clone())];
         all.extend(checks);
         let geocoder = geodata::geocoder::Geocoder::new(pool.clone());
-        AppState { inner: Arc::new(Inner { pool, checks: all, prometheus, events, geocoder }) }
+        AppState {
+            inner: Arc::new(Inner {
+                pool,
+                checks: all,
+                prometheus,
+                events,
+                geocoder,
+                public_url: "http://localhost:8080".into(),
+            }),
+        }
+    }
+
+    /// Sets the public URL (`http.public_url`) that links are built on; call before the state is shared.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.public_url = url.trim_end_matches('/').to_string();
+        }
+        self
+    }
+
+    /// The URL clients reach Vedetta at, without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
     }
 
     /// The address geocoder (ANNCSU).

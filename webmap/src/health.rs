@@ -49,7 +49,7 @@ impl Check {
 
     async fn run(&self) -> Result<(), String> {
         match self {
-            Check::Database(pool) => geodata::db::ping(pool, Duration::from_secs(2)).await,
+            Check::Database(pool) => database::ping(pool, Duration::from_secs(2)).await,
             Check::Component { state, .. } => state(),
         }
     }

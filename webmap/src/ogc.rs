@@ -20,10 +20,9 @@ const CONFORMANCE: [&str; 5] = [
 const DEFAULT_LIMIT: i64 = 10;
 const MAX_LIMIT: i64 = 10_000;
 
-fn base(headers: &HeaderMap) -> String {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    format!("{proto}://{host}/ogc")
+/// `https://public.example/ogc`: from the configured public URL, never from request headers.
+fn base(state: &AppState) -> String {
+    format!("{}/ogc", state.public_url())
 }
 
 /// HTML when asked with `f=html`, or by a browser (an Accept header that names text/html) without `f`.
@@ -59,10 +58,11 @@ fn page(title: &str, body: &str) -> Response {
 
 /// `GET /ogc/`: the landing page.
 pub(crate) async fn landing(
+    State(state): State<AppState>,
     headers: HeaderMap,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let base = base(&headers);
+    let base = base(&state);
     let links = vec![
         link(format!("{base}/?f=json"), "self", "application/json", "questo documento / this document"),
         link(format!("{base}/?f=html"), "alternate", "text/html", "HTML"),
@@ -97,8 +97,8 @@ pub(crate) async fn conformance() -> axum::Json<Value> {
 }
 
 /// `GET /ogc/api`: a minimal OpenAPI description of the paths.
-pub(crate) async fn api(headers: HeaderMap) -> Response {
-    let base = base(&headers);
+pub(crate) async fn api(State(state): State<AppState>) -> Response {
+    let base = base(&state);
     let doc = json!({
         "openapi": "3.0.3",
         "info": { "title": "Vedetta OGC API – Features", "version": env!("CARGO_PKG_VERSION") },
@@ -146,7 +146,7 @@ pub(crate) async fn collections(
     headers: HeaderMap,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let base = base(&headers);
+    let base = base(&state);
     let all = features::collections(state.pool()).await?;
     if wants_html(&headers, &params)? {
         let rows: String = all
@@ -178,11 +178,10 @@ async fn find(state: &AppState, id: &str) -> Result<Collection, ApiError> {
 /// `GET /ogc/collections/{id}`.
 pub(crate) async fn collection(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let c = find(&state, &id).await?;
-    Ok(axum::Json(collection_json(&base(&headers), &c)))
+    Ok(axum::Json(collection_json(&base(&state), &c)))
 }
 
 fn parse_crs(params: &BTreeMap<String, String>, key: &str) -> Result<Option<Crs>, ApiError> {
@@ -262,7 +261,7 @@ pub(crate) async fn items(
         offset,
     };
     let (found, matched) = features::items(state.pool(), &c, &query).await?;
-    let base = base(&headers);
+    let base = base(&state);
     let page_url = |offset: i64, f: &str| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &params {
@@ -341,7 +340,7 @@ pub(crate) async fn item(
             &format!("<pre>{}</pre>", escape(&feature.to_string())),
         ));
     }
-    let base = base(&headers);
+    let base = base(&state);
     feature["links"] = json!([
         link(format!("{base}/collections/{id}/items/{fid}"), "self", "application/geo+json", "this feature"),
         link(format!("{base}/collections/{id}"), "collection", "application/json", &c.title),

@@ -3,23 +3,21 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use sensors::sta::model::{self, Entity, EntitySet, Expanded, Page, Scope};
 use sensors::sta::query::QueryOptions;
 use serde_json::{Map, Value, json};
 
 use crate::{ApiError, AppState};
 
-/// `http://host/sta/v1.1`, as the client addressed us (links must be absolute for STA clients).
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    format!("{proto}://{host}/sta/v1.1")
+/// `https://public.example/sta/v1.1` from the configured public URL (links must be absolute for STA clients; they
+/// are never built from request headers).
+fn base_url(state: &AppState) -> String {
+    format!("{}/sta/v1.1", state.public_url())
 }
 
 /// `GET /sta/v1.1`: the entity sets and the conformance classes.
-pub(crate) async fn landing(headers: HeaderMap) -> Json<Value> {
-    let base = base_url(&headers);
+pub(crate) async fn landing(State(state): State<AppState>) -> Json<Value> {
+    let base = base_url(&state);
     let value: Vec<Value> = EntitySet::ALL
         .iter()
         .map(|s| json!({ "name": s.name(), "url": format!("{base}/{}", s.name()) }))
@@ -55,12 +53,11 @@ fn segment(s: &str) -> Result<(&str, Option<i64>), ApiError> {
 /// `GET /sta/v1.1/{path}`: an entity set, an entity, or a navigation from one.
 pub(crate) async fn resource(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let pool = state.pool();
-    let base = base_url(&headers);
+    let base = base_url(&state);
     let raw = raw.unwrap_or_default();
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
     let opts = QueryOptions::parse_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))

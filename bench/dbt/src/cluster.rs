@@ -1,10 +1,10 @@
-//! The benchmark's private PostgreSQL + PostGIS cluster (`geodata::cluster`), with the server defaults — fsync,
+//! The benchmark's private PostgreSQL + PostGIS cluster (`database::cluster`), with the server defaults — fsync,
 //! synchronous_commit and full_page_writes on, as in production — and one fresh database per run.
 
 use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{Context, Result};
-use geodata::cluster::{Cluster, ClusterOptions};
+use database::cluster::{Cluster, ClusterOptions};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -45,7 +45,7 @@ impl BenchCluster {
         admin.close().await?;
         let pool = PgPoolOptions::new().max_connections(4).connect(&self.url(name)).await?;
         if migrate {
-            geodata::db::migrate(&pool).await.context("migrations")?;
+            database::migrate(&pool).await.context("migrations")?;
         } else {
             sqlx::query("create extension postgis").execute(&pool).await?;
         }

@@ -4,7 +4,7 @@
 //! cargo run --release -p bench-dbt -- [--features 1000000] [--runs 1] [--skip-large]
 //! ```
 //!
-//! The same files go into fresh databases of one private PostgreSQL + PostGIS cluster (`geodata::cluster`,
+//! The same files go into fresh databases of one private PostgreSQL + PostGIS cluster (`database::cluster`,
 //! server defaults: fsync and synchronous_commit on), once through Vedetta's import (`geodata::dbt::import`, in
 //! process, as `vedetta import dbt` runs it) and once through `ogr2ogr -f PostgreSQL … -t_srs EPSG:4326
 //! --config PG_USE_COPY YES` (GDAL from Debian). Datasets: the real Venezia extract (`TP_CAN` + `TP_IDRO`,
@@ -223,7 +223,7 @@ fn markdown(
         if args.skip_large { " --skip-large" } else { "" }
     ));
     s.push_str(
-        "- one private cluster (`geodata::cluster`, fsync on), a fresh database per run; Vedetta = \
+        "- one private cluster (`database::cluster`, fsync on), a fresh database per run; Vedetta = \
          `geodata::dbt::import` (registry with history, digests, validity repair, GiST); ogr2ogr = \
          `ogr2ogr -f PostgreSQL PG:… FILE -t_srs EPSG:4326 -lco GEOMETRY_NAME=geom -nlt PROMOTE_TO_MULTI --config PG_USE_COPY YES` \
          (GiST too); best of the runs\n\n",

@@ -3,8 +3,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use ::database::cluster::{Cluster, ClusterOptions};
 use anyhow::{Context, Result};
-use geodata::cluster::{Cluster, ClusterOptions};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -57,7 +57,7 @@ impl BenchCluster {
         let url = self.url(name);
         if migrate {
             let pool = pool(&url, 2).await?;
-            geodata::db::migrate(&pool).await.with_context(|| format!("while migrating {name}"))?;
+            ::database::migrate(&pool).await.with_context(|| format!("while migrating {name}"))?;
             pool.close().await;
         }
         Ok(url)
@@ -140,7 +140,7 @@ pub async fn migration_versions(pool: &PgPool) -> Result<(i64, i64)> {
         .fetch_one(pool)
         .await
         .context("cannot read _sqlx_migrations")?;
-    let built = geodata::db::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let built = ::database::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
     Ok((applied.unwrap_or(0), built))
 }
 

@@ -128,7 +128,7 @@ impl Mosquitto {
     /// Starts the broker and waits until it listens.
     pub async fn start() -> Result<Mosquitto> {
         let dir = tempfile::Builder::new().prefix("vedetta-bench-mqtt-").tempdir()?;
-        let port = geodata::cluster::free_port()?;
+        let port = ::database::cluster::free_port()?;
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(&conf, Mosquitto::config(port)).context("cannot write mosquitto.conf")?;
         let mut cmd = Command::new("mosquitto");

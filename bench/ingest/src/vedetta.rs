@@ -100,7 +100,7 @@ struct Vedetta {
 impl Vedetta {
     fn start(binary: &Path, database_url: &str, mqtt_port: u16) -> Result<Vedetta> {
         let dir = tempfile::Builder::new().prefix("vedetta-bench-data-").tempdir()?;
-        let http = format!("127.0.0.1:{}", geodata::cluster::free_port()?);
+        let http = format!("127.0.0.1:{}", ::database::cluster::free_port()?);
         let mut cmd = Command::new(binary);
         cmd.arg("--data-dir").arg(dir.path().join("data")).arg("ingest").current_dir(dir.path());
         for (key, _) in std::env::vars_os() {

@@ -18,7 +18,7 @@ pub use postgres::{Stop, TestCluster, TestDb, spawn_detached, watch_cluster};
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    geodata::cluster::free_port().expect("a free loopback port")
+    database::cluster::free_port().expect("a free loopback port")
 }
 
 /// Polls `probe` every 50 ms until it returns `Some`, or panics with `what` after `timeout`.
@@ -33,8 +33,10 @@ pub fn wait_for<T>(what: &str, timeout: std::time::Duration, mut probe: impl FnM
     }
 }
 
-/// Path of a file of the shared open data (`../shared/data` beside the repository).
-pub fn shared_data(relative: &str) -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    root.join(relative)
+/// Path of a file of the real open data the tests use, carried in the repository (`tests/data/`, each file with
+/// its source and licence in `tests/data/README.md`), so that a fresh clone passes with nothing beside it.
+pub fn test_data(relative: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data").join(relative);
+    assert!(path.exists(), "test data {} is missing (tests/data/README.md lists the files)", path.display());
+    path
 }

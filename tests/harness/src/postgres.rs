@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use geodata::cluster::{Cluster, ClusterOptions};
+use database::cluster::{Cluster, ClusterOptions};
 use sqlx::PgPool;
 use tokio::sync::{Mutex, OnceCell};
 
@@ -150,7 +150,7 @@ async fn shared() -> &'static TestCluster {
                 .expect("create the template");
             admin.close().await;
             let template = PgPool::connect(&cluster.url(TEMPLATE)).await.expect("connect to the template");
-            geodata::db::migrate(&template).await.expect("migrate the template");
+            database::migrate(&template).await.expect("migrate the template");
             template.close().await;
             cluster
         })

@@ -1,0 +1,8 @@
+#![doc = include_str!("../README.md")]
+
+pub mod cluster;
+mod error;
+pub mod pool;
+
+pub use error::{Error, Result};
+pub use pool::{MIGRATOR, PoolOptions, SCHEMAS, connect, ensure_database, migrate, ping};
