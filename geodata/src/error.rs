@@ -16,6 +16,10 @@ pub enum Error {
     #[error("{0}")]
     Import(String),
 
+    /// A file given as ISTAT's list of comuni is not that list (a column is missing, the text is unreadable).
+    #[error("{path}: not ISTAT's list of comuni: {detail}")]
+    ComuniList { path: PathBuf, detail: String },
+
     /// A CRS is unknown to PROJ or a transformation failed.
     #[error("CRS {crs}: {detail}")]
     Crs { crs: String, detail: String },

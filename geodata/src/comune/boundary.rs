@@ -1,22 +1,10 @@
-//! Comuni: municipal boundaries (ISTAT), the unit of tenancy, and point-in-comune.
+//! Municipal boundaries from GeoJSON (ISTAT's, as openpolis publishes them) into `core.comune`.
 
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use super::CONTAINING;
 use crate::{Error, Result};
-
-/// A comune as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Comune {
-    /// ISTAT code, six digits (`010025` Genova).
-    pub istat: String,
-    /// Belfiore (cadastral) code (`D969` Genova), which joins ANNCSU's `CODICE_COMUNE`.
-    pub belfiore: String,
-    pub name: String,
-    pub province_acronym: Option<String>,
-    pub region_name: Option<String>,
-}
 
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -96,7 +84,14 @@ pub async fn import(pool: &PgPool, collection: &Value) -> Result<ImportReport> {
         }
     }
     report.stations_located = locate_stations(&mut tx).await?;
+    let changed = report.created + report.updated > 0;
+    if changed {
+        super::bump_revision(&mut tx).await?;
+    }
     tx.commit().await?;
+    if changed {
+        super::changed_locally();
+    }
     Ok(report)
 }
 
@@ -110,30 +105,4 @@ async fn locate_stations(conn: &mut sqlx::PgConnection) -> Result<u64> {
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// The comune containing a point: `st_covers` counts the border as inside, so a point on a border shared by two
-/// comuni is covered by both; the lower ISTAT code wins, always the same one.
-pub const CONTAINING: &str =
-    "select c.istat from core.comune c where st_covers(c.geom, $POINT) order by c.istat limit 1";
-
-/// The comune containing a WGS84 point, if any (`None` at sea or outside the loaded territory).
-///
-/// # Units
-/// `lon`, `lat` in degrees, EPSG:4326.
-pub async fn at(pool: &PgPool, lon: f64, lat: f64) -> Result<Option<Comune>> {
-    let sql = format!(
-        "select istat, belfiore, name, province_acronym, region_name from core.comune where istat = ({})",
-        CONTAINING.replace("$POINT", "st_setsrid(st_makepoint($1, $2), 4326)")
-    );
-    Ok(sqlx::query_as(&sql).bind(lon).bind(lat).fetch_optional(pool).await?)
-}
-
-/// Every comune, by ISTAT code.
-pub async fn list(pool: &PgPool) -> Result<Vec<Comune>> {
-    Ok(sqlx::query_as(
-        "select istat, belfiore, name, province_acronym, region_name from core.comune order by istat",
-    )
-    .fetch_all(pool)
-    .await?)
 }
