@@ -2,10 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps build demo test fmt lint check clean
+.PHONY: deps test-deps build demo test fmt lint check clean
 
+# What Vedetta needs to build and run (Debian packages, the Rust components).
 deps:
 	@scripts/install-deps.sh
+
+# What the tests need besides: the independent Python clients (frost-sta-client, OWSLib, paho-mqtt, schemathesis).
+test-deps: deps
 	@scripts/python-clients.sh
 
 build: deps
@@ -16,7 +20,7 @@ demo: build
 	./target/release/vedetta demo
 
 # fmt check, clippy with warnings denied, and every test (unit, database, end-to-end).
-test: deps
+test: test-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) test --workspace --locked

@@ -23,6 +23,9 @@ pub struct PoolOptions {
     pub acquire_timeout: Duration,
     /// Application name shown in `pg_stat_activity`.
     pub application_name: String,
+    /// The server cancels any statement running longer (`statement_timeout`); `None` for long imports.
+    /// Requests that may be expensive set a tighter `set local statement_timeout` of their own.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -31,6 +34,7 @@ impl Default for PoolOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             application_name: "vedetta".into(),
+            statement_timeout: None,
         }
     }
 }
@@ -39,6 +43,10 @@ impl Default for PoolOptions {
 /// survives a database restart (connections are re-established on demand).
 pub async fn connect(url: &str, opts: &PoolOptions) -> Result<PgPool> {
     let connect: PgConnectOptions = url.parse()?;
+    let mut connect = connect;
+    if let Some(timeout) = opts.statement_timeout {
+        connect = connect.options([("statement_timeout", format!("{}ms", timeout.as_millis()))]);
+    }
     let connect = connect
         .application_name(&opts.application_name)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2));

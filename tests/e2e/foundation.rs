@@ -33,11 +33,11 @@ fn serve_with_a_private_cluster_is_healthy_and_stops_it_on_sigterm() {
     assert_eq!((status, me["role"].as_str()), (200, Some("admin")), "{me}");
     let (status, body) = get(&vedetta.url("/api/auth/whoami"), None);
     assert_eq!(status, 401);
-    assert!(body["error"]["message"].as_str().unwrap().contains("Bearer"), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("Bearer"), "{body}");
     let (status, _) = get(&vedetta.url("/api/auth/whoami"), Some("vdt_wrong"));
     assert_eq!(status, 401);
     let (status, body) = get(&vedetta.url("/no/such/thing"), None);
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 
     // Prometheus metrics cover HTTP, the pool and MQTT.
     let (_, metrics) = get(&vedetta.url("/metrics"), None);
@@ -306,4 +306,49 @@ fn demo_generates_its_territory_and_a_storm_streams_in() {
         (metric(&vedetta, "vedetta_ingest_readings_stored_total") >= 10.0).then_some(())
     });
     assert!(vedetta.terminate().success());
+}
+
+#[test]
+fn sigterm_ends_serve_in_seconds_while_a_query_is_stuck_and_a_stream_is_open() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let mut vedetta = Launch::serve(root.path()).env("VEDETTA_DATABASE_URL", &db.url).spawn();
+    vedetta.wait_healthy();
+
+    // Another client holds a lock that the station listing waits on, as a stuck or slow statement would.
+    let locker = std::thread::spawn({
+        let url = db.url.clone();
+        move || {
+            crate::support::block_on(async move {
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("lock table sensors.station in access exclusive mode")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_secs(25)).await;
+                drop(tx);
+            })
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let stuck_url = vedetta.url("/api/stations");
+    let stuck = std::thread::spawn(move || get(&stuck_url, None));
+    // An SSE client that never goes away on its own.
+    let stream = std::net::TcpStream::connect(vedetta.http).unwrap();
+    {
+        use std::io::Write;
+        let mut s = &stream;
+        s.write_all(b"GET /api/readings/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+
+    let started = std::time::Instant::now();
+    let status = vedetta.terminate();
+    let took = started.elapsed();
+    assert!(status.success(), "exit status {status}:\n{}", vedetta.stderr());
+    assert!(took < Duration::from_secs(15), "SIGTERM took {took:?}:\n{}", vedetta.stderr());
+    let _ = stuck.join();
+    drop(stream);
+    locker.join().unwrap();
 }

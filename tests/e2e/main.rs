@@ -2,6 +2,8 @@
 //! real HTTP.
 
 mod foundation;
+mod gate;
+mod hostile;
 mod sensors;
 mod support;
 mod territory;

@@ -52,7 +52,7 @@ fn comuni_route_stations_and_answer_where_a_point_is() {
     );
     let (status, body) = get(&vedetta.url("/api/comuni/at?lat=44.30&lon=8.90"), None);
     assert_eq!(status, 404, "a point at sea is in no comune and says so: {body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("in no comune"));
+    assert!(body["detail"].as_str().unwrap().contains("in no comune"));
     assert_eq!(get(&vedetta.url("/api/comuni/at?lat=95&lon=8"), None).0, 400);
 
     // A station placed in Genova knows its comune.

@@ -31,6 +31,9 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
     /// Most connections in the pool.
     pub max_connections: u32,
+    /// `serve` and `ingest` ask PostgreSQL to cancel any statement running longer than this many seconds
+    /// (kept below the 30 s HTTP request limit); imports are not bounded.
+    pub statement_timeout_s: u64,
     /// The database created in the private cluster.
     pub name: String,
     /// The system user that runs the private cluster when Vedetta runs as root.
@@ -133,6 +136,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: None,
             max_connections: 16,
+            statement_timeout_s: 20,
             name: "vedetta".into(),
             cluster_user: "postgres".into(),
             pg_bin_dir: None,

@@ -31,12 +31,17 @@ pub enum Owner {
 impl Database {
     /// Opens the database as `owner`.
     pub async fn open(config: &Config, owner: Owner) -> anyhow::Result<Database> {
-        let pool_opts =
-            PoolOptions { max_connections: config.database.max_connections, ..PoolOptions::default() };
-        let data_dir = config.data_dir.as_path();
         let purpose = match owner {
             Owner::Server(p) | Owner::Command(p) => p,
         };
+        // Serving processes bound every statement; one-off commands (imports of a whole DBT) do not.
+        let serving = matches!(owner, Owner::Server(_)) || purpose == "vedetta ingest";
+        let pool_opts = PoolOptions {
+            max_connections: config.database.max_connections,
+            statement_timeout: serving.then(|| Duration::from_secs(config.database.statement_timeout_s)),
+            ..PoolOptions::default()
+        };
+        let data_dir = config.data_dir.as_path();
 
         if let Some(url) = &config.database.url {
             // The data dir still belongs to one server at a time.
@@ -71,8 +76,12 @@ impl Database {
     }
 
     /// Closes the pool and stops the cluster this process started.
+    /// Closes the pool (waiting at most a few seconds for connections still in use: a statement still running is
+    /// cancelled by the fast shutdown of the private cluster) and stops the private cluster.
     pub async fn close(self) -> anyhow::Result<()> {
-        self.pool.close().await;
+        if tokio::time::timeout(Duration::from_secs(3), self.pool.close()).await.is_err() {
+            warn!("Connections still busy after 3 s; closing anyway.");
+        }
         if let Some(cluster) = self.cluster {
             tokio::task::spawn_blocking(move || cluster.stop())
                 .await

@@ -10,7 +10,9 @@ use sensors::event::{EventLog, ReadingsCommitted};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use std::future::IntoFuture;
+
+use tracing::{error, info, warn};
 use webmap::{AppState, Check};
 
 use crate::config::Config;
@@ -70,14 +72,38 @@ async fn run_platform(
     }
     info!(%addr, mqtt = %crate::config::mask_url_password(&broker_url), "Vedetta is up.");
 
-    let served = axum::serve(listener, webmap::router(state))
-        .with_graceful_shutdown(cancel.clone().cancelled_owned())
-        .await
-        .context("HTTP server");
+    let served = serve_http(listener, webmap::router(state), cancel.clone()).await;
     cancel.cancel();
     finish(ingest).await;
     info!("Vedetta stopped.");
     served
+}
+
+/// How long requests in flight (an SSE stream, a slow query) may run on after a shutdown signal.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Serves HTTP until `cancel`, then lets requests in flight finish for [`SHUTDOWN_GRACE`] and drops the rest, so
+/// that SIGTERM ends Vedetta in seconds whatever the clients or the database are doing.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut server = tokio::spawn(
+        axum::serve(listener, router).with_graceful_shutdown(cancel.clone().cancelled_owned()).into_future(),
+    );
+    tokio::select! {
+        done = &mut server => return done.context("HTTP server task")?.context("HTTP server"),
+        _ = cancel.cancelled() => {}
+    }
+    match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+        Ok(done) => done.context("HTTP server task")?.context("HTTP server"),
+        Err(_) => {
+            warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "Requests still running after the grace period; dropped.");
+            server.abort();
+            Ok(())
+        }
+    }
 }
 
 /// `vedetta ingest`: the ingest loop alone, against the configured broker or the one of a running `serve`.
@@ -93,10 +119,7 @@ pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
         // A worker answers /healthz and /metrics only.
         let listener = bind(&config).await?;
         info!(addr = %listener.local_addr()?, "Ingest worker up (/healthz, /metrics).");
-        let served = axum::serve(listener, webmap::ops_router(state))
-            .with_graceful_shutdown(cancel.clone().cancelled_owned())
-            .await
-            .context("HTTP server");
+        let served = serve_http(listener, webmap::ops_router(state), cancel.clone()).await;
         cancel.cancel();
         finish(ingest).await;
         served

@@ -4,12 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -17,7 +20,8 @@ use crate::health::Check;
 use sensors::event::{EventLog, ReadingsCommitted};
 
 use crate::{
-    ApiError, auth, dead_letters, geocode, health, ogc, pages, sta, stations, stream, telemetry, territory,
+    ApiError, auth, dead_letters, error, geocode, health, ogc, openapi, pages, security, sta, stations, stream,
+    telemetry, territory,
 };
 
 /// What handlers share: the pool, the health checks, the metrics handle.
@@ -97,13 +101,24 @@ impl AppState {
     }
 }
 
+/// Most bytes a request body may have (the photo upload of citizen reports will raise it for its own route).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Longest a request may take; statements are cancelled earlier by the pool's `statement_timeout`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The whole HTTP face of Vedetta.
+///
+/// Layers, outermost first: trace span → request metrics (timeouts and panics counted too) → security headers →
+/// problem+json for every error → panic catcher → timeout → CORS for the public read APIs → body limit → routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::index))
         .route("/assets/vedetta.css", get(pages::stylesheet))
+        .route("/assets/index.js", get(pages::script))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(telemetry::metrics))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/auth/whoami", get(auth::whoami))
         .route("/api/stations", get(stations::list).post(stations::create))
         .route("/api/stations/{code}", get(stations::get).put(stations::put).delete(stations::delete))
@@ -130,12 +145,18 @@ pub fn router(state: AppState) -> Router {
         .route("/sta/v1.1/", get(sta::landing))
         .route("/sta/v1.1/{*path}", get(sta::resource))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(middleware::from_fn(telemetry::track_http))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(security::cors())
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a handler panicked".into()).into_response_owned()
         }))
+        .layer(middleware::from_fn(error::problem_layer))
+        .layer(middleware::from_fn(security::headers))
+        .layer(middleware::from_fn(telemetry::track_http))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -145,12 +166,27 @@ pub fn ops_router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(telemetry::metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(middleware::from_fn(error::problem_layer))
         .layer(middleware::from_fn(telemetry::track_http))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("no resource at {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
+    let problem = error::Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {} (the Allow header lists what is)", uri.path()),
+    );
+    let mut response = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(problem)).into_response();
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(error::PROBLEM_JSON));
+    response
 }
 
 impl ApiError {

@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use crate::{ApiError, AppState};
 
 /// What a caller may do, from most to least powerful.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -55,7 +55,7 @@ impl fmt::Display for Role {
 }
 
 /// An authenticated caller.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Caller {
     pub token_id: i64,
     pub name: String,
@@ -156,6 +156,8 @@ fn digest(token: &str) -> Vec<u8> {
 }
 
 /// `GET /api/auth/whoami`: who the token belongs to.
-pub(crate) async fn whoami(State(_): State<AppState>, caller: Caller) -> Json<Caller> {
+#[utoipa::path(get, path = "/api/auth/whoami", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = Caller)))]
+pub(crate) async fn whoami(State(_state): State<AppState>, caller: Caller) -> Json<Caller> {
     Json(caller)
 }

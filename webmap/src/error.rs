@@ -1,7 +1,18 @@
-use axum::Json;
+//! The one error contract of the HTTP face: RFC 9457 Problem Details (`application/problem+json`).
+//!
+//! Handlers return [`ApiError`]; the status of each kind is decided in [`ApiError::status`] only. Responses that do
+//! not come from a handler (axum's extractor rejections, 405, the body limit's 413, the timeout's 503, a panic) are
+//! rewritten into the same shape by [`problem_layer`], so a client never sees text/plain or an empty error body.
+
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Every error an HTTP handler returns. The mapping to HTTP status lives in [`ApiError::status`] only.
 #[derive(Debug, thiserror::Error)]
@@ -22,15 +33,64 @@ pub enum ApiError {
     /// The request conflicts with the current state (duplicate key, …).
     #[error("{0}")]
     Conflict(String),
+    /// The body is larger than allowed.
+    #[error("{0}")]
+    TooLarge(String),
     /// Well-formed but semantically invalid input.
     #[error("{0}")]
     Unprocessable(String),
-    /// A dependency (database, broker) is down; retry later.
+    /// A dependency (database, broker) is down, or the request took too long; retry later.
     #[error("{0}")]
     Unavailable(String),
     /// Anything else: logged with its cause, answered as a bare 500.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// An RFC 9457 problem: what every error response of Vedetta carries.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`about:blank` when the status says it all).
+    #[serde(rename = "type")]
+    #[schema(example = "https://vedetta.invalid/problems/bad_request")]
+    pub kind: String,
+    /// A short, human-readable summary of the kind of problem.
+    #[schema(example = "Bad Request")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 400)]
+    pub status: u16,
+    /// What was wrong with this request, in words a client can act on.
+    #[schema(example = "`lat` must be within ±90 and `lon` within ±180")]
+    pub detail: String,
+    /// The machine-readable kind, stable across releases (`bad_request`, `not_found`, …).
+    #[schema(example = "bad_request")]
+    pub code: String,
+}
+
+impl Problem {
+    /// The problem for `status` with `detail`.
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("https://vedetta.invalid/problems/{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_string(),
+        }
+    }
+
+    fn into_response_with(self, status: StatusCode) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"vedetta\""));
+        }
+        response
+    }
 }
 
 impl ApiError {
@@ -42,36 +102,73 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+}
 
-    fn code(&self) -> &'static str {
-        match self {
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::Unprocessable(_) => "unprocessable",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
+/// The stable machine-readable code of a status.
+fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_ACCEPTABLE => "not_acceptable",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::GATEWAY_TIMEOUT => "timeout",
+        s if s.is_server_error() => "internal",
+        _ => "error",
+    }
+}
+
+/// What PostgreSQL says about a statement, by SQLSTATE: bad input that reached the database is the client's
+/// problem (400/422), a cancelled statement is a timeout (503), the rest is Vedetta's (500).
+fn from_database(e: &sqlx::Error) -> ApiError {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            tracing::warn!(error = %e, "Database unavailable.");
+            ApiError::Unavailable("the database is unavailable, retry later".into())
         }
+        sqlx::Error::RowNotFound => ApiError::NotFound("not found".into()),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // query_canceled: statement_timeout or a cancel on shutdown.
+            Some("57014") => {
+                tracing::warn!(error = %e, "A statement ran past its time limit.");
+                ApiError::Unavailable("the request took too long and was stopped; narrow it and retry".into())
+            }
+            Some("23505") => ApiError::Conflict("it exists already".into()),
+            Some("23503") => ApiError::Conflict("it refers to something that does not exist".into()),
+            // Class 22, data exception: a value the database cannot hold or compute with (NUL in text, out of
+            // range, division by zero, an invalid literal). Validation should have caught it; never a 500.
+            Some(code) if code.starts_with("22") => {
+                tracing::warn!(error = %e, "Input rejected by the database.");
+                ApiError::BadRequest(format!("a value in the request is out of range or malformed ({code})"))
+            }
+            Some(code) if code.starts_with("08") || code.starts_with("57P") || code == "53300" => {
+                tracing::warn!(error = %e, "Database unavailable.");
+                ApiError::Unavailable("the database is unavailable, retry later".into())
+            }
+            _ => ApiError::Internal(e.to_string()),
+        },
+        _ => ApiError::Internal(e.to_string()),
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::warn!(error = %e, "Database unavailable.");
-                ApiError::Unavailable("the database is unavailable, retry later".into())
-            }
-            sqlx::Error::RowNotFound => ApiError::NotFound("not found".into()),
-            _ => ApiError::Internal(e.to_string()),
-        }
+        from_database(&e)
     }
 }
 
@@ -102,20 +199,87 @@ impl From<sensors::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = match &self {
+        let detail = match &self {
             ApiError::Internal(cause) => {
                 tracing::error!(cause = %cause, "Request failed.");
-                "internal error".to_string()
+                "internal error; the cause is in Vedetta's log".to_string()
             }
             other => other.to_string(),
         };
-        let body = json!({ "error": { "code": self.code(), "message": message } });
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"vedetta\""));
-        }
+        let mut response = Problem::new(status, code_of(status), detail).into_response_with(status);
+        response.extensions_mut().insert(IsProblem);
         response
+    }
+}
+
+/// Marks a response that already carries a problem body.
+#[derive(Debug, Clone, Copy)]
+struct IsProblem;
+
+/// The largest non-problem error body that is kept as the problem's detail.
+const MAX_DETAIL: usize = 2048;
+
+/// Rewrites every error response that is not yet problem+json (extractor rejections, 405, 413, the timeout's 503,
+/// empty bodies) into a problem, keeping the text of the original body as the detail.
+pub(crate) async fn problem_layer(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || response.extensions().get::<IsProblem>().is_some()
+    {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(PROBLEM_JSON));
+    if is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, MAX_DETAIL * 8).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let detail = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        // Never pass internal text along.
+        "internal error; the cause is in Vedetta's log".to_string()
+    } else if !text.is_empty() && !text.starts_with('{') {
+        text.chars().take(MAX_DETAIL).collect()
+    } else {
+        default_detail(status, &method).to_string()
+    };
+    let mut rewritten = Problem::new(status, code_of(status), detail).into_response_with(status);
+    // Keep the headers that matter to the client (Allow on 405, Retry-After, CORS, …).
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rewritten
+}
+
+fn default_detail(status: StatusCode, method: &axum::http::Method) -> String {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on this resource (see the Allow header)"),
+        StatusCode::SERVICE_UNAVAILABLE => "the request took too long or a dependency is down; retry later".into(),
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this resource accepts".into(),
+        StatusCode::NOT_FOUND => "no resource here".into(),
+        other => other.canonical_reason().unwrap_or("error").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_status() {
+        assert_eq!(code_of(StatusCode::METHOD_NOT_ALLOWED), "method_not_allowed");
+        assert_eq!(code_of(StatusCode::BAD_GATEWAY), "internal");
+        let p = Problem::new(StatusCode::BAD_REQUEST, "bad_request", "x");
+        assert_eq!(p.title, "Bad Request");
+        assert_eq!(p.status, 400);
     }
 }

@@ -12,3 +12,8 @@ pub(crate) async fn index() -> Html<&'static str> {
 pub(crate) async fn stylesheet() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../assets/vedetta.css"))
 }
+
+/// `GET /assets/index.js`: the home page's script (no inline scripts: the Content-Security-Policy forbids them).
+pub(crate) async fn script() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../assets/index.js"))
+}

@@ -12,15 +12,21 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use crate::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StreamQuery {
-    /// Only events of this station.
+    /// Only events of this station (its code).
     station: Option<String>,
 }
 
 /// Each event is `event: readings`, `id: <run>-<n>`, `data: {"station":…,"quantity":…,"from":…,"to":…,
 /// "count":…,"latest_at":…,"latest_value":…,"latest_qc":[…]}`. A client that falls too far behind is disconnected
 /// and resumes from its `Last-Event-ID`.
+#[utoipa::path(get, path = "/api/readings/stream", tag = "sensors",
+    params(StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
+    responses((status = 200, description = "Server-sent events, one `readings` event per committed batch",
+        content_type = "text/event-stream", body = String)))]
 pub(crate) async fn readings(
     State(state): State<AppState>,
     headers: HeaderMap,
