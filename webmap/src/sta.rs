@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use sensors::sta::model::{self, Entity, EntitySet, Expanded, Page, Scope};
+use sensors::sta::model::{self, Entity, EntitySet, Expanded, Expansion, Next, Scope};
 use sensors::sta::query::QueryOptions;
 use serde_json::{Map, Value, json};
 
@@ -35,6 +35,9 @@ pub(crate) async fn landing(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
+/// The most segments a resource path may have (`Observations(1)/Datastream/Thing/Locations` has four).
+const MAX_PATH_SEGMENTS: usize = 8;
+
 /// A path segment: `Things` or `Things(5)` (or `Things('5')`).
 fn segment(s: &str) -> Result<(&str, Option<i64>), ApiError> {
     match s.split_once('(') {
@@ -51,19 +54,28 @@ fn segment(s: &str) -> Result<(&str, Option<i64>), ApiError> {
 }
 
 /// `GET /sta/v1.1/{path}`: an entity set, an entity, or a navigation from one.
+///
+/// One read-only transaction with a statement timeout serves the whole request (see `sensors::sta::read`).
 pub(crate) async fn resource(
     State(state): State<AppState>,
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let pool = state.pool();
     let base = base_url(&state);
     let raw = raw.unwrap_or_default();
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
     let opts = QueryOptions::parse_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let path = path.trim_end_matches('/');
+    if path.split('/').count() > MAX_PATH_SEGMENTS {
+        return Err(ApiError::BadRequest(format!(
+            "a resource path has at most {MAX_PATH_SEGMENTS} segments"
+        )));
+    }
+    let mut tx = model::begin(state.pool()).await?;
+    let conn = &mut *tx;
 
-    let mut segments = path.trim_end_matches('/').split('/');
+    let mut segments = path.split('/');
     let (name, id) = segment(segments.next().unwrap_or_default())?;
     let mut set =
         EntitySet::parse(name).ok_or_else(|| ApiError::NotFound(format!("no entity set `{name}`")))?;
@@ -76,9 +88,16 @@ pub(crate) async fn resource(
             ApiError::NotFound(format!("{} has no navigation property `{nav}`", set.name()))
         })?;
         let parent_id = match current_id {
+            // Only an id that exists leads on (`Things(1)/Datastreams(12)` checks both).
+            Some(id) if matches!(scope, Scope::Id(_) | Scope::RelatedId { .. }) => {
+                model::read_one(conn, set, &scope, &QueryOptions::default())
+                    .await?
+                    .map(|e| e.id)
+                    .ok_or_else(|| ApiError::NotFound(format!("no {}({id})", set.name())))?
+            }
             Some(id) => id,
             // A single-valued hop without an id in the URL (Datastreams(1)/Thing/Locations): look it up.
-            None if single => model::read_one(pool, set, scope.clone(), &QueryOptions::default())
+            None if single => model::read_one(conn, set, &scope, &QueryOptions::default())
                 .await?
                 .map(|e| e.id)
                 .ok_or_else(|| ApiError::NotFound(format!("no {} at {path}", set.name())))?,
@@ -90,7 +109,7 @@ pub(crate) async fn resource(
             }
         };
         scope = match id {
-            Some(id) => Scope::Id(id),
+            Some(id) => Scope::RelatedId { parent: set, nav: nav.to_string(), parent_id, id },
             None => Scope::Related { parent: set, nav: nav.to_string(), parent_id },
         };
         single = id.is_some() || !many;
@@ -98,41 +117,46 @@ pub(crate) async fn resource(
         set = target;
     }
 
-    if single {
-        let entity = model::read_one(pool, set, scope, &opts)
+    let body = if single {
+        let entity = model::read_one(conn, set, &scope, &opts)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("nothing at /sta/v1.1/{path}")))?;
-        return Ok(Json(render(&base, &entity, &opts.select)));
-    }
-    let page = model::read(pool, set, scope, &opts).await?;
-    let mut body = Map::new();
-    if let Some(count) = page.count {
-        body.insert("@iot.count".into(), json!(count));
-    }
-    if page.more {
-        body.insert("@iot.nextLink".into(), json!(next_link(&format!("{base}/{path}"), &pairs, &page)));
-    }
-    body.insert(
-        "value".into(),
-        Value::Array(page.items.iter().map(|e| render(&base, e, &opts.select)).collect()),
-    );
-    Ok(Json(Value::Object(body)))
+        render(&base, &entity, &opts.select)
+    } else {
+        let page = model::read(conn, set, &scope, &opts).await?;
+        let mut body = Map::new();
+        if let Some(count) = page.count {
+            body.insert("@iot.count".into(), json!(count));
+        }
+        if let Some(next) = page.next {
+            body.insert(
+                "@iot.nextLink".into(),
+                json!(page_link(&format!("{base}/{path}"), opts.link_pairs(), next)),
+            );
+        }
+        body.insert(
+            "value".into(),
+            Value::Array(page.items.iter().map(|e| render(&base, e, &opts.select)).collect()),
+        );
+        Value::Object(body)
+    };
+    tx.commit().await.map_err(sensors::Error::from)?;
+    Ok(Json(body))
 }
 
-/// The URL of the next page: the same options with `$skip` moved on.
-fn next_link(url: &str, pairs: &[(String, String)], page: &Page) -> String {
+/// The URL of another page of a collection: the same options with its `$top` and `$skip`.
+fn page_link<'a>(url: &str, options: impl Iterator<Item = (&'a str, &'a str)>, next: Next) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        if k != "$top" && k != "$skip" {
-            query.append_pair(k, v);
-        }
+    for (k, v) in options {
+        query.append_pair(k, v);
     }
-    query.append_pair("$top", &page.top.to_string());
-    query.append_pair("$skip", &(page.skip + page.top).to_string());
+    query.append_pair("$top", &next.top.to_string());
+    query.append_pair("$skip", &next.skip.to_string());
     format!("{url}?{}", query.finish())
 }
 
-/// An entity in STA JSON: `@iot.id`, `@iot.selfLink`, its properties, navigation links and expanded relations.
+/// An entity in STA JSON: `@iot.id`, `@iot.selfLink`, its properties, navigation links and expanded relations
+/// (each with its own `$select`, count and nextLink).
 fn render(base: &str, entity: &Entity, select: &[String]) -> Value {
     let self_link = format!("{base}/{}({})", entity.set.name(), entity.id);
     let mut obj = Map::new();
@@ -153,23 +177,21 @@ fn render(base: &str, entity: &Entity, select: &[String]) -> Value {
         };
         obj.retain(|k, _| keep(k));
     }
-    for (nav, expanded) in &entity.expanded {
-        match expanded {
+    for Expansion { nav, options, value } in &entity.expanded {
+        match value {
             Expanded::One(Some(e)) => {
-                obj.insert(nav.clone(), render(base, e, &[]));
+                obj.insert(nav.clone(), render(base, e, &options.select));
             }
             Expanded::One(None) => {}
             Expanded::Many(page) => {
-                obj.insert(
-                    nav.clone(),
-                    Value::Array(page.items.iter().map(|e| render(base, e, &[])).collect()),
-                );
+                let items = page.items.iter().map(|e| render(base, e, &options.select)).collect();
+                obj.insert(nav.clone(), Value::Array(items));
                 if let Some(count) = page.count {
                     obj.insert(format!("{nav}@iot.count"), json!(count));
                 }
-                if page.more {
-                    let url = format!("{self_link}/{nav}?$top={}&$skip={}", page.top, page.skip + page.top);
-                    obj.insert(format!("{nav}@iot.nextLink"), json!(url));
+                if let Some(next) = page.next {
+                    let link = page_link(&format!("{self_link}/{nav}"), options.link_pairs(), next);
+                    obj.insert(format!("{nav}@iot.nextLink"), json!(link));
                 }
             }
         }

@@ -4,236 +4,38 @@
 //!
 //! Precedence, loosest first: `or`, `and`, `not`, comparisons (`eq ne gt ge lt le`), `add sub`,
 //! `mul div mod`, unary minus, then values (literals, property paths, function calls, parentheses).
+//!
+//! A hostile filter costs little: it is at most [`MAX_LENGTH`] bytes and nests at most [`MAX_DEPTH`] levels, so
+//! the recursion of the parser and of the translation is bounded whatever the input.
 
-use chrono::{DateTime, FixedOffset};
+pub use super::error::FilterError;
+pub use super::expr::{ArithOp, CompareOp, Expr, Literal};
+use super::lex::{Tok, Token, lex};
 
 /// How deeply parentheses, function calls, `not`, unary minus and arithmetic chains may nest.
-pub const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 32;
 
-/// Everything that can be wrong with query options: their syntax, their properties, their types.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FilterError {
-    /// The text does not follow the grammar; `pos` is a byte offset in the option's value.
-    #[error("at {pos}: {message}")]
-    Syntax {
-        /// Byte offset of the offending text.
-        pos: usize,
-        /// What was expected or found.
-        message: String,
-    },
-    /// Parentheses, calls, `not`, unary minus or arithmetic nested deeper than `max`.
-    #[error("at {pos}: expression nested deeper than {max} levels")]
-    TooDeep {
-        /// Byte offset where the limit was passed.
-        pos: usize,
-        /// The limit ([`MAX_DEPTH`]).
-        max: usize,
-    },
-    /// A property path the entity set does not have.
-    #[error("unknown property `{path}` for {entity_set}")]
-    UnknownProperty {
-        /// The path as written, segments joined with `/`.
-        path: String,
-        /// The entity set queried, e.g. `Observations`.
-        entity_set: String,
-    },
-    /// A function that is not supported.
-    #[error("unknown function `{name}`")]
-    UnknownFunction {
-        /// The function name as written.
-        name: String,
-    },
-    /// A function called with the wrong number of arguments.
-    #[error("`{name}` takes {expected}, found {found}")]
-    Arity {
-        /// The function name.
-        name: String,
-        /// How many it takes, e.g. `2 arguments`.
-        expected: String,
-        /// How many were given.
-        found: usize,
-    },
-    /// Operands whose types do not fit together, e.g. a number compared with a string.
-    #[error("{0}")]
-    Type(String),
-    /// A `$`-option that SensorThings does not define.
-    #[error("unknown query option `{option}`")]
-    UnknownOption {
-        /// The key as written, e.g. `$foo`.
-        option: String,
-    },
-    /// A query option with an invalid value, e.g. `$top=-1`, or given twice.
-    #[error("invalid `{option}`: {message}")]
-    InvalidOption {
-        /// The key, e.g. `$top`.
-        option: String,
-        /// What is wrong with the value.
-        message: String,
-    },
-    /// An error inside the value of the query option `option`.
-    #[error("in `{option}`: {error}")]
-    InOption {
-        /// The key, e.g. `$filter`.
-        option: String,
-        /// The error, positions relative to the option's value (shown in this error's message, so not its
-        /// `source()`).
-        error: Box<FilterError>,
-    },
-}
-
-impl FilterError {
-    pub(super) fn syntax(pos: usize, message: impl Into<String>) -> Self {
-        Self::Syntax { pos, message: message.into() }
-    }
-
-    /// Moves byte positions by `by`: positions inside a nested option become positions in the outer value.
-    pub(super) fn shifted(self, by: usize) -> Self {
-        match self {
-            Self::Syntax { pos, message } => Self::Syntax { pos: pos + by, message },
-            Self::TooDeep { pos, max } => Self::TooDeep { pos: pos + by, max },
-            Self::InOption { option, error } => Self::InOption { option, error: Box::new(error.shifted(by)) },
-            other => other,
-        }
-    }
-
-    /// Says which query option the error is in, unless it already names that option.
-    pub(super) fn in_option(self, key: &str) -> Self {
-        match &self {
-            Self::UnknownOption { option } | Self::InvalidOption { option, .. } if option == key => self,
-            _ => Self::InOption { option: key.to_owned(), error: Box::new(self) },
-        }
-    }
-}
+/// The longest `$filter` accepted, in bytes (a polygon of a few hundred vertices fits).
+pub const MAX_LENGTH: usize = 8 * 1024;
 
 type Result<T, E = FilterError> = std::result::Result<T, E>;
-
-/// A parsed `$filter` expression.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
-    /// A constant.
-    Literal(Literal),
-    /// A property path such as `result` or `Datastream/Thing/name`; `@iot.id` is stored as `id`.
-    Property(Vec<String>),
-    /// `not e`.
-    Not(Box<Expr>),
-    /// `-e` on something other than a number literal (number literals are negated in place).
-    Neg(Box<Expr>),
-    /// `a and b and …`, flattened (at least two items).
-    And(Vec<Expr>),
-    /// `a or b or …`, flattened (at least two items).
-    Or(Vec<Expr>),
-    /// `left op right`.
-    Compare {
-        /// The comparison.
-        op: CompareOp,
-        /// Left operand.
-        left: Box<Expr>,
-        /// Right operand.
-        right: Box<Expr>,
-    },
-    /// `left op right` with an arithmetic operator.
-    Arith {
-        /// The operator.
-        op: ArithOp,
-        /// Left operand.
-        left: Box<Expr>,
-        /// Right operand.
-        right: Box<Expr>,
-    },
-    /// A function call, e.g. `st_within(location, geography'POLYGON(…)')`; the name is kept as written.
-    Call {
-        /// Function name, e.g. `geo.distance`.
-        name: String,
-        /// Arguments in order.
-        args: Vec<Expr>,
-    },
-}
-
-/// A constant in a filter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Literal {
-    /// An integer that fits in `i64`, kept exact (Observation ids pass 2^53).
-    Integer(i64),
-    /// Any other number: with a fraction or an exponent, or too large for `i64`.
-    Number(f64),
-    /// A string in single quotes (`''` already unescaped).
-    Text(String),
-    /// `true` or `false`.
-    Bool(bool),
-    /// `null`.
-    Null,
-    /// An unquoted ISO 8601 datetime with an offset, e.g. `2026-11-22T10:05:00Z`.
-    DateTime(DateTime<FixedOffset>),
-    /// `geography'…'` or `geometry'…'`: the WKT text, in WGS 84 (EPSG:4326) longitude/latitude order.
-    Geography(String),
-}
-
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    /// `eq`
-    Eq,
-    /// `ne`
-    Ne,
-    /// `gt`
-    Gt,
-    /// `ge`
-    Ge,
-    /// `lt`
-    Lt,
-    /// `le`
-    Le,
-}
-
-impl CompareOp {
-    fn from_word(word: &str) -> Option<Self> {
-        Some(match word {
-            "eq" => Self::Eq,
-            "ne" => Self::Ne,
-            "gt" => Self::Gt,
-            "ge" => Self::Ge,
-            "lt" => Self::Lt,
-            "le" => Self::Le,
-            _ => return None,
-        })
-    }
-
-    /// The SQL operator: `=`, `<>`, `>`, `>=`, `<`, `<=`.
-    pub fn sql(self) -> &'static str {
-        match self {
-            Self::Eq => "=",
-            Self::Ne => "<>",
-            Self::Gt => ">",
-            Self::Ge => ">=",
-            Self::Lt => "<",
-            Self::Le => "<=",
-        }
-    }
-}
-
-/// An arithmetic operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArithOp {
-    /// `add`
-    Add,
-    /// `sub`
-    Sub,
-    /// `mul`
-    Mul,
-    /// `div`
-    Div,
-    /// `mod`
-    Mod,
-}
 
 const RESERVED: [&str; 14] =
     ["eq", "ne", "gt", "ge", "lt", "le", "and", "or", "not", "add", "sub", "mul", "div", "mod"];
 
 /// Parses a `$filter` value (already percent-decoded).
 ///
-/// Never panics; nesting deeper than [`MAX_DEPTH`] is refused with [`FilterError::TooDeep`].
+/// Never panics; a value longer than [`MAX_LENGTH`] is refused with [`FilterError::TooLong`], nesting deeper
+/// than [`MAX_DEPTH`] with [`FilterError::TooDeep`].
 pub fn parse(input: &str) -> Result<Expr> {
+    if input.len() > MAX_LENGTH {
+        return Err(FilterError::TooLong { length: input.len(), max: MAX_LENGTH });
+    }
+    parse_unbounded(input)
+}
+
+/// [`parse`] without the length limit (the depth limit still holds).
+fn parse_unbounded(input: &str) -> Result<Expr> {
     let tokens = lex(input)?;
     if tokens.is_empty() {
         return Err(FilterError::syntax(0, "the filter is empty"));
@@ -271,228 +73,6 @@ pub(super) fn clip(s: &str) -> String {
         Some((end, _)) => format!("{}…", &s[..end]),
         None => s.to_owned(),
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    LParen,
-    RParen,
-    Comma,
-    Slash,
-    Minus,
-    Word(String),
-    Integer(i64),
-    Number(f64),
-    Str(String),
-    DateTime(DateTime<FixedOffset>),
-    Geo(String),
-}
-
-#[derive(Debug)]
-struct Token {
-    tok: Tok,
-    start: usize,
-    end: usize,
-}
-
-fn lex(src: &str) -> Result<Vec<Token>> {
-    let bytes = src.as_bytes();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        let start = i;
-        let tok = match byte {
-            b' ' | b'\t' | b'\r' | b'\n' => {
-                i += 1;
-                continue;
-            }
-            b'(' | b')' | b',' | b'/' | b'-' => {
-                i += 1;
-                match byte {
-                    b'(' => Tok::LParen,
-                    b')' => Tok::RParen,
-                    b',' => Tok::Comma,
-                    b'/' => Tok::Slash,
-                    _ => Tok::Minus,
-                }
-            }
-            b'\'' => {
-                let (text, end) = lex_string(src, i)?;
-                i = end;
-                Tok::Str(text)
-            }
-            b'0'..=b'9' => {
-                let (tok, end) = lex_number(src, i)?;
-                i = end;
-                tok
-            }
-            _ => {
-                let c = src[i..].chars().next().unwrap_or('\0');
-                if !is_word_start(c) {
-                    return Err(FilterError::syntax(i, format!("unexpected character `{c}`")));
-                }
-                let end = src[i..]
-                    .char_indices()
-                    .find(|&(_, c)| !is_word_char(c))
-                    .map_or(src.len(), |(n, _)| i + n);
-                let word = &src[i..end];
-                i = end;
-                if bytes.get(end) == Some(&b'\'') {
-                    let (text, end) = lex_string(src, end)?;
-                    i = end;
-                    match word {
-                        "geography" | "geometry" => Tok::Geo(check_wkt(&text, start + word.len() + 1)?),
-                        _ => {
-                            return Err(FilterError::syntax(
-                                start,
-                                format!("unsupported literal type `{word}`"),
-                            ));
-                        }
-                    }
-                } else {
-                    Tok::Word(word.to_owned())
-                }
-            }
-        };
-        tokens.push(Token { tok, start, end: i });
-    }
-    Ok(tokens)
-}
-
-/// A string starting with the quote at `start`; returns the text and the offset after the closing quote.
-fn lex_string(src: &str, start: usize) -> Result<(String, usize)> {
-    let bytes = src.as_bytes();
-    let mut text = String::new();
-    let mut from = start + 1;
-    let mut i = from;
-    while i < bytes.len() {
-        if bytes[i] == b'\'' {
-            text.push_str(&src[from..i]);
-            if bytes.get(i + 1) == Some(&b'\'') {
-                text.push('\'');
-                i += 2;
-                from = i;
-                continue;
-            }
-            return Ok((text, i + 1));
-        }
-        i += 1;
-    }
-    Err(FilterError::syntax(start, "unterminated string (missing the closing `'`)"))
-}
-
-/// A number, or a datetime when the text starts like `2026-11-22`.
-fn lex_number(src: &str, start: usize) -> Result<(Tok, usize)> {
-    let bytes = src.as_bytes();
-    let digits_from = |mut i: usize| {
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        i
-    };
-    let is_date = digits_from(start) == start + 4
-        && bytes.get(start + 4) == Some(&b'-')
-        && digits_from(start + 5) == start + 7
-        && bytes.get(start + 7) == Some(&b'-')
-        && digits_from(start + 8) == start + 10;
-    if is_date {
-        if !matches!(bytes.get(start + 10), Some(b'T' | b't')) {
-            return Err(FilterError::syntax(
-                start,
-                "a date needs a time and an offset, e.g. `2026-11-22T00:00:00Z`",
-            ));
-        }
-        let mut end = start + 10;
-        while bytes.get(end).is_some_and(|b| b.is_ascii_digit() || b":.+-TtZz".contains(b)) {
-            end += 1;
-        }
-        let text = &src[start..end];
-        let time = DateTime::parse_from_rfc3339(text).map_err(|_| {
-            let text = clip(text);
-            FilterError::syntax(
-                start,
-                format!("invalid datetime `{text}` (expected e.g. `2026-11-22T10:05:00Z`)"),
-            )
-        })?;
-        return Ok((Tok::DateTime(time), end));
-    }
-    let mut end = digits_from(start);
-    if bytes.get(end) == Some(&b'.') {
-        let after = digits_from(end + 1);
-        if after == end + 1 {
-            return Err(FilterError::syntax(end, "expected digits after the decimal point"));
-        }
-        end = after;
-    }
-    if matches!(bytes.get(end), Some(b'e' | b'E')) {
-        let sign = usize::from(matches!(bytes.get(end + 1), Some(b'+' | b'-')));
-        let after = digits_from(end + 1 + sign);
-        if after > end + 1 + sign {
-            end = after;
-        }
-    }
-    let text = &src[start..end];
-    if src[end..].chars().next().is_some_and(is_word_char) {
-        let word_end =
-            src[end..].char_indices().find(|&(_, c)| !is_word_char(c)).map_or(src.len(), |(n, _)| end + n);
-        let bad = clip(&src[start..word_end]);
-        return Err(FilterError::syntax(start, format!("invalid number `{bad}`")));
-    }
-    if let Ok(n) = text.parse::<i64>() {
-        return Ok((Tok::Integer(n), end));
-    }
-    match text.parse::<f64>() {
-        Ok(n) if n.is_finite() => Ok((Tok::Number(n), end)),
-        _ => Err(FilterError::syntax(start, format!("number `{}` is out of range", clip(text)))),
-    }
-}
-
-/// Light check of a WKT literal (PostGIS does the full one); strips an `SRID=4326;` prefix.
-fn check_wkt(text: &str, pos: usize) -> Result<String> {
-    const TYPES: [&str; 7] = [
-        "POINT",
-        "LINESTRING",
-        "POLYGON",
-        "MULTIPOINT",
-        "MULTILINESTRING",
-        "MULTIPOLYGON",
-        "GEOMETRYCOLLECTION",
-    ];
-    let mut wkt = text.trim();
-    if wkt.get(..5).is_some_and(|prefix| prefix.eq_ignore_ascii_case("SRID=")) {
-        let (srid, rest) = wkt[5..].split_once(';').unwrap_or((&wkt[5..], ""));
-        if srid.trim() != "4326" {
-            return Err(FilterError::syntax(
-                pos,
-                format!("only SRID 4326 is supported, found `{}`", clip(srid)),
-            ));
-        }
-        wkt = rest.trim();
-    }
-    let kind_end = wkt.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(wkt.len());
-    let kind = &wkt[..kind_end];
-    if !TYPES.iter().any(|t| t.eq_ignore_ascii_case(kind)) {
-        return Err(FilterError::syntax(
-            pos,
-            format!("expected a WKT geometry such as `POINT(8.93 44.40)`, found `{}`", clip(wkt)),
-        ));
-    }
-    let mut open = 0usize;
-    for (i, c) in wkt.char_indices() {
-        match c {
-            '(' => open += 1,
-            ')' if open == 0 => return Err(FilterError::syntax(pos + i, "unmatched `)` in the geometry")),
-            ')' => open -= 1,
-            c if c.is_ascii_alphanumeric() || c.is_ascii_whitespace() || ".,+-".contains(c) => {}
-            c => {
-                return Err(FilterError::syntax(pos, format!("unexpected character `{c}` in the geometry")));
-            }
-        }
-    }
-    if open != 0 {
-        return Err(FilterError::syntax(pos, "missing `)` in the geometry"));
-    }
-    Ok(wkt.to_owned())
 }
 
 #[derive(Debug)]
@@ -823,8 +403,12 @@ mod tests {
         assert_eq!(lit("geometry'SRID=4326;POINT(1 2)'"), Literal::Geography("POINT(1 2)".into()));
         assert!(err("x eq geography'SRID=3003;POINT(1 2)'").contains("only SRID 4326"));
         assert!(err("x eq geography'CIRCLE(1 2)'").contains("expected a WKT geometry"));
-        assert!(err("x eq geography'POINT(1 2'").contains("missing `)`"));
-        assert!(err("x eq geography'POINT(1 2)); drop'").contains("unmatched `)`"));
+        assert!(err("x eq geography'POINT(1 2'").contains("expected `)` in the geometry"));
+        assert!(err("x eq geography'POINT(1 2)); drop'").contains("unexpected text after the geometry"));
+        assert_eq!(
+            err("x eq geography'POLYGON((0 0, 1 1))'"),
+            "at 23: a polygon ring needs at least 4 points and must end where it starts in the geometry"
+        );
         assert!(err("x eq duration'P1D'").contains("unsupported literal type `duration`"));
     }
 
@@ -897,18 +481,28 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused_without_overflowing_the_stack() {
-        let deep = format!("{}result{}", "(".repeat(10_000), ")".repeat(10_000));
-        assert!(matches!(parse(&deep), Err(FilterError::TooDeep { max: MAX_DEPTH, .. })));
-        assert!(matches!(parse(&"(".repeat(10_000)), Err(FilterError::TooDeep { .. })));
-        assert!(matches!(parse(&format!("{}a", "not ".repeat(10_000))), Err(FilterError::TooDeep { .. })));
-        assert!(matches!(parse(&format!("{}1", "-".repeat(10_000))), Err(FilterError::TooDeep { .. })));
-        assert!(matches!(parse(&format!("{}1", "f(".repeat(10_000))), Err(FilterError::TooDeep { .. })));
+        // Without the length limit, to reach the depth limit with every construct that nests.
+        let deep = |s: &str| parse_unbounded(s);
+        let parens = format!("{}result{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(matches!(deep(&parens), Err(FilterError::TooDeep { max: MAX_DEPTH, .. })));
+        assert!(matches!(deep(&"(".repeat(100_000)), Err(FilterError::TooDeep { .. })));
+        assert!(matches!(deep(&format!("{}a", "not ".repeat(10_000))), Err(FilterError::TooDeep { .. })));
+        assert!(matches!(deep(&format!("{}1", "-".repeat(10_000))), Err(FilterError::TooDeep { .. })));
+        assert!(matches!(deep(&format!("{}1", "f(".repeat(10_000))), Err(FilterError::TooDeep { .. })));
         let chain = format!("1{} eq 2", " add 1".repeat(10_000));
-        assert!(matches!(parse(&chain), Err(FilterError::TooDeep { .. })));
-        // 64 levels are fine; long and/or lists are flat, not deep.
+        assert!(matches!(deep(&chain), Err(FilterError::TooDeep { .. })));
+        // 32 levels are fine; long and/or lists are flat, not deep.
         assert!(parse(&format!("{}result{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH))).is_ok());
         let ids = (0..10_000).map(|i| format!("id eq {i}")).collect::<Vec<_>>().join(" or ");
-        assert!(matches!(parse(&ids), Ok(Expr::Or(items)) if items.len() == 10_000));
+        assert!(matches!(deep(&ids), Ok(Expr::Or(items)) if items.len() == 10_000));
+    }
+
+    #[test]
+    fn long_filters_are_refused_before_parsing() {
+        let parens = format!("{}result{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert_eq!(parse(&parens), Err(FilterError::TooLong { length: 200_006, max: MAX_LENGTH }));
+        assert!(parse(&format!("name eq '{}'", "x".repeat(MAX_LENGTH - 10))).is_ok());
+        assert!(parse(&format!("name eq '{}'", "x".repeat(MAX_LENGTH))).is_err());
     }
 
     #[test]

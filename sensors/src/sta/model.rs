@@ -1,15 +1,11 @@
 //! SensorThings entity sets over Vedetta's tables: how each set is selected, identified, filtered, related and
-//! rendered (JSON built by PostgreSQL), and the queries that read them.
+//! rendered (JSON built by PostgreSQL). The queries that read them are in [`super::read`], re-exported here.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use serde_json::{Map, Value};
-use sqlx::PgPool;
-
-use super::filter::Expr;
-use super::query::{self, Bind, Field, FieldKind, FieldResolver, QueryOptions};
-use crate::{Error, Result};
+use super::query::{Bind, Field, FieldKind, FieldResolver};
+pub use super::read::{
+    DEFAULT_TOP, Entity, Expanded, Expansion, MAX_ENTITIES, MAX_EXPAND_TOP, MAX_TOP, Next, Page, Scope,
+    begin, read, read_one,
+};
 
 /// The entity sets Vedetta serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,7 +34,12 @@ const KIND_LABEL: &str = "(case s.kind when 'rain_gauge' then 'Pluviometro' else
 const THING_PROPERTIES: &str = "(s.properties || jsonb_strip_nulls(jsonb_build_object('code', s.code, 'kind', s.kind, \
      'river', s.river, 'basin', s.basin, 'comune', s.comune_istat, 'elevation_m', s.elevation_m, \
      'interval_s', s.interval_s, 'thresholds', s.thresholds)))";
-const OBSERVATION_ID: &str = "((((r.station_id * 10 + r.quantity)::bigint) << 42) | (extract(epoch from r.observed_at) * 1000)::bigint)";
+/// [`super::observation_id`] in SQL: the series above 44 bits of milliseconds since 1900 (floored).
+const OBSERVATION_ID: &str = "(((r.station_id * 2 + r.quantity - 1) << 44) \
+     | (floor(extract(epoch from r.observed_at) * 1000)::bigint + 2208988800000))";
+/// The readings that have Observation ids ([`super::observation_id`]): the others are not served.
+const OBSERVATION_SERVED: &str = "r.station_id <= 262143 and r.observed_at >= '1900-01-01T00:00:00Z' \
+     and r.observed_at < '2400-01-01T00:00:00Z'";
 const OBSERVATION_TIME: &str =
     "to_char(r.observed_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 const QUALITY: &str = "(select coalesce(jsonb_agg(f.n order by f.b), '[\"ok\"]'::jsonb) from (values (1, 'out_of_range'), \
@@ -75,7 +76,7 @@ impl EntitySet {
         }
     }
 
-    fn source_sql(self) -> &'static str {
+    pub(super) fn source_sql(self) -> &'static str {
         match self {
             EntitySet::Things | EntitySet::Locations | EntitySet::Sensors | EntitySet::FeaturesOfInterest => {
                 STATION
@@ -87,7 +88,7 @@ impl EntitySet {
         }
     }
 
-    fn id_sql(self) -> &'static str {
+    pub(super) fn id_sql(self) -> &'static str {
         match self {
             EntitySet::Things | EntitySet::Locations | EntitySet::Sensors | EntitySet::FeaturesOfInterest => {
                 "s.id"
@@ -99,30 +100,58 @@ impl EntitySet {
         }
     }
 
-    /// The condition selecting the entity whose id is bound at `p` (written so that indexes apply).
-    fn id_condition(self, p: &str) -> String {
+    /// The condition selecting the entity `id` (written so that indexes apply); its values go to `binds`.
+    pub(super) fn id_condition(self, id: i64, binds: &mut Vec<Bind>) -> String {
+        let mut bind = |value: Bind| {
+            binds.push(value);
+            format!("${}", binds.len())
+        };
         match self {
             EntitySet::Things | EntitySet::Locations | EntitySet::Sensors | EntitySet::FeaturesOfInterest => {
-                format!("s.id = {p}")
+                format!("s.id = {}::bigint", bind(Bind::Integer(id)))
             }
-            EntitySet::Datastreams => format!("s.id = {p} / 10 and d.q = {p} % 10"),
-            EntitySet::ObservedProperties => format!("op.id = {p}"),
-            EntitySet::Observations => format!(
-                "r.station_id = ({p} >> 42) / 10 and r.quantity = (({p} >> 42) % 10)::smallint \
-                 and r.observed_at = to_timestamp(({p} & 4398046511103) / 1000.0)"
-            ),
+            EntitySet::Datastreams => {
+                let p = bind(Bind::Integer(id));
+                format!("s.id = {p}::bigint / 10 and d.q = {p}::bigint % 10")
+            }
+            EntitySet::ObservedProperties => format!("op.id = {}::bigint", bind(Bind::Integer(id))),
+            EntitySet::Observations => {
+                let Some((datastream, at)) = super::observation_key(id) else {
+                    return "false".into();
+                };
+                let Some(quantity) = super::datastream_quantity(datastream) else {
+                    return "false".into();
+                };
+                // The id names a millisecond; a reading stored with microseconds is found inside it.
+                let station = bind(Bind::Integer(super::datastream_station(datastream)));
+                let quantity = bind(Bind::Integer(i64::from(quantity.code())));
+                let from = bind(Bind::Time(at.fixed_offset()));
+                let to = bind(Bind::Time((at + chrono::Duration::milliseconds(1)).fixed_offset()));
+                format!(
+                    "r.station_id = {station}::bigint and r.quantity = {quantity}::smallint \
+                     and r.observed_at >= {from} and r.observed_at < {to}"
+                )
+            }
             EntitySet::HistoricalLocations => "false".into(),
         }
     }
 
-    fn default_order(self) -> &'static str {
+    /// What every query of the set requires besides scope and filter.
+    pub(super) fn base_condition(self) -> &'static str {
+        match self {
+            EntitySet::Observations => OBSERVATION_SERVED,
+            _ => "true",
+        }
+    }
+
+    pub(super) fn default_order(self) -> &'static str {
         match self {
             EntitySet::Observations => "r.station_id, r.quantity, r.observed_at",
             other => other.id_sql(),
         }
     }
 
-    fn json_sql(self) -> String {
+    pub(super) fn json_sql(self) -> String {
         match self {
             EntitySet::Things => format!(
                 "jsonb_build_object('name', s.name, 'description', {KIND_LABEL} || ' ' || s.code, \
@@ -195,8 +224,8 @@ impl EntitySet {
         self.navigation().iter().find(|(n, _, _)| *n == nav).map(|(_, t, c)| (*t, *c))
     }
 
-    /// The condition on the target set of `nav` for the parent whose id is bound at `p`.
-    fn relation_condition(self, nav: &str, p: &str) -> Option<String> {
+    /// The condition on the target set of `nav` for the parent whose id is the SQL `p` (a `bigint`).
+    pub(super) fn relation_condition(self, nav: &str, p: &str) -> Option<String> {
         Some(match (self, nav) {
             (EntitySet::Things, "Datastreams" | "Locations") | (EntitySet::Locations, "Things") => {
                 format!("s.id = {p}")
@@ -209,9 +238,7 @@ impl EntitySet {
                 format!("r.station_id = {p} / 10 and r.quantity = ({p} % 10)::smallint")
             }
             (EntitySet::ObservedProperties, "Datastreams") => format!("d.q = {p}"),
-            (EntitySet::Observations, "Datastream" | "FeatureOfInterest") => {
-                format!("s.id = ({p} >> 42) / 10")
-            }
+            (EntitySet::Observations, "Datastream" | "FeatureOfInterest") => format!("s.id = ({p} >> 45)"),
             (EntitySet::FeaturesOfInterest, "Observations") => format!("r.station_id = {p}"),
             _ => return None,
         })
@@ -268,185 +295,4 @@ impl FieldResolver for EntitySet {
     fn entity_set(&self) -> &str {
         self.name()
     }
-}
-
-/// What selects entities besides `$filter`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scope {
-    /// The whole set.
-    All,
-    /// One entity by id.
-    Id(i64),
-    /// The targets of `nav` from the parent entity `parent_id` of `parent`.
-    Related { parent: EntitySet, nav: String, parent_id: i64 },
-}
-
-/// An entity with its expanded relations.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entity {
-    pub set: EntitySet,
-    pub id: i64,
-    /// Its properties, as PostgreSQL rendered them.
-    pub fields: Map<String, Value>,
-    pub expanded: Vec<(String, Expanded)>,
-}
-
-/// An inlined relation.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expanded {
-    One(Option<Box<Entity>>),
-    Many(Page),
-}
-
-/// One page of a collection.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page {
-    pub items: Vec<Entity>,
-    /// Whether more entities follow this page.
-    pub more: bool,
-    /// `@iot.count`, when asked for.
-    pub count: Option<i64>,
-    /// The `$top` and `$skip` this page was read with.
-    pub top: u64,
-    pub skip: u64,
-}
-
-/// `$top` when none is given, and the most that is served at once.
-pub const DEFAULT_TOP: u64 = 100;
-pub const MAX_TOP: u64 = 10_000;
-
-fn bind_all<'q>(
-    mut q: sqlx::query::QueryAs<'q, sqlx::Postgres, (i64, Value), sqlx::postgres::PgArguments>,
-    binds: &'q [Bind],
-) -> sqlx::query::QueryAs<'q, sqlx::Postgres, (i64, Value), sqlx::postgres::PgArguments> {
-    for b in binds {
-        q = match b {
-            Bind::Integer(v) => q.bind(*v),
-            Bind::Number(v) => q.bind(*v),
-            Bind::Text(v) | Bind::Wkt(v) => q.bind(v.as_str()),
-            Bind::Time(v) => q.bind(*v),
-            Bind::Bool(v) => q.bind(*v),
-        };
-    }
-    q
-}
-
-/// Builds the `where` clause of a scope and filter; binds are appended to `binds`.
-fn where_clause(
-    set: EntitySet,
-    scope: &Scope,
-    filter: Option<&Expr>,
-    binds: &mut Vec<Bind>,
-) -> Result<String> {
-    let mut conditions = Vec::new();
-    match scope {
-        Scope::All => {}
-        Scope::Id(id) => {
-            binds.push(Bind::Integer(*id));
-            conditions.push(set.id_condition(&format!("${}::bigint", binds.len())));
-        }
-        Scope::Related { parent, nav, parent_id } => {
-            binds.push(Bind::Integer(*parent_id));
-            let p = format!("${}::bigint", binds.len());
-            let cond = parent.relation_condition(nav, &p).ok_or_else(|| {
-                Error::InvalidQuery(format!("{} has no navigation property {nav}", parent.name()))
-            })?;
-            conditions.push(cond);
-        }
-    }
-    if let Some(expr) = filter {
-        let (sql, more) =
-            query::to_sql(expr, &set, binds.len() + 1).map_err(|e| Error::InvalidQuery(e.to_string()))?;
-        binds.extend(more);
-        conditions.push(sql);
-    }
-    Ok(if conditions.is_empty() { "true".into() } else { conditions.join(" and ") })
-}
-
-/// Reads a page of `set` within `scope`, honouring `$filter`, `$orderby`, `$top`, `$skip`, `$count` and `$expand`.
-pub fn read<'a>(
-    pool: &'a PgPool,
-    set: EntitySet,
-    scope: Scope,
-    opts: &'a QueryOptions,
-) -> Pin<Box<dyn Future<Output = Result<Page>> + Send + 'a>> {
-    Box::pin(async move {
-        let top = opts.top.unwrap_or(DEFAULT_TOP).min(MAX_TOP);
-        let skip = opts.skip.unwrap_or(0);
-        let mut binds = Vec::new();
-        let condition = where_clause(set, &scope, opts.filter.as_ref(), &mut binds)?;
-        let user_order =
-            query::orderby_sql(&opts.orderby, &set).map_err(|e| Error::InvalidQuery(e.to_string()))?;
-        let order = if user_order.is_empty() {
-            set.default_order().to_string()
-        } else {
-            format!("{user_order}, {}", set.default_order())
-        };
-        let sql = format!(
-            "select {id} as id, {json} as e from {from} where {condition} order by {order} limit {limit} offset {skip}",
-            id = set.id_sql(),
-            json = set.json_sql(),
-            from = set.source_sql(),
-            limit = top + 1,
-        );
-        let mut rows: Vec<(i64, Value)> = bind_all(sqlx::query_as(&sql), &binds).fetch_all(pool).await?;
-        let more = rows.len() as u64 > top;
-        rows.truncate(top as usize);
-        let count = if opts.count == Some(true) {
-            let sql =
-                format!("select count(*)::bigint, '{{}}'::jsonb from {} where {condition}", set.source_sql());
-            let (n, _): (i64, Value) = bind_all(sqlx::query_as(&sql), &binds).fetch_one(pool).await?;
-            Some(n)
-        } else {
-            None
-        };
-        let mut items = Vec::with_capacity(rows.len());
-        for (id, e) in rows {
-            let fields = match e {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            };
-            let mut entity = Entity { set, id, fields, expanded: Vec::new() };
-            expand(pool, &mut entity, opts).await?;
-            items.push(entity);
-        }
-        Ok(Page { items, more, count, top, skip })
-    })
-}
-
-/// Reads one entity of `set` within `scope` (`None` when there is none).
-pub async fn read_one(
-    pool: &PgPool,
-    set: EntitySet,
-    scope: Scope,
-    opts: &QueryOptions,
-) -> Result<Option<Entity>> {
-    let one = QueryOptions { top: Some(1), skip: None, count: None, ..opts.clone() };
-    Ok(read(pool, set, scope, &one).await?.items.into_iter().next())
-}
-
-async fn expand(pool: &PgPool, entity: &mut Entity, opts: &QueryOptions) -> Result<()> {
-    for item in &opts.expand {
-        let Some(nav) = item.path.first() else { continue };
-        let (target, many) = entity.set.navigate(nav).ok_or_else(|| {
-            Error::InvalidQuery(format!("{} has no navigation property {nav}", entity.set.name()))
-        })?;
-        // `A/B` expands A with B expanded inside it.
-        let nested = if item.path.len() > 1 {
-            QueryOptions {
-                expand: vec![query::Expand { path: item.path[1..].to_vec(), options: item.options.clone() }],
-                ..QueryOptions::default()
-            }
-        } else {
-            item.options.clone()
-        };
-        let scope = Scope::Related { parent: entity.set, nav: nav.clone(), parent_id: entity.id };
-        let expanded = if many {
-            Expanded::Many(read(pool, target, scope, &nested).await?)
-        } else {
-            Expanded::One(read_one(pool, target, scope, &nested).await?.map(Box::new))
-        };
-        entity.expanded.push((nav.clone(), expanded));
-    }
-    Ok(())
 }

@@ -3,6 +3,10 @@
 //!
 //! [`QueryOptions::parse_pairs`] reads them from a query string; positions in errors are byte offsets into the
 //! option's value. Their translation to SQL is in [`super::query`].
+//!
+//! Every option value is at most [`MAX_OPTION_LENGTH`] bytes, `$skip` at most [`MAX_SKIP`], `$expand` at most
+//! [`MAX_EXPAND_DEPTH`] levels and [`MAX_EXPANSIONS`] navigations; `$top` may be anything, the server pages
+//! (see [`super::read`]).
 
 use super::filter::{self, Expr, FilterError};
 
@@ -10,6 +14,15 @@ type Result<T, E = FilterError> = std::result::Result<T, E>;
 
 /// How deeply `$expand` options may nest (`Datastreams($expand=Observations($expand=…))`).
 pub const MAX_EXPAND_DEPTH: usize = 16;
+
+/// How many navigations one request may expand, counting every level (`A/B` counts two).
+pub const MAX_EXPANSIONS: usize = 32;
+
+/// The longest value of any query option, in bytes.
+pub const MAX_OPTION_LENGTH: usize = filter::MAX_LENGTH;
+
+/// The largest `$skip`: beyond it, narrow the query with `$filter` (e.g. on `phenomenonTime`) instead.
+pub const MAX_SKIP: u64 = 1_000_000;
 
 /// Parses `$orderby`: comma-separated `path [asc|desc]`; `true` in the pair means descending.
 pub fn parse_orderby(input: &str) -> Result<Vec<(Vec<String>, bool)>> {
@@ -60,6 +73,20 @@ pub struct Expand {
     pub options: QueryOptions,
 }
 
+impl Expand {
+    /// The item as `$expand` text, e.g. `Observations($top=3;$orderby=phenomenonTime desc)`.
+    pub fn to_text(&self) -> String {
+        let mut text = self.path.join("/");
+        if !self.options.given.is_empty() {
+            let options: Vec<String> = self.options.given.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            text.push('(');
+            text.push_str(&options.join(";"));
+            text.push(')');
+        }
+        text
+    }
+}
+
 /// Parses `$expand`, e.g. `Datastreams($select=name;$expand=Observations($top=3)),Locations`.
 pub fn parse_expand(input: &str) -> Result<Vec<Expand>> {
     parse_expand_at(input, 1)
@@ -82,6 +109,9 @@ pub struct QueryOptions {
     pub expand: Vec<Expand>,
     /// `$filter`.
     pub filter: Option<Expr>,
+    /// The options as given, `(key, value)` in order (`$resultFormat` included): links to further pages
+    /// repeat them.
+    pub given: Vec<(String, String)>,
 }
 
 impl QueryOptions {
@@ -98,7 +128,26 @@ impl QueryOptions {
             }
             options.set(key, value, 0, &mut seen).map_err(|e| e.in_option(key))?;
         }
+        let expansions = options.expansions();
+        if expansions > MAX_EXPANSIONS {
+            return Err(FilterError::InvalidOption {
+                option: "$expand".into(),
+                message: format!(
+                    "{expansions} navigations expanded, more than the {MAX_EXPANSIONS} accepted"
+                ),
+            });
+        }
         Ok(options)
+    }
+
+    /// How many navigations are expanded, at every level.
+    pub fn expansions(&self) -> usize {
+        self.expand.iter().map(|e| e.path.len() + e.options.expansions()).sum()
+    }
+
+    /// The options that a link to another page of the same collection repeats: all but `$top` and `$skip`.
+    pub fn link_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.given.iter().filter(|(k, _)| k != "$top" && k != "$skip").map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     fn set<'a>(&mut self, key: &'a str, value: &str, depth: usize, seen: &mut Vec<&'a str>) -> Result<()> {
@@ -109,9 +158,14 @@ impl QueryOptions {
             });
         }
         seen.push(key);
+        if value.len() > MAX_OPTION_LENGTH {
+            let message = FilterError::TooLong { length: value.len(), max: MAX_OPTION_LENGTH }.to_string();
+            return Err(FilterError::InvalidOption { option: key.to_owned(), message });
+        }
+        self.given.push((key.to_owned(), value.to_owned()));
         match key {
-            "$top" => self.top = Some(parse_count(key, value)?),
-            "$skip" => self.skip = Some(parse_count(key, value)?),
+            "$top" => self.top = Some(parse_count(key, value, i64::MAX as u64)?),
+            "$skip" => self.skip = Some(parse_count(key, value, MAX_SKIP)?),
             "$count" => {
                 self.count = Some(match value.trim() {
                     "true" => true,
@@ -135,13 +189,16 @@ impl QueryOptions {
     }
 }
 
-fn parse_count(option: &str, value: &str) -> Result<u64> {
+fn parse_count(option: &str, value: &str, max: u64) -> Result<u64> {
     let value = value.trim();
     let invalid = |message: String| FilterError::InvalidOption { option: option.to_owned(), message };
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid(format!("expected a non-negative integer, found `{}`", filter::clip(value))));
     }
-    value.parse().map_err(|_| invalid(format!("`{}` is too large", filter::clip(value))))
+    match value.parse::<u64>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(invalid(format!("`{}` is too large (at most {max})", filter::clip(value)))),
+    }
 }
 
 fn parse_expand_at(input: &str, depth: usize) -> Result<Vec<Expand>> {
@@ -371,7 +428,7 @@ mod tests {
             err("Things($expand=Datastreams($filter=x eq 'a))"),
             "at 40: unterminated string (missing the closing `'`)"
         );
-        let deep = format!("{}Observations{}", "Datastreams($expand=".repeat(1000), ")".repeat(1000));
+        let deep = format!("{}Observations{}", "Datastreams($expand=".repeat(100), ")".repeat(100));
         assert!(err(&deep).contains("nested deeper than 16 levels"));
     }
 
@@ -406,7 +463,7 @@ mod tests {
         assert_eq!(err(&[("$skip", "")]), "invalid `$skip`: expected a non-negative integer, found ``");
         assert_eq!(
             err(&[("$top", "99999999999999999999999")]),
-            "invalid `$top`: `99999999999999999999999` is too large"
+            "invalid `$top`: `99999999999999999999999` is too large (at most 9223372036854775807)"
         );
         assert_eq!(err(&[("$count", "yes")]), "invalid `$count`: expected `true` or `false`, found `yes`");
         assert_eq!(err(&[("$foo", "1")]), "unknown query option `$foo`");
@@ -423,5 +480,58 @@ mod tests {
         let wrapped = pairs(&[("$filter", "x gt")]);
         assert!(std::error::Error::source(wrapped.as_ref().unwrap_err()).is_none());
         assert!(matches!(wrapped, Err(FilterError::InOption { option, .. }) if option == "$filter"));
+    }
+
+    #[test]
+    fn skip_is_bounded_and_top_is_left_to_paging() {
+        let err = |p: &[(&str, &str)]| pairs(p).unwrap_err().to_string();
+        assert_eq!(
+            err(&[("$skip", "9223372036854775808")]),
+            "invalid `$skip`: `9223372036854775808` is too large (at most 1000000)"
+        );
+        assert_eq!(err(&[("$skip", "1000001")]), "invalid `$skip`: `1000001` is too large (at most 1000000)");
+        assert_eq!(pairs(&[("$skip", "1000000")]).unwrap().skip, Some(MAX_SKIP));
+        assert_eq!(pairs(&[("$top", "10000")]).unwrap().top, Some(10_000));
+        assert!(err(&[("$expand", "Datastreams($skip=9223372036854775808)")]).contains("too large"));
+    }
+
+    #[test]
+    fn long_options_and_too_many_expansions_are_refused() {
+        let long = "x".repeat(MAX_OPTION_LENGTH + 1);
+        for key in ["$filter", "$orderby", "$select", "$expand"] {
+            let e = pairs(&[(key, &long)]).unwrap_err().to_string();
+            assert_eq!(e, format!("invalid `{key}`: 8193 bytes long, more than the 8192 accepted"));
+        }
+        let many = vec!["Datastreams"; MAX_EXPANSIONS + 1].join(",");
+        assert!(pairs(&[("$expand", &many)]).unwrap_err().to_string().contains("33 navigations expanded"));
+        let path = vec!["Datastreams/Observations"; 17].join("/");
+        assert!(pairs(&[("$expand", &path)]).unwrap_err().to_string().contains("34 navigations expanded"));
+        let ok = vec!["Datastreams"; MAX_EXPANSIONS].join(",");
+        assert_eq!(pairs(&[("$expand", &ok)]).unwrap().expansions(), MAX_EXPANSIONS);
+    }
+
+    #[test]
+    fn options_are_kept_as_given_for_links() {
+        let options = pairs(&[
+            ("$top", "2"),
+            ("$filter", "name eq 'a;b'"),
+            ("$expand", "Datastreams($top=1;$filter=name ne 'x'),Locations"),
+            ("other", "1"),
+        ])
+        .unwrap();
+        let links: Vec<_> = options.link_pairs().collect();
+        assert_eq!(
+            links,
+            [("$filter", "name eq 'a;b'"), ("$expand", "Datastreams($top=1;$filter=name ne 'x'),Locations")]
+        );
+        let datastreams = &options.expand[0];
+        assert_eq!(
+            datastreams.options.given,
+            [("$top".into(), "1".into()), ("$filter".into(), "name ne 'x'".into())]
+        );
+        assert_eq!(datastreams.to_text(), "Datastreams($top=1;$filter=name ne 'x')");
+        assert_eq!(options.expand[1].to_text(), "Locations");
+        // The text reads back to the same item.
+        assert_eq!(&parse_expand(&datastreams.to_text()).unwrap()[0], datastreams);
     }
 }
