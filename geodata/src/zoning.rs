@@ -5,12 +5,24 @@
 //! means: the latest full version approved by D, overlaid by the variants approved after it and by D, each later
 //! one over the earlier ones.
 
-use chrono::NaiveDate;
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::PgPool;
 
 use crate::{Error, Result};
+
+mod parcel;
+
+pub use parcel::{MAX_AREA_KM2, MAX_PAIRS, MAX_RINGS, MAX_SPAN_DEG, MAX_VERTICES, Parcel};
+
+/// How long the statements of one parcel intersection may run before PostgreSQL cancels them.
+pub const INTERSECT_TIME_LIMIT: Duration = Duration::from_secs(5);
+
+/// Longest plan name a query may name.
+const MAX_NAME_CHARS: usize = 200;
 
 /// How a zoning file is imported.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +195,26 @@ pub struct ZoneHit {
     pub attributes: Value,
 }
 
+/// Checks a plan name from a request: printable text of at most 200 characters (PostgreSQL refuses NUL in text).
+fn check_plan(plan: Option<&str>) -> Result<()> {
+    let Some(plan) = plan else { return Ok(()) };
+    if plan.chars().any(char::is_control) {
+        return Err(Error::input("plan", "a plan name has no control characters (NUL, line breaks)"));
+    }
+    if plan.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::input("plan", format!("a plan name has at most {MAX_NAME_CHARS} characters")));
+    }
+    Ok(())
+}
+
+/// Checks a date from a request: a year of four digits (PostgreSQL and chrono disagree beyond).
+fn check_date(date: NaiveDate) -> Result<()> {
+    if !(1000..=9999).contains(&date.year()) {
+        return Err(Error::input("date", format!("{date}: give a date between the years 1000 and 9999")));
+    }
+    Ok(())
+}
+
 /// The zones in force at a WGS84 point on `date`, one or more per plan.
 ///
 /// # Units
@@ -194,6 +226,16 @@ pub async fn at(
     date: NaiveDate,
     plan: Option<&str>,
 ) -> Result<Vec<ZoneHit>> {
+    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+        return Err(Error::InvalidGeometry {
+            reason: format!(
+                "({lon}, {lat}) is not a WGS84 position (longitude within ±180°, latitude within ±90°)"
+            ),
+            at: None,
+        });
+    }
+    check_date(date)?;
+    check_plan(plan)?;
     let sql = format!(
         "with e as ({EFFECTIVE}), p as (select st_setsrid(st_makepoint($3, $4), 4326) as pt)
          select e.plan, e.version, e.approved, z.code, z.dm1444_class as class, z.nta_article as nta, z.attributes
@@ -212,68 +254,93 @@ pub struct Overlap {
     pub code: String,
     pub class: Option<String>,
     pub nta: Option<String>,
-    /// Overlap area in m² (computed in RDN2008 / UTM 32N or 33N, by longitude).
+    /// Overlap area in m², on the WGS84 ellipsoid.
     pub overlap_m2: f64,
     /// Overlap as a share of the polygon's area (0–1).
     pub share: f64,
 }
 
-/// plan, version, code, class, NTA, overlap m², share.
-type OverlapRow = (String, String, String, Option<String>, Option<String>, f64, Option<f64>);
+/// plan, version, code, class, NTA, overlap m².
+type OverlapRow = (String, String, String, Option<String>, Option<String>, f64);
 
-/// The polygon's area (m²) and every zone in force on `date` that it touches.
+/// The polygon's area (m²) and every zone in force on `date` that it touches: `geometry` is a GeoJSON Polygon or
+/// MultiPolygon (or a Feature of one), read and checked by [`Parcel::from_geojson`] before the database sees it,
+/// and the statements may run [`INTERSECT_TIME_LIMIT`].
+///
+/// # Units
+/// Coordinates in WGS84 degrees (longitude first); areas in m² on the WGS84 ellipsoid.
 pub async fn intersect(
     pool: &PgPool,
     geometry: &Value,
     date: NaiveDate,
     plan: Option<&str>,
 ) -> Result<(f64, Vec<Overlap>)> {
-    let geometry = match geometry.get("type").and_then(Value::as_str) {
-        Some("Feature") => geometry.get("geometry").cloned().unwrap_or(Value::Null),
-        _ => geometry.clone(),
-    };
-    if !matches!(geometry.get("type").and_then(Value::as_str), Some("Polygon" | "MultiPolygon")) {
-        return Err(Error::Import(
-            "the body must be a GeoJSON Polygon or MultiPolygon (or a Feature of one)".into(),
-        ));
+    let parcel = Parcel::from_geojson(geometry)?;
+    intersect_parcel(pool, &parcel, date, plan, INTERSECT_TIME_LIMIT).await
+}
+
+/// [`intersect`] for a checked parcel, with the statements' time limit: past it PostgreSQL cancels them and the
+/// answer is [`Error::Timeout`].
+pub async fn intersect_parcel(
+    pool: &PgPool,
+    parcel: &Parcel,
+    date: NaiveDate,
+    plan: Option<&str>,
+    time_limit: Duration,
+) -> Result<(f64, Vec<Overlap>)> {
+    check_date(date)?;
+    check_plan(plan)?;
+    let timed = Error::timed(time_limit);
+    let mut tx = pool.begin().await?;
+    // `set local` takes no parameters; set_config(…, true) is the same, scoped to this transaction.
+    sqlx::query("select set_config('statement_timeout', $1, true)")
+        .bind(format!("{}ms", time_limit.as_millis().max(1)))
+        .execute(&mut *tx)
+        .await?;
+    let shape = geozero::wkb::Encode(geo::Geometry::MultiPolygon(parcel.shape().clone()));
+    // PostGIS judges validity too (the Rust check covers crossings and containment, not every rule of OGC's
+    // simple features): an invalid parcel is refused with PostGIS's reason, never repaired at length.
+    let (valid, reason, area): (bool, Option<String>, f64) = sqlx::query_as(
+        "select st_isvalid(g), st_isvalidreason(g), st_area(g::geography) from (select st_setsrid($1::geometry, 4326) as g) x",
+    )
+    .bind(&shape)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(timed)?;
+    if !valid {
+        return Err(Error::InvalidGeometry {
+            reason: format!("the polygon is not valid: {}", reason.unwrap_or_default()),
+            at: None,
+        });
     }
-    // RDN2008 UTM 32N west of 12°E (Genova), 33N east of it (Palermo).
     let sql = format!(
         "with e as ({EFFECTIVE}),
-         g as (select st_makevalid(st_setsrid(st_geomfromgeojson($3), 4326)) as poly),
-         m as (select case when st_x(st_centroid(poly)) < 12 then 6707 else 6708 end as srid, poly from g),
+         g as (select st_setsrid($3::geometry, 4326) as poly),
          parts as (
              select e.plan, e.version, z.code, z.dm1444_class as class, z.nta_article as nta,
-                    st_intersection(case when e.later is null then z.geom else st_difference(z.geom, e.later) end, m.poly) as part,
-                    m.srid, m.poly
-             from e join zoning.zone z on z.version_id = e.id, m
-             where st_intersects(z.geom, m.poly)
+                    st_intersection(case when e.later is null then z.geom else st_difference(z.geom, e.later) end, g.poly) as part
+             from e join zoning.zone z on z.version_id = e.id, g
+             where st_intersects(z.geom, g.poly)
          )
-         select plan, version, code, class, nta,
-                st_area(st_transform(part, srid)) as overlap_m2,
-                st_area(st_transform(part, srid)) / nullif(st_area(st_transform(poly, srid)), 0) as share
-         from parts where not st_isempty(part) and st_area(st_transform(part, srid)) > 0.01
-         order by overlap_m2 desc"
+         select plan, version, code, class, nta, a.m2
+         from parts, lateral (select st_area(part::geography) as m2) a
+         where not st_isempty(part) and a.m2 > 0.01
+         order by round(a.m2::numeric, 2) desc, plan, version, code"
     );
+    let timed = Error::timed(time_limit);
     let rows: Vec<OverlapRow> =
-        sqlx::query_as(&sql).bind(date).bind(plan).bind(geometry.to_string()).fetch_all(pool).await?;
-    let area: f64 = sqlx::query_scalar(
-        "select st_area(st_transform(g, case when st_x(st_centroid(g)) < 12 then 6707 else 6708 end))
-         from (select st_makevalid(st_setsrid(st_geomfromgeojson($1), 4326)) as g) x",
-    )
-    .bind(geometry.to_string())
-    .fetch_one(pool)
-    .await?;
+        sqlx::query_as(&sql).bind(date).bind(plan).bind(&shape).fetch_all(&mut *tx).await.map_err(timed)?;
+    tx.commit().await?;
     let overlaps = rows
         .into_iter()
-        .map(|(plan, version, code, class, nta, overlap_m2, share)| Overlap {
+        .map(|(plan, version, code, class, nta, overlap_m2)| Overlap {
             plan,
             version,
             code,
             class,
             nta,
             overlap_m2: (overlap_m2 * 100.0).round() / 100.0,
-            share: (share.unwrap_or(0.0) * 10_000.0).round() / 10_000.0,
+            share: if area > 0.0 { (overlap_m2 / area * 10_000.0).round() / 10_000.0 } else { 0.0 },
         })
         .collect();
     Ok(((area * 100.0).round() / 100.0, overlaps))

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use chrono::{DateTime, Utc};
 use geodata::dbt::{self, ClassReport, DbtOptions};
+use geodata::features::{self, ItemsQuery, Layer};
 use serde_json::{Value, json};
 use testkit::TestDb;
 
@@ -35,11 +36,30 @@ fn ogr2ogr(file: &Path, t_srs: Option<&str>) -> Value {
     serde_json::from_slice(&out.stdout).expect("ogr2ogr writes GeoJSON")
 }
 
-/// Every feature of `class` valid at `when`, by id.
+/// The OGC API collection of a DBT class: what `/ogc/collections/dbt-<CLASS>` serves.
+async fn layer(pool: &sqlx::PgPool, class: &str) -> Layer {
+    features::layer(pool, &format!("dbt-{class}"))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no collection for {class}"))
+}
+
+/// A page of `class` as the OGC API serves it.
+async fn page(pool: &sqlx::PgPool, class: &str, q: ItemsQuery) -> (Vec<Value>, i64) {
+    features::items(pool, &layer(pool, class).await, &q).await.unwrap()
+}
+
+/// Every feature of `class` valid at `when`, by id, as the OGC API serves them.
 async fn all(pool: &sqlx::PgPool, class: &str, when: Option<DateTime<Utc>>) -> HashMap<String, Value> {
-    let (features, total) = dbt::features(pool, class, None, when, 100_000, 0).await.unwrap();
+    let (features, total) =
+        page(pool, class, ItemsQuery { at: when, limit: features::MAX_LIMIT, ..ItemsQuery::default() }).await;
     assert_eq!(features.len() as i64, total);
     features.into_iter().map(|f| (f["id"].as_str().unwrap().to_string(), f)).collect()
+}
+
+/// One object of `class` by natural key, as of `when`, as the OGC API serves it.
+async fn one(pool: &sqlx::PgPool, class: &str, key: &str, when: Option<DateTime<Utc>>) -> Option<Value> {
+    features::item(pool, &layer(pool, class).await, key, None, when).await.unwrap()
 }
 
 fn class<'a>(report: &'a dbt::DbtReport, name: &str) -> &'a ClassReport {
@@ -235,9 +255,9 @@ async fn a_second_release_yields_its_differences_and_keeps_history() {
     }
     for key in &deleted_keys {
         assert!(before.contains_key(key) && !now.contains_key(key), "{key} was deleted in 2025");
-        let then = dbt::feature(&pool, "TP_CAN", key, Some(t("2024-12-31T00:00:00Z"))).await.unwrap();
+        let then = one(&pool, "TP_CAN", key, Some(t("2024-12-31T00:00:00Z"))).await;
         assert!(then.is_some());
-        assert!(dbt::feature(&pool, "TP_CAN", key, None).await.unwrap().is_none());
+        assert!(one(&pool, "TP_CAN", key, None).await.is_none());
     }
     for id in ["900001", "900002"] {
         assert!(now.contains_key(id) && !before.contains_key(id), "{id} was added in 2025");
@@ -266,11 +286,12 @@ async fn a_second_release_yields_its_differences_and_keeps_history() {
     // bbox and paging.
     let b = positions(&now[&keys[unique[30]]]["geometry"])[0];
     let bbox = [b.0 - 0.001, b.1 - 0.001, b.0 + 0.001, b.1 + 0.001];
-    let (near, matched) = dbt::features(&pool, "TP_CAN", Some(bbox), None, 100, 0).await.unwrap();
+    let (near, matched) =
+        page(&pool, "TP_CAN", ItemsQuery { bbox: Some(bbox), limit: 100, ..ItemsQuery::default() }).await;
     assert!((1..50).contains(&matched), "{matched}");
     assert!(near.iter().any(|f| f["id"] == json!(keys[unique[30]])));
-    let (page, total) = dbt::features(&pool, "TP_CAN", None, None, 10, 445).await.unwrap();
-    assert_eq!((page.len(), total), (8, 453));
+    let (last, total) = page(&pool, "TP_CAN", ItemsQuery { offset: 445, ..ItemsQuery::default() }).await;
+    assert_eq!((last.len(), total), (8, 453));
 }
 
 fn polygon(ring: &[[f64; 2]]) -> Value {
@@ -308,13 +329,10 @@ async fn invalid_geometries_are_repaired_and_counted_or_rejected_with_the_reason
     assert!(c.rejected[0].1.contains("cannot repair"), "{:?}", c.rejected);
     assert!(c.rejected[1].1.contains("no geometry"), "{:?}", c.rejected);
     assert!(c.rejected[2].1.contains("natural key"), "{:?}", c.rejected);
-    let repaired = dbt::feature(&pool, "TEST_AREA", "1", None).await.unwrap().unwrap();
+    let repaired = one(&pool, "TEST_AREA", "1", None).await.unwrap();
     assert_eq!(repaired["geometry"]["type"], "MultiPolygon", "the bow tie is two triangles");
     assert_eq!(repaired["repaired"], true);
-    assert_eq!(
-        dbt::feature(&pool, "TEST_AREA", "2~2", None).await.unwrap().unwrap()["properties"]["NOME"],
-        "quadrato bis"
-    );
+    assert_eq!(one(&pool, "TEST_AREA", "2~2", None).await.unwrap()["properties"]["NOME"], "quadrato bis");
 
     // Same file again: the repaired object is unchanged (digests are of the source); a new bow tie in a later
     // release is repaired on the re-import path too. Rejected objects are not removed.
@@ -368,8 +386,8 @@ async fn the_crs_comes_from_the_prj_or_crs_and_the_code_page_from_the_cpg() {
     std::fs::write(dir.path().join("TP_CAN.cpg"), "1252").unwrap();
     let report = dbt::import(&pool, &[shp], &DbtOptions::default(), &no_progress).await.unwrap();
     assert!(class(&report, "TP_CAN").notes[0].contains("TP_CAN.cpg says 1252"), "{report:?}");
-    let (features, _) = dbt::features(&pool, "TP_CAN", None, None, 1000, 0).await.unwrap();
-    assert!(features.iter().any(|f| f["properties"]["TC_DENOM"] == "VITTORIO EMANUELE III\u{c2}\u{b0}"));
+    let (found, _) = page(&pool, "TP_CAN", ItemsQuery { limit: 1000, ..ItemsQuery::default() }).await;
+    assert!(found.iter().any(|f| f["properties"]["TC_DENOM"] == "VITTORIO EMANUELE III\u{c2}\u{b0}"));
 }
 
 #[tokio::test]
@@ -388,4 +406,84 @@ async fn a_geopackage_and_its_shapefile_are_the_same_release() {
         dbt::import(&pool, &[venezia("TP_IDRO")], &at("2024-02-01T00:00:00Z"), &no_progress).await.unwrap();
     let c = class(&report, "TP_IDRO");
     assert_eq!((c.added, c.changed, c.removed, c.unchanged), (0, 0, 0, 131), "{c:?}");
+}
+
+#[tokio::test]
+async fn filters_ids_and_bboxes_reach_the_database_as_values_never_as_sql() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    dbt::import(&pool, &[venezia("TP_IDRO")], &at("2024-01-01T00:00:00Z"), &no_progress).await.unwrap();
+    let everything = all(&pool, "TP_IDRO", None).await;
+    assert_eq!(everything.len(), 131);
+    let quoted = everything
+        .values()
+        .find_map(|f| f["properties"]["TI_DENOM"].as_str().filter(|n| n.contains('\'')))
+        .expect("a name with an apostrophe")
+        .to_string();
+    let filter = |key: &str, value: &str| ItemsQuery {
+        properties: vec![(key.to_string(), value.to_string())],
+        limit: 1000,
+        ..ItemsQuery::default()
+    };
+    let (found, matched) = page(&pool, "TP_IDRO", filter("TI_DENOM", &quoted)).await;
+    assert!(matched >= 1 && found.iter().all(|f| f["properties"]["TI_DENOM"] == json!(quoted)), "{quoted}");
+    for (key, value) in [("TI_DENOM", "x' or '1'='1"), ("TI_DENOM' or 1=1 --", "x"), ("TI_DENOM", "%")] {
+        assert_eq!(page(&pool, "TP_IDRO", filter(key, value)).await.1, 0, "{key} = {value}");
+    }
+    let idro = layer(&pool, "TP_IDRO").await;
+    let err = features::items(&pool, &idro, &filter("TI_DENOM", "a\0b")).await.unwrap_err();
+    assert!(matches!(err, geodata::Error::InvalidInput { .. }), "{err:?}");
+    let deep = ItemsQuery { offset: i64::MAX, ..ItemsQuery::default() };
+    assert!(matches!(features::items(&pool, &idro, &deep).await, Err(geodata::Error::InvalidInput { .. })));
+
+    let some_key = everything.keys().next().unwrap().clone();
+    assert!(one(&pool, "TP_IDRO", &some_key, None).await.is_some());
+    for id in ["x\0y", "1' or '1'='1", ""] {
+        assert!(one(&pool, "TP_IDRO", id, None).await.is_none(), "{id:?}");
+    }
+    for id in
+        ["dbt-TP_IDRO' or '1'='1", "dbt-TP\0IDRO", "dbt-", "zoning-1 or 1=1", "zoning-9223372036854775808"]
+    {
+        assert!(features::layer(&pool, id).await.unwrap().is_none(), "{id:?}");
+    }
+
+    // The same bbox (the south-west quarter of the class) in CRS84, in EPSG:4326 (latitude first), in Web Mercator and in RDN2008 / UTM
+    // 33N (northing first) finds the same objects.
+    let [a, b, c, d] = dbt::classes(&pool).await.unwrap()[0].bbox.unwrap();
+    let (x0, y0, x1, y1) = (a, b, (a + c) / 2.0, (b + d) / 2.0);
+    let crs84 = ItemsQuery { bbox: Some([x0, y0, x1, y1]), limit: 1000, ..ItemsQuery::default() };
+    let (_, expected) = page(&pool, "TP_IDRO", crs84.clone()).await;
+    assert!(expected > 0 && expected < 131, "{expected}");
+    let lat_first =
+        ItemsQuery { bbox: Some([y0, x0, y1, x1]), bbox_crs: features::crs("EPSG:4326"), ..crs84.clone() };
+    assert_eq!(page(&pool, "TP_IDRO", lat_first).await.1, expected);
+    let corners: Vec<(f64, f64)> = sqlx::query_as(
+        "select st_x(p), st_y(p) from (select st_transform(st_setsrid(st_makepoint(x, y), 4326), s) as p
+         from (values ($1::float8, $2::float8, 3857), ($3, $4, 3857), ($1, $2, 6708), ($3, $4, 6708)) v(x, y, s)) q",
+    )
+    .bind(x0)
+    .bind(y0)
+    .bind(x1)
+    .bind(y1)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mercator = ItemsQuery {
+        bbox: Some([corners[0].0, corners[0].1, corners[1].0, corners[1].1]),
+        bbox_crs: features::crs("EPSG:3857"),
+        ..crs84.clone()
+    };
+    assert_eq!(page(&pool, "TP_IDRO", mercator).await.1, expected);
+    let utm = ItemsQuery {
+        bbox: Some([corners[2].1, corners[2].0, corners[3].1, corners[3].0]),
+        bbox_crs: features::crs("EPSG:6708"),
+        ..crs84.clone()
+    };
+    let (_, in_utm) = page(&pool, "TP_IDRO", utm).await;
+    assert!((in_utm - expected).abs() <= 2, "a UTM box is not quite a degree box: {in_utm} vs {expected}");
+    let beyond =
+        ItemsQuery { bbox: Some([1e300, 0.0, 1e301, 1.0]), bbox_crs: features::crs("EPSG:7792"), ..crs84 };
+    assert!(matches!(features::items(&pool, &idro, &beyond).await, Err(geodata::Error::InvalidInput { .. })));
+    // The database is fine after all that.
+    assert_eq!(all(&pool, "TP_IDRO", None).await.len(), 131);
 }

@@ -5,8 +5,8 @@
 //! source `ID`). Real files repeat IDs (14 features of the Venezia `TP_CAN` share an ID with another, different
 //! object): the first feature with an ID keeps it, the n-th is keyed `ID~n` in file order, and the report says
 //! so. A layer without an `ID` attribute is keyed by feature position (GeoJSON: by feature `id` when present). Importing a newer release of a class computes what was added, changed (attributes or geometry)
-//! and removed, applies it and keeps the earlier versions with their validity interval, so [`features`] can answer
-//! "the DBT as of date D". Importing the same release twice changes nothing. Invalid geometries are repaired and
+//! and removed, applies it and keeps the earlier versions with their validity interval, so [`crate::features`] (collection
+//! `dbt-<CLASS>`) can answer "the DBT as of date D". Importing the same release twice changes nothing. Invalid geometries are repaired and
 //! counted, or rejected one by one with the reason: nothing is dropped silently.
 //!
 //! # Formats, and the crates behind them
@@ -50,7 +50,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-pub use query::{ClassInfo, classes, feature, features};
+pub use query::{ClassInfo, classes};
 
 use crate::{Error, Result};
 
