@@ -22,6 +22,8 @@ pub struct Street {
     pub denominazione: String,
     /// A first name that users often leave out (`GIUSEPPE`).
     pub first_name: Option<&'static str>,
+    /// The street's centreline, a straight segment (lon, lat) from its first civico to past its last.
+    pub line: [(f64, f64); 2],
 }
 
 impl Street {
@@ -143,7 +145,6 @@ pub fn dataset(target: usize, seed: u64) -> Dataset {
         let (dug, denominazione, first_name) = street_name(&mut rng, &mut used[comune]);
         progressivo += 1;
         let street = data.streets.len() as u32;
-        data.streets.push(Street { comune, progressivo, dug, denominazione, first_name });
         // A straight street of 100 m to 1.5 km, within 6 km of the centre.
         let (cx, cy) = (names::COMUNI[comune].3, names::COMUNI[comune].4);
         let deg_m_lat = 1.0 / 111_000.0;
@@ -151,6 +152,11 @@ pub fn dataset(target: usize, seed: u64) -> Dataset {
         let (ox, oy) = (rng.signed() * 6000.0, rng.signed() * 6000.0);
         let length = 100.0 + rng.unit() * 1400.0;
         let angle = rng.unit() * std::f64::consts::TAU;
+        let at = |along: f64| {
+            round7((cx + (ox + along * angle.cos()) * deg_m_lon, cy + (oy + along * angle.sin()) * deg_m_lat))
+        };
+        let line = [at(0.0), at(length)];
+        data.streets.push(Street { comune, progressivo, dug, denominazione, first_name, line });
         let n = civici_count(&mut rng).min((target - data.civici.len()) as u32);
         let genova = names::COMUNI[comune].2 == "Genova";
         for i in 0..n {

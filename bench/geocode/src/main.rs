@@ -1,7 +1,8 @@
-//! `bench-geocode` — the geocoder benchmark of the "territorial data" issue.
+//! `bench-geocode` — the geocoder benchmark of the "territorial data" issue, with Nominatim beside it.
 //!
 //! ```sh
-//! cargo run --release -p bench-geocode -- [--civici 1000000] [--addresses 1500] [--seed N] [--no-knn] [--out FILE]
+//! cargo run --release -p bench-geocode -- [--civici 20000] [--addresses 1500] [--seed N] [--no-knn] \
+//!     [--no-nominatim] [--nominatim-queries N] [--nominatim-filter viewbox|text] [--out FILE]
 //! ```
 //!
 //! In one run on one machine, against one private PostgreSQL + PostGIS cluster (the test harness's):
@@ -14,13 +15,19 @@
 //!    as `12/a`, `12 bis`, `n. 12`, `12r`), 70% with a comune filter, against `Geocoder::search` (limit 10);
 //! 4. replays the same log against a plain PostgreSQL table of address labels: `ILIKE '%q%'` with a pg_trgm GIN
 //!    index, and trigram similarity (`%`, ordered by `<->` through a pg_trgm GiST index);
+//! 5. writes the same civici as OpenStreetMap address nodes with their streets and comuni (OSM XML), imports them
+//!    with Nominatim 5.3 (`nominatim import`, osm2pgsql) into a database of the same cluster (timed), and replays
+//!    the same log through Nominatim's Python library, in-process (`nominatim/replay.py`);
 //!
 //! and prints a Markdown table: p50/p95/p99/max latency per query, queries per second (one client), and how often
-//! the address sought is first / in the top 10 once it is fully typed. A missed target does not fail the process.
+//! the address sought is first / in the top 10 once it is fully typed, then Nominatim ÷ Vedetta ratios. A missed
+//! target does not fail the process.
 
 mod baseline;
 mod generate;
 mod names;
+mod nominatim;
+mod osm;
 mod report;
 mod rng;
 mod workload;
@@ -30,20 +37,21 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use geodata::geocoder::{GeocodeQuery, Geocoder, MatchKind};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use report::{Outcome, Setup};
+use report::{Outcome, Peer, Setup};
 use workload::Query;
 
 /// Geocoder benchmark: Vedetta's autocomplete against PostgreSQL ILIKE and trigram similarity.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "bench-geocode")]
 struct Args {
-    /// Civici generated and imported.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Civici generated and imported (Vedetta's target is stated over 1,000,000: `--civici 1000000`, about an
+    /// hour with Nominatim's import on 2 cores).
+    #[arg(long, default_value_t = 20_000)]
     civici: usize,
     /// Addresses of the query log (each typed keystroke by keystroke: about 7 queries per address).
     #[arg(long, default_value_t = 1500)]
@@ -58,12 +66,36 @@ struct Args {
     /// tens to hundreds of milliseconds a query over a million rows).
     #[arg(long, default_value_t = 1500)]
     knn_queries: usize,
-    /// Print this many complete queries whose civico Vedetta did not put first (to study the misses).
+    /// Skip Nominatim (its installation, import and replay).
+    #[arg(long)]
+    no_nominatim: bool,
+    /// Queries of the log replayed against Nominatim (and, for the ratios, against Vedetta again), evenly spread
+    /// over the log; 0 for the whole log.
+    #[arg(long, default_value_t = 0)]
+    nominatim_queries: usize,
+    /// How a query's comune filter reaches Nominatim, which has no comune parameter: as a bounded viewbox of the
+    /// comune's box (`viewbox=…&bounded=1`), or as `, Comune` appended to the text.
+    #[arg(long, value_enum, default_value_t = Filter::Viewbox)]
+    nominatim_filter: Filter,
+    /// Also keep the OSM XML given to Nominatim, and its import log (FILE.log).
+    #[arg(long, value_name = "FILE")]
+    osm: Option<PathBuf>,
+    /// Threads of `nominatim import`.
+    #[arg(long, default_value_t = 2)]
+    nominatim_threads: usize,
+    /// Print this many complete queries whose civico Vedetta (and Nominatim) did not put first (to study the misses).
     #[arg(long, default_value_t = 0)]
     show_misses: usize,
     /// Also write the report to this file.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+}
+
+/// How the comune filter of a query is given to Nominatim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Filter {
+    Viewbox,
+    Text,
 }
 
 /// Results asked of each engine, as the API's default.
@@ -125,6 +157,8 @@ async fn run(args: &Args) -> Result<()> {
         &imported.rejected[..3.min(imported.rejected.len())]
     );
     sqlx::query("vacuum analyze").execute(&pool).await?;
+    let vedetta_db_bytes: i64 =
+        sqlx::query_scalar("select pg_database_size(current_database())").fetch_one(&pool).await?;
 
     let rss_before = rss_kb();
     let geocoder = Geocoder::new(pool.clone());
@@ -167,6 +201,17 @@ async fn run(args: &Args) -> Result<()> {
         );
     }
 
+    let peer = if args.no_nominatim {
+        None
+    } else {
+        let vedetta_full = outcomes.first().cloned().context("no Vedetta outcome")?;
+        let work = PeerWork { db: &db, pool: &pool, data: &data, log: &log, dir: dir.path() };
+        let peer =
+            nominatim_peer(args, &work, &geocoder, vedetta_full, import_s + load_s, vedetta_db_bytes).await?;
+        outcomes.push(peer.nominatim.clone());
+        Some(peer)
+    };
+
     let setup = Setup {
         civici: args.civici,
         streets: data.streets.len(),
@@ -183,7 +228,7 @@ async fn run(args: &Args) -> Result<()> {
         baseline_index_s: index_time.as_secs_f64(),
         examples: log.iter().filter(|q| q.complete).take(8).map(|q| q.text.clone()).collect(),
     };
-    let text = report::markdown(&setup, &outcomes);
+    let text = report::markdown(&setup, &outcomes, peer.as_ref());
     println!("{text}");
     if let Some(out) = &args.out {
         std::fs::write(out, &text).with_context(|| format!("cannot write {}", out.display()))?;
@@ -197,13 +242,14 @@ async fn insert_comuni(pool: &PgPool) -> Result<()> {
     for (istat, belfiore, name, lon, lat) in names::COMUNI {
         sqlx::query(
             "insert into core.comune (istat, belfiore, name, geom)
-             values ($1, $2, $3, st_multi(st_expand(st_setsrid(st_makepoint($4, $5), 4326), 0.1)))",
+             values ($1, $2, $3, st_multi(st_expand(st_setsrid(st_makepoint($4, $5), 4326), $6)))",
         )
         .bind(istat)
         .bind(belfiore)
         .bind(name)
         .bind(lon)
         .bind(lat)
+        .bind(osm::COMUNE_HALF_SIDE)
         .execute(pool)
         .await?;
     }
@@ -272,26 +318,167 @@ where
         let t = Instant::now();
         let found = run(q).await?;
         outcome.latencies.push(t.elapsed());
-        if q.complete {
-            outcome.complete += 1;
-            let position = found.iter().position(|(id, _)| *id == q.expected as i64);
-            if position == Some(0) {
-                outcome.top1 += 1;
-            }
-            if q.comune.is_some() || q.text.contains(',') {
-                outcome.with_comune += 1;
-                if position == Some(0) {
-                    outcome.with_comune_top1 += 1;
-                }
-            }
-            if position.is_some() {
-                outcome.top10 += 1;
-            }
-        }
+        tally(&mut outcome, q, found.iter().position(|(id, _)| *id == q.expected as i64));
     }
     outcome.total = started.elapsed();
     eprintln!("  {}", report::summary(&outcome));
     Ok(outcome)
+}
+
+/// Counts a query's result: `position` is where the civico sought came among the results (the same rule for
+/// every engine: that civico, identified by its row, its exact position or its OSM node).
+fn tally(outcome: &mut Outcome, q: &Query, position: Option<usize>) {
+    if !q.complete {
+        return;
+    }
+    outcome.complete += 1;
+    if position == Some(0) {
+        outcome.top1 += 1;
+    }
+    if q.comune.is_some() || q.text.contains(',') {
+        outcome.with_comune += 1;
+        if position == Some(0) {
+            outcome.with_comune_top1 += 1;
+        }
+    }
+    if position.is_some() {
+        outcome.top10 += 1;
+    }
+}
+
+/// What the Nominatim run works on.
+struct PeerWork<'a> {
+    db: &'a testkit::TestDb,
+    pool: &'a PgPool,
+    data: &'a generate::Dataset,
+    log: &'a [Query],
+    dir: &'a std::path::Path,
+}
+
+/// Installs Nominatim, imports the same civici as OSM data, replays the same log (or an even sample of it, then
+/// Vedetta's figures for the ratios are measured again on the same sample).
+async fn nominatim_peer(
+    args: &Args,
+    work: &PeerWork<'_>,
+    geocoder: &Geocoder,
+    vedetta_full: Outcome,
+    vedetta_import_s: f64,
+    vedetta_db_bytes: i64,
+) -> Result<Peer> {
+    eprintln!("Nominatim: installing (bench/geocode/nominatim/setup.sh) …");
+    let install = nominatim::install()?;
+    eprintln!("  Nominatim {}, osm2pgsql {}", install.nominatim, install.osm2pgsql);
+
+    let osm_path = work.dir.join("civici.osm");
+    let started = Instant::now();
+    let written = osm::write(work.data, &osm_path)?;
+    eprintln!(
+        "  OSM XML: {} address nodes, {} streets, {:.0} MB in {:.1} s",
+        written.addresses,
+        written.streets,
+        written.bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+
+    let database = "nominatim_bench";
+    let project = work.dir.join("nominatim");
+    eprintln!("Nominatim: nominatim import (osm2pgsql, indexing) …");
+    let imported =
+        nominatim::import(&install, &project, &work.db.url, database, &osm_path, args.nominatim_threads)?;
+    eprintln!("  {:.1} s", imported.total.as_secs_f64());
+    if let Some(keep) = &args.osm {
+        std::fs::copy(&osm_path, keep).with_context(|| format!("cannot write {}", keep.display()))?;
+        let mut log = keep.clone().into_os_string();
+        log.push(".log");
+        std::fs::copy(&imported.log, &log)?;
+    }
+    let db_bytes = nominatim::database_bytes(work.pool, database).await?;
+
+    let sample: Vec<Query> = if args.nominatim_queries == 0 || args.nominatim_queries >= work.log.len() {
+        work.log.to_vec()
+    } else {
+        let stride = work.log.len().div_ceil(args.nominatim_queries);
+        work.log.iter().step_by(stride).cloned().collect()
+    };
+    let whole_log = sample.len() == work.log.len();
+    let queries: Vec<(String, Option<[f64; 4]>)> = sample
+        .iter()
+        .map(|q| {
+            let comune = q.istat.and_then(|istat| names::COMUNI.iter().find(|c| c.0 == istat));
+            match (comune, args.nominatim_filter) {
+                (None, _) => (q.text.clone(), None),
+                (Some(&(_, _, _, lon, lat)), Filter::Viewbox) => {
+                    let h = osm::COMUNE_HALF_SIDE;
+                    (q.text.clone(), Some([lon - h, lat - h, lon + h, lat + h]))
+                }
+                (Some(&(_, _, name, ..)), Filter::Text) => (format!("{}, {name}", q.text), None),
+            }
+        })
+        .collect();
+    eprintln!(
+        "Nominatim: replaying {} queries in-process (nominatim_api.NominatimAPIAsync.search) …",
+        queries.len()
+    );
+    let (replies, total) =
+        nominatim::replay(&install, &project, &queries, LIMIT, WARM_UP.min(sample.len() / 5))?;
+    let mut outcome = Outcome {
+        engine: format!("Nominatim {} (`NominatimAPIAsync.search`, in-process)", install.nominatim),
+        total,
+        ..Outcome::default()
+    };
+    let civici = work.data.civici.len();
+    for (q, reply) in sample.iter().zip(&replies) {
+        outcome.latencies.push(reply.latency);
+        let position = reply
+            .results
+            .iter()
+            .position(|&(kind, id)| kind == 'N' && osm::civico_of_node(id, civici) == Some(q.expected));
+        tally(&mut outcome, q, position);
+    }
+    eprintln!("  {}", report::summary(&outcome));
+    if args.show_misses > 0 {
+        let misses = sample.iter().zip(&queries).zip(&replies).filter(|((q, _), r)| {
+            q.complete
+                && r.results.first().and_then(|&(k, id)| (k == 'N').then_some(id))
+                    != Some(osm::civico_node(q.expected))
+        });
+        for (((q, (text, viewbox)), r), _) in misses.zip(0..args.show_misses) {
+            eprintln!(
+                "NOMINATIM MISS `{text}` [{}] wanted `{}` got `{}`",
+                if viewbox.is_some() { "viewbox" } else { "-" },
+                baseline::label(work.data, q.expected),
+                r.first_label
+            );
+        }
+    }
+
+    let vedetta = if whole_log {
+        vedetta_full
+    } else {
+        eprintln!("Vedetta again on Nominatim's sample …");
+        let mut o = vedetta(geocoder, work.data, &sample).await?;
+        o.engine = format!("{} (Nominatim's sample)", o.engine);
+        o
+    };
+    Ok(Peer {
+        nominatim_version: install.nominatim,
+        osm2pgsql_version: install.osm2pgsql,
+        osm_mb: written.bytes as f64 / 1e6,
+        addresses: written.addresses,
+        import_s: imported.total.as_secs_f64(),
+        stages: imported.stages,
+        db_mb: db_bytes as f64 / 1e6,
+        vedetta_db_mb: vedetta_db_bytes as f64 / 1e6,
+        vedetta_import_s,
+        filter: match args.nominatim_filter {
+            Filter::Viewbox => "a bounded viewbox of the comune's box (`viewbox`, `bounded_viewbox=True`)",
+            Filter::Text => "`, Comune` appended to the text",
+        },
+        whole_log,
+        threads: args.nominatim_threads,
+        vedetta,
+        nominatim: outcome,
+    })
 }
 
 /// Resident set size of this process, KiB.
