@@ -5,5 +5,6 @@ mod foundation;
 mod gate;
 mod hostile;
 mod sensors;
+mod sta;
 mod support;
 mod territory;
