@@ -62,20 +62,40 @@ pub struct Message {
 /// dropped rather than sent with a packet id that may now name another message.
 #[derive(Debug)]
 pub struct Ack {
-    client: AsyncClient,
-    publish: Publish,
-    connection: u64,
-    current: Arc<AtomicU64>,
+    inner: AckInner,
+}
+
+#[derive(Debug)]
+enum AckInner {
+    /// A message of the broker connection numbered `connection`.
+    Broker { client: AsyncClient, publish: Publish, connection: u64, current: Arc<AtomicU64> },
+    /// A message from elsewhere (a replay, a test): confirming reports on the channel.
+    Channel(tokio::sync::oneshot::Sender<()>),
 }
 
 impl Ack {
+    /// An acknowledgement for a message that did not come from the broker (a replay, a test): [`Ack::confirm`]
+    /// sends on the returned channel, and dropping the `Ack` unconfirmed closes it.
+    pub fn channel() -> (Ack, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Ack { inner: AckInner::Channel(tx) }, rx)
+    }
+
     /// Tells the broker that the message is safe with Vedetta.
     pub async fn confirm(self) -> Result<()> {
-        if self.current.load(Ordering::Acquire) != self.connection {
-            debug!(pkid = self.publish.pkid, "Not acknowledging a message of an earlier connection.");
-            return Ok(());
+        match self.inner {
+            AckInner::Broker { client, publish, connection, current } => {
+                if current.load(Ordering::Acquire) != connection {
+                    debug!(pkid = publish.pkid, "Not acknowledging a message of an earlier connection.");
+                    return Ok(());
+                }
+                client.ack(&publish).await?;
+            }
+            AckInner::Channel(tx) => {
+                // Nobody waiting for the confirmation is not an error.
+                let _ = tx.send(());
+            }
         }
-        self.client.ack(&self.publish).await?;
         Ok(())
     }
 }
@@ -202,10 +222,12 @@ impl<S: MessageSink> IngestLoop<S> {
                         received_at: SystemTime::now(),
                     };
                     let ack = Ack {
-                        client: client.clone(),
-                        publish,
-                        connection: connection.load(Ordering::Acquire),
-                        current: connection.clone(),
+                        inner: AckInner::Broker {
+                            client: client.clone(),
+                            publish,
+                            connection: connection.load(Ordering::Acquire),
+                            current: connection.clone(),
+                        },
                     };
                     self.sink.accept(message, ack).await;
                 }

@@ -12,7 +12,7 @@ use sensors::store::{self, Partitions, ReadingRow};
 use sensors::{Decoded, Quantity, RawReading, Reject, RejectKind, Source};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::client::{Ack, IngestStatus, Message, MessageSink};
 use crate::dead_letter::{self, DeadLetter};
@@ -149,15 +149,14 @@ impl Writer {
             .map(|(message, ack)| {
                 let received_at: DateTime<Utc> = message.received_at.into();
                 let decoded = if message.payload.len() > self.opts.max_payload {
-                    Err(Reject {
-                        kind: RejectKind::TooLarge,
-                        reason: format!(
+                    Err(Reject::new(
+                        RejectKind::TooLarge,
+                        format!(
                             "payload of {} bytes exceeds the {}-byte cap",
                             message.payload.len(),
                             self.opts.max_payload
                         ),
-                        fragment: None,
-                    })
+                    ))
                 } else {
                     sensors::payload::decode(&message.topic, &message.payload, received_at)
                 };
@@ -165,32 +164,12 @@ impl Writer {
             })
             .collect();
 
-        let mut backoff = Duration::from_millis(100);
-        let mut refreshed = false;
-        let stored = loop {
-            match self.store(&items).await {
-                Ok(stored) => break Some(stored),
-                Err(e) if e.is_foreign_key_violation() && !refreshed => {
-                    // A station was deleted since it was cached: forget the cache and try again.
-                    self.stations.clear();
-                    refreshed = true;
-                }
-                Err(e) if e.is_transient() => {
-                    metrics::counter!("vedetta_ingest_retries_total").increment(1);
-                    self.status.set_storage_error(Some(format!("cannot store readings: {e}; retrying")));
-                    warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Cannot store a batch; retrying.");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => {
-                    warn!(error = %e, messages = items.len(), "A batch failed; storing its messages one by one.");
-                    break None;
-                }
+        let (committed, durable) = match self.store_retrying(&items).await {
+            Ok(committed) => (committed, vec![true; items.len()]),
+            Err(e) => {
+                warn!(error = %e, messages = items.len(), "A batch failed; storing its messages one by one.");
+                self.store_one_by_one(&items).await
             }
-        };
-        let committed = match stored {
-            Some(committed) => committed,
-            None => self.store_one_by_one(&items).await,
         };
         self.status.set_storage_error(None);
 
@@ -198,6 +177,10 @@ impl Writer {
         let lag = metrics::histogram!("vedetta_ingest_commit_lag_seconds");
         for row in &committed.rows {
             lag.record(((now - row.observed_at).num_milliseconds() as f64 / 1000.0).max(0.0));
+        }
+        // Counted here, once per committed letter: a retried batch plans its letters again but commits them once.
+        for letter in &committed.dead {
+            letter.record();
         }
         metrics::counter!("vedetta_ingest_readings_stored_total").increment(committed.rows.len() as u64);
         metrics::counter!("vedetta_ingest_readings_duplicate_total").increment(committed.duplicates as u64);
@@ -207,19 +190,52 @@ impl Writer {
             messages = items.len(),
             stored = committed.rows.len(),
             duplicates = committed.duplicates,
+            dead_letters = committed.dead.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Batch committed."
         );
 
-        for item in items {
-            if let Err(e) = item.ack.confirm().await {
+        for (item, durable) in items.into_iter().zip(durable) {
+            // A message that is neither stored nor a dead letter stays with the broker, which delivers it again.
+            if durable && let Err(e) = item.ack.confirm().await {
                 warn!(error = %e, "Cannot acknowledge a message; the broker will deliver it again.");
             }
         }
         self.events.publish(events_of(&committed.rows, &committed.codes));
     }
 
-    /// Stores a whole batch in one transaction.
+    /// Stores `items` in one transaction, retrying what may succeed later: an outage (with backoff, for as long
+    /// as it lasts), a station deleted since it was cached and a partition missing from the cache (once each).
+    /// Any other error is returned at once: it would fail the same way again.
+    async fn store_retrying(&mut self, items: &[Item]) -> sensors::Result<Committed> {
+        let mut backoff = Duration::from_millis(100);
+        let (mut refreshed_stations, mut refreshed_partitions) = (false, false);
+        loop {
+            match self.store(items).await {
+                Ok(committed) => return Ok(committed),
+                Err(e) if e.is_foreign_key_violation() && !refreshed_stations => {
+                    // A station was deleted since it was cached: forget the cache and try again.
+                    self.stations.clear();
+                    refreshed_stations = true;
+                }
+                Err(e) if e.is_missing_partition() && !refreshed_partitions => {
+                    // A month's partition was dropped (retention) since it was cached.
+                    self.partitions.forget_all();
+                    refreshed_partitions = true;
+                }
+                Err(e) if e.is_transient() => {
+                    metrics::counter!("vedetta_ingest_retries_total").increment(1);
+                    self.status.set_storage_error(Some(format!("cannot store readings: {e}; retrying")));
+                    warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Cannot store a batch; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Stores a whole batch in one transaction. The caches learn what the batch created only after the commit.
     async fn store(&mut self, items: &[Item]) -> sensors::Result<Committed> {
         let mut tx = self.pool.begin().await?;
         self.stations
@@ -227,55 +243,92 @@ impl Writer {
             .await?;
         let mut plan = plan(items, &self.stations);
         qc_and_latest(&mut tx, &mut plan, &self.stations).await?;
-        self.partitions.ensure(&mut tx, plan.rows.iter().map(|r| r.observed_at)).await?;
+        let months = self.partitions.ensure(&mut tx, plan.rows.iter().map(|r| r.observed_at)).await?;
         let inserted = store::insert_readings(&mut tx, &plan.rows).await?;
         store::advance_latest(&mut tx, &plan.latest).await?;
         dead_letter::insert(&mut tx, &plan.dead).await?;
         tx.commit().await?;
+        self.partitions.remember(months);
         let duplicates = plan.decoded - inserted.len();
-        Ok(Committed { rows: inserted, duplicates, codes: plan.codes })
+        Ok(Committed { rows: inserted, duplicates, codes: plan.codes, dead: plan.dead })
     }
 
     /// The fallback when a batch fails for a reason other than an outage: each message alone, and what still
-    /// fails becomes a dead letter with the error.
-    async fn store_one_by_one(&mut self, items: &[Item]) -> Committed {
+    /// fails becomes a dead letter with the error. Returns what was committed and, per message, whether it is
+    /// durable (stored or a dead letter) and may be acknowledged.
+    async fn store_one_by_one(&mut self, items: &[Item]) -> (Committed, Vec<bool>) {
         let mut all = Committed::default();
+        let mut durable = Vec::with_capacity(items.len());
         for item in items {
-            let one = std::slice::from_ref(item);
-            match self.store(one).await {
+            match self.store_retrying(std::slice::from_ref(item)).await {
                 Ok(c) => {
                     all.rows.extend(c.rows);
                     all.duplicates += c.duplicates;
                     all.codes.extend(c.codes);
+                    all.dead.extend(c.dead);
+                    durable.push(true);
                 }
                 Err(e) => {
                     let letter = DeadLetter::new(
                         &item.message.topic,
                         item.received_at,
-                        "storage_failed",
-                        format!("storing failed: {e}"),
+                        dead_letter::STORAGE_FAILED,
+                        &format!("storing failed: {e}"),
                         &item.message.payload,
                     );
-                    let mut stored = false;
-                    for _ in 0..20 {
-                        let result = async {
-                            let mut conn = self.pool.acquire().await?;
-                            dead_letter::insert(&mut conn, std::slice::from_ref(&letter)).await
+                    match self.store_letter(letter).await {
+                        Some(letter) => {
+                            all.dead.push(letter);
+                            durable.push(true);
                         }
-                        .await;
-                        if result.is_ok() {
-                            stored = true;
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                    if !stored {
-                        warn!(topic = %item.message.topic, "Cannot store a dead letter; the message will be redelivered.");
+                        None => durable.push(false),
                     }
                 }
             }
         }
-        all
+        (all, durable)
+    }
+
+    /// Stores one dead letter: retried while the database is out, never for an error that would repeat. When the
+    /// letter itself is refused, a bare one (topic, kind and the error, without the payload) is tried once; when
+    /// that is refused too, `None`: the message is not acknowledged and the broker keeps it.
+    async fn store_letter(&mut self, letter: DeadLetter) -> Option<DeadLetter> {
+        let mut backoff = Duration::from_millis(100);
+        let mut candidate = letter;
+        let mut bare_tried = false;
+        loop {
+            let result = async {
+                let mut conn = self.pool.acquire().await?;
+                dead_letter::insert(&mut conn, std::slice::from_ref(&candidate)).await
+            }
+            .await
+            .map_err(sensors::Error::Database);
+            match result {
+                Ok(()) => return Some(candidate),
+                Err(e) if e.is_transient() => {
+                    metrics::counter!("vedetta_ingest_retries_total").increment(1);
+                    self.status.set_storage_error(Some(format!("cannot store a dead letter: {e}; retrying")));
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) if !bare_tried => {
+                    warn!(error = %e, "A dead letter was refused; storing it without its payload.");
+                    bare_tried = true;
+                    let reason = format!("{} (the payload could not be kept: {e})", candidate.reason);
+                    let bare = DeadLetter::new("", candidate.received_at, &candidate.kind, &reason, &[]);
+                    candidate =
+                        DeadLetter { topic: candidate.topic, payload_size: candidate.payload_size, ..bare };
+                }
+                Err(e) => {
+                    error!(
+                        error = %e,
+                        topic = %dead_letter::printable(&candidate.topic),
+                        "Cannot store a dead letter; the message stays with the broker."
+                    );
+                    return None;
+                }
+            }
+        }
     }
 }
 
@@ -284,6 +337,8 @@ struct Committed {
     rows: Vec<ReadingRow>,
     duplicates: usize,
     codes: HashMap<i64, String>,
+    /// The dead letters the transaction stored.
+    dead: Vec<DeadLetter>,
 }
 
 /// Sorts every decoded reading into rows or dead letters.
@@ -307,22 +362,30 @@ fn plan(items: &[Item], stations: &StationCache) -> Plan {
                 Source::Code(code) => format!("no station has the code `{code}`"),
                 Source::Datastream(ds) => format!("no Datastream has the id {ds}"),
             };
-            let reject = Reject { kind: RejectKind::UnknownStation, reason: who, fragment: None };
-            plan.dead.push(letter(topic, item, &reject));
+            plan.dead.push(letter(topic, item, &Reject::new(RejectKind::UnknownStation, who)));
             continue;
         };
         let expected = station.kind.quantity();
         for reading in &decoded.readings {
             if reading.quantity != expected {
-                let reject = Reject {
-                    kind: RejectKind::WrongQuantity,
-                    reason: format!(
+                let reason = match &decoded.source {
+                    // A Datastream id names a quantity: a station has only the Datastream of what it measures.
+                    Source::Datastream(ds) => format!(
+                        "no Datastream has the id {ds}: station {} is a {} and its Datastream is {}",
+                        station.code,
+                        station.kind,
+                        sensors::sta::datastream_id(station.id, expected)
+                    ),
+                    Source::Code(_) => format!(
                         "station {} is a {}; it does not measure {}",
                         station.code, station.kind, reading.quantity
                     ),
-                    fragment: None,
                 };
-                plan.dead.push(letter(topic, item, &reject));
+                let kind = match &decoded.source {
+                    Source::Datastream(_) => RejectKind::UnknownStation,
+                    Source::Code(_) => RejectKind::WrongQuantity,
+                };
+                plan.dead.push(letter(topic, item, &Reject::new(kind, reason)));
                 continue;
             }
             plan.codes.insert(station.id, station.code.clone());
@@ -342,7 +405,7 @@ fn plan(items: &[Item], stations: &StationCache) -> Plan {
 
 fn letter(topic: &str, item: &Item, reject: &Reject) -> DeadLetter {
     let payload = reject.fragment.as_deref().map(str::as_bytes).unwrap_or(&item.message.payload);
-    DeadLetter::new(topic, item.received_at, reject.kind.as_str(), reject.reason.clone(), payload)
+    DeadLetter::new(topic, item.received_at, reject.kind.as_str(), &reject.reason, payload)
 }
 
 /// Orders each series, drops duplicates within the batch, raises QC flags and computes the new latest reading.
@@ -372,16 +435,21 @@ async fn qc_and_latest(
         };
         let quantity = rows[0].quantity;
         let mut prev = previous.get(&(station_id, quantity)).copied();
-        let mut last_flags = Flags::default();
+        // The newest reading that may become the latest: a reading flagged `future` never does (a clock running
+        // ahead must not hide every later reading), nor do the QC states that follow it.
+        let mut latest: Option<(Previous, Flags)> = None;
         for mut row in rows {
             let raw = RawReading { quantity, observed_at: row.observed_at, value: row.value };
             row.qc = qc::check(station, prev.as_ref(), &raw, row.received_at);
-            last_flags = row.qc;
-            prev = Some(Previous::after(prev.as_ref(), &raw));
+            let next = Previous::after(prev.as_ref(), &raw);
+            if !row.qc.contains(Flags::FUTURE) {
+                latest = Some((next, row.qc));
+            }
+            prev = Some(next);
             plan.rows.push(row);
         }
-        if let Some(p) = prev {
-            plan.latest.push((station_id, quantity, p, last_flags));
+        if let Some((p, flags)) = latest {
+            plan.latest.push((station_id, quantity, p, flags));
         }
     }
     Ok(())
@@ -404,7 +472,11 @@ fn events_of(rows: &[ReadingRow], codes: &HashMap<i64, String>) -> Vec<ReadingsC
         e.count += 1;
         e.from = e.from.min(r.observed_at);
         e.to = e.to.max(r.observed_at);
-        if r.observed_at >= e.latest_at {
+        // The newest reading, preferring those not flagged `future` (as `sensors.latest` does).
+        let future = |f: Flags| f.contains(Flags::FUTURE);
+        let newer = (future(e.latest_qc) && !future(r.qc))
+            || (future(e.latest_qc) == future(r.qc) && r.observed_at >= e.latest_at);
+        if newer {
             e.latest_at = r.observed_at;
             e.latest_value = r.value;
             e.latest_qc = r.qc;

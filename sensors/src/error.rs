@@ -10,8 +10,12 @@ pub enum Error {
     #[error("station {code}: {reason}")]
     InvalidStation { code: String, reason: String },
 
+    /// A station with this code exists already (a create that must not replace it).
+    #[error("a station with the code `{code}` exists; PUT it to change it")]
+    DuplicateStation { code: String },
+
     /// No station has this code.
-    #[error("no station has the code `{0}`")]
+    #[error("no station has the code `{}`", .0.escape_debug())]
     UnknownStation(String),
 
     /// A query parameter or option that makes no sense.
@@ -29,7 +33,17 @@ impl Error {
         matches!(self, Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23503"))
     }
 
-    /// Whether retrying the same operation later may succeed (the database is down or overloaded).
+    /// Whether a reading fell in a month whose partition does not exist (dropped by retention, or its creation
+    /// rolled back): PostgreSQL's "no partition of relation … found for row".
+    pub fn is_missing_partition(&self) -> bool {
+        matches!(self, Error::Database(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some("23514") && db.message().contains("no partition"))
+    }
+
+    /// Whether retrying the same operation later may succeed: the database is down, restarting or overloaded
+    /// (connection errors, class 08; operator intervention, 57P; too many connections, 53300; out of memory or
+    /// disk, 53xxx), or the transaction lost a race (serialization failure and deadlock, class 40). Everything
+    /// else (bad data, a bug) fails the same way every time and must not be retried.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Database(e) => {
@@ -39,7 +53,10 @@ impl Error {
                         | sqlx::Error::PoolTimedOut
                         | sqlx::Error::PoolClosed
                         | sqlx::Error::Tls(_)
-                ) || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300"))
+                        | sqlx::Error::WorkerCrashed
+                ) || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") || c.starts_with("40")
+                }))
             }
             _ => false,
         }

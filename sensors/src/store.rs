@@ -53,23 +53,19 @@ fn station_from_row(row: &PgRow) -> Result<Station> {
     })
 }
 
-/// Creates or updates the station with `input.code`. Returns the station and whether it was created.
-pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Station, bool)> {
-    let sql = format!(
-        "insert into sensors.station (code, name, kind, geom, elevation_m, comune_istat, river, basin, range_min,
-             range_max, interval_s, thresholds, qc, properties)
-         values ($1, $2, $3, st_setsrid(st_makepoint($4, $5), 4326), $6,
-             coalesce($7, (select c.istat from core.comune c
-                           where st_covers(c.geom, st_setsrid(st_makepoint($4, $5), 4326)) order by c.istat limit 1)),
-             $8, $9, $10, $11, $12, $13, $14, $15)
-         on conflict (code) do update set
-             name = excluded.name, kind = excluded.kind, geom = excluded.geom, elevation_m = excluded.elevation_m,
-             comune_istat = excluded.comune_istat, river = excluded.river, basin = excluded.basin,
-             range_min = excluded.range_min, range_max = excluded.range_max, interval_s = excluded.interval_s,
-             thresholds = excluded.thresholds, qc = excluded.qc, properties = excluded.properties, updated_at = now()
-         returning {STATION_COLUMNS}, (xmax = 0) as created"
-    );
-    let row = sqlx::query(&sql)
+const STATION_INSERT: &str = "insert into sensors.station (code, name, kind, geom, elevation_m, comune_istat, river,
+         basin, range_min, range_max, interval_s, thresholds, qc, properties)
+     values ($1, $2, $3, st_setsrid(st_makepoint($4, $5), 4326), $6,
+         coalesce($7, (select c.istat from core.comune c
+                       where st_covers(c.geom, st_setsrid(st_makepoint($4, $5), 4326)) order by c.istat limit 1)),
+         $8, $9, $10, $11, $12, $13, $14, $15)";
+
+/// Binds the fields of `input` to [`STATION_INSERT`]'s parameters.
+fn bind_station<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    input: &'q StationInput,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
         .bind(&input.code)
         .bind(&input.name)
         .bind(input.kind.as_str())
@@ -85,14 +81,82 @@ pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Stat
         .bind(input.thresholds.to_json())
         .bind(serde_json::to_value(input.qc).unwrap_or_default())
         .bind(Value::Object(input.properties.clone()))
-        .fetch_one(pool)
-        .await?;
-    let created: bool = row.try_get("created")?;
-    Ok((station_from_row(&row)?, created))
 }
 
-/// The station with `code`.
+/// Checks that the stored station reads back as what was sent (the comune excepted when it was derived), so that a
+/// transaction never commits a row that would answer differently from the request.
+fn same_as_sent(stored: &Station, input: &StationInput) -> Result<()> {
+    let mut expected = input.clone();
+    if expected.comune.is_none() {
+        expected.comune = stored.comune.clone();
+    }
+    if stored.def == expected {
+        return Ok(());
+    }
+    let field = if stored.thresholds != expected.thresholds {
+        "thresholds"
+    } else if stored.properties != expected.properties {
+        "properties"
+    } else if stored.qc != expected.qc {
+        "qc"
+    } else if (stored.lon, stored.lat) != (expected.lon, expected.lat) {
+        "coordinates"
+    } else {
+        "a field"
+    };
+    Err(Error::InvalidStation {
+        code: input.code.clone(),
+        reason: format!("{field} would not be stored exactly as sent; nothing was changed"),
+    })
+}
+
+/// Creates the station with `input.code`; [`Error::DuplicateStation`] when one exists (also when another request
+/// created it a moment earlier: the insert decides, not a prior look-up). The input is validated first and the row
+/// is committed only if it reads back as sent.
+pub async fn insert_station(pool: &PgPool, input: &StationInput) -> Result<Station> {
+    input.validate().map_err(|reason| Error::InvalidStation { code: input.code.clone(), reason })?;
+    let sql = format!("{STATION_INSERT} returning {STATION_COLUMNS}");
+    let mut tx = pool.begin().await?;
+    let row = bind_station(sqlx::query(&sql), input).fetch_one(&mut *tx).await.map_err(|e| match e {
+        sqlx::Error::Database(db) if db.constraint() == Some("station_code_key") => {
+            Error::DuplicateStation { code: input.code.clone() }
+        }
+        other => Error::Database(other),
+    })?;
+    let station = station_from_row(&row)?;
+    same_as_sent(&station, input)?;
+    tx.commit().await?;
+    Ok(station)
+}
+
+/// Creates or updates the station with `input.code`. Returns the station and whether it was created. The input is
+/// validated first and the row is committed only if it reads back as sent.
+pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Station, bool)> {
+    input.validate().map_err(|reason| Error::InvalidStation { code: input.code.clone(), reason })?;
+    let sql = format!(
+        "{STATION_INSERT}
+         on conflict (code) do update set
+             name = excluded.name, kind = excluded.kind, geom = excluded.geom, elevation_m = excluded.elevation_m,
+             comune_istat = excluded.comune_istat, river = excluded.river, basin = excluded.basin,
+             range_min = excluded.range_min, range_max = excluded.range_max, interval_s = excluded.interval_s,
+             thresholds = excluded.thresholds, qc = excluded.qc, properties = excluded.properties, updated_at = now()
+         returning {STATION_COLUMNS}, (xmax = 0) as created"
+    );
+    let mut tx = pool.begin().await?;
+    let row = bind_station(sqlx::query(&sql), input).fetch_one(&mut *tx).await?;
+    let created: bool = row.try_get("created")?;
+    let station = station_from_row(&row)?;
+    same_as_sent(&station, input)?;
+    tx.commit().await?;
+    Ok((station, created))
+}
+
+/// The station with `code`. A code no station can have (see [`crate::station::is_code_like`]) is unknown without a
+/// query.
 pub async fn station(pool: &PgPool, code: &str) -> Result<Station> {
+    if !crate::station::is_code_like(code) {
+        return Err(Error::UnknownStation(code.chars().take(100).collect()));
+    }
     let sql = format!("select {STATION_COLUMNS} from sensors.station where code = $1");
     let row = sqlx::query(&sql).bind(code).fetch_optional(pool).await?;
     row.map(|r| station_from_row(&r)).transpose()?.ok_or_else(|| Error::UnknownStation(code.to_string()))
@@ -104,8 +168,20 @@ pub async fn stations(pool: &PgPool) -> Result<Vec<Station>> {
     sqlx::query(&sql).fetch_all(pool).await?.iter().map(station_from_row).collect()
 }
 
+/// At most `limit` stations by code, those after the code `after` when given (paging).
+pub async fn stations_page(pool: &PgPool, after: Option<&str>, limit: i64) -> Result<Vec<Station>> {
+    let sql = format!(
+        "select {STATION_COLUMNS} from sensors.station where ($1::text is null or code > $1) order by code limit $2"
+    );
+    // A cursor with a NUL character cannot be sent to PostgreSQL; no code contains one, so it sorts as its prefix.
+    let after = after.map(|a| a.split('\0').next().unwrap_or_default());
+    sqlx::query(&sql).bind(after).bind(limit).fetch_all(pool).await?.iter().map(station_from_row).collect()
+}
+
 /// The stations with these codes (unknown codes are simply absent).
 pub async fn stations_by_code(conn: &mut PgConnection, codes: &[String]) -> Result<Vec<Station>> {
+    let codes: Vec<&str> =
+        codes.iter().map(String::as_str).filter(|c| crate::station::is_code_like(c)).collect();
     let sql = format!("select {STATION_COLUMNS} from sensors.station where code = any($1)");
     sqlx::query(&sql).bind(codes).fetch_all(conn).await?.iter().map(station_from_row).collect()
 }
@@ -118,6 +194,9 @@ pub async fn stations_by_id(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<
 
 /// Deletes the station with `code` and its readings. Returns whether it existed.
 pub async fn delete_station(pool: &PgPool, code: &str) -> Result<bool> {
+    if !crate::station::is_code_like(code) {
+        return Ok(false);
+    }
     let done = sqlx::query("delete from sensors.station where code = $1").bind(code).execute(pool).await?;
     Ok(done.rows_affected() > 0)
 }
@@ -156,24 +235,42 @@ pub struct ReadingRow {
 }
 
 /// Keeps track of the monthly partitions known to exist, so that the hot path asks the database only for new months.
+///
+/// Partitions created inside a transaction exist only if it commits: [`Partitions::ensure`] returns the months it
+/// made sure of, and the caller hands them to [`Partitions::remember`] after the commit. A rolled-back batch thus
+/// leaves nothing behind in the cache.
 #[derive(Debug, Default)]
 pub struct Partitions {
     known: Mutex<HashSet<(i32, u32)>>,
 }
 
+/// Months whose partitions a transaction made sure of, to remember once it has committed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[must_use = "remember the months after the commit, or they are created again next time"]
+pub struct EnsuredMonths(Vec<(i32, u32)>);
+
+impl EnsuredMonths {
+    /// The months, as (year, month).
+    pub fn months(&self) -> &[(i32, u32)] {
+        &self.0
+    }
+}
+
 impl Partitions {
-    /// Makes sure the partitions for every month of `times` exist.
+    /// Makes sure the partitions for every month of `times` exist, within `conn`'s transaction if it has one.
+    /// Returns the months it had to check, for [`Partitions::remember`] after the commit.
     pub async fn ensure(
         &self,
         conn: &mut PgConnection,
         times: impl IntoIterator<Item = DateTime<Utc>>,
-    ) -> Result<()> {
+    ) -> Result<EnsuredMonths> {
         let wanted: HashSet<(i32, u32)> = times.into_iter().map(|t| (t.year(), t.month())).collect();
-        let missing: Vec<(i32, u32)> = {
+        let mut missing: Vec<(i32, u32)> = {
             let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
             wanted.into_iter().filter(|m| !known.contains(m)).collect()
         };
-        for (year, month) in missing {
+        missing.sort_unstable();
+        for &(year, month) in &missing {
             let first = chrono::NaiveDate::from_ymd_opt(year, month, 1)
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|d| d.and_utc())
@@ -182,17 +279,28 @@ impl Partitions {
                 .bind(first)
                 .execute(&mut *conn)
                 .await?;
-            self.known.lock().unwrap_or_else(|e| e.into_inner()).insert((year, month));
         }
-        Ok(())
+        Ok(EnsuredMonths(missing))
     }
 
-    /// Creates the partitions of the current month and the next `ahead` months.
+    /// Records months whose partitions are known to exist (their transaction committed).
+    pub fn remember(&self, months: EnsuredMonths) {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).extend(months.0);
+    }
+
+    /// Forgets every month (partitions were dropped, or a reading found its partition missing).
+    pub fn forget_all(&self) {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Creates the partitions of the current month and the next `ahead` months (outside any transaction).
     pub async fn ensure_ahead(&self, pool: &PgPool, ahead: u32) -> Result<()> {
         let now = Utc::now();
         let months = (0..=ahead).map(|i| now + Duration::days(31 * i64::from(i)));
         let mut conn = pool.acquire().await?;
-        self.ensure(&mut conn, months).await
+        let ensured = self.ensure(&mut conn, months).await?;
+        self.remember(ensured);
+        Ok(())
     }
 }
 

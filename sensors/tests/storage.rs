@@ -30,7 +30,9 @@ async fn insert(pool: &sqlx::PgPool, id: i64, q: Quantity, rows: &[(&str, f64)])
         })
         .collect();
     let mut conn = pool.acquire().await.unwrap();
-    Partitions::default().ensure(&mut conn, rows.iter().map(|r| r.observed_at)).await.unwrap();
+    let partitions = Partitions::default();
+    let months = partitions.ensure(&mut conn, rows.iter().map(|r| r.observed_at)).await.unwrap();
+    partitions.remember(months);
     store::insert_readings(&mut conn, &rows).await.unwrap().len()
 }
 
@@ -135,4 +137,58 @@ async fn latest_never_moves_backwards() {
     .unwrap();
     let latest = store::latest(&pool, id, Quantity::Level).await.unwrap().unwrap();
     assert_eq!((latest.observed_at, latest.value), (t("2026-11-21T10:00:00Z"), 2.0));
+}
+
+#[tokio::test]
+async fn a_rolled_back_batch_leaves_no_partition_in_the_cache() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let id = station(&pool, "RB-PLUV", "rain_gauge").await;
+    let partitions = Partitions::default();
+    let at = t("2019-06-15T10:00:00Z");
+    // A batch creates the partition of June 2019, then rolls back: the partition goes with it.
+    let mut tx = pool.begin().await.unwrap();
+    let months = partitions.ensure(&mut tx, [at]).await.unwrap();
+    assert_eq!(months.months(), [(2019, 6)]);
+    tx.rollback().await.unwrap();
+    drop(months); // never remembered: the transaction did not commit
+    // The next batch of that month creates it again and stores its reading.
+    let mut tx = pool.begin().await.unwrap();
+    let months = partitions.ensure(&mut tx, [at]).await.unwrap();
+    assert_eq!(months.months(), [(2019, 6)], "the month was not cached by the rolled-back batch");
+    let row = ReadingRow {
+        station_id: id,
+        quantity: Quantity::Rain,
+        observed_at: at,
+        value: 0.4,
+        qc: Flags::default(),
+        received_at: Utc::now(),
+    };
+    assert_eq!(store::insert_readings(&mut tx, &[row]).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
+    partitions.remember(months);
+    // Once committed, the month is known and not asked for again.
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(partitions.ensure(&mut conn, [at]).await.unwrap().months().is_empty());
+}
+
+#[tokio::test]
+async fn a_reading_whose_partition_was_dropped_is_recognised() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let id = station(&pool, "DP-PLUV", "rain_gauge").await;
+    insert(&pool, id, Quantity::Rain, &[("2018-03-01T10:00:00Z", 1.0)]).await;
+    store::drop_partitions_before(&pool, t("2019-01-01T00:00:00Z")).await.unwrap();
+    let row = ReadingRow {
+        station_id: id,
+        quantity: Quantity::Rain,
+        observed_at: t("2018-03-01T11:00:00Z"),
+        value: 1.0,
+        qc: Flags::default(),
+        received_at: Utc::now(),
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    let err = store::insert_readings(&mut conn, &[row]).await.unwrap_err();
+    assert!(err.is_missing_partition(), "{err}");
+    assert!(!err.is_transient(), "bad data is never retried as an outage");
 }

@@ -25,14 +25,37 @@ fn live(station: &Station, latest: Option<&Latest>, now: DateTime<Utc>) -> Map<S
     map
 }
 
-/// `GET /api/stations`: every station as a GeoJSON FeatureCollection with its latest reading.
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let stations = store::stations(state.pool()).await?;
+/// Most stations one listing returns.
+pub(crate) const MAX_STATIONS_PAGE: i64 = 10_000;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    /// Most stations in the answer (1 to 10,000, default 10,000).
+    limit: Option<i64>,
+    /// The code of the last station of the previous page (the `next` of that answer).
+    after: Option<String>,
+}
+
+/// `GET /api/stations[?limit=&after=]`: the stations by code as a GeoJSON FeatureCollection with their latest
+/// reading, at most `limit` (10,000) of them; `next` is the `after` of the following page, `null` on the last.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(MAX_STATIONS_PAGE);
+    if !(1..=MAX_STATIONS_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("`limit` must be between 1 and {MAX_STATIONS_PAGE}")));
+    }
+    let mut stations = store::stations_page(state.pool(), q.after.as_deref(), limit + 1).await?;
+    let next = (stations.len() as i64 > limit).then(|| {
+        stations.truncate(limit as usize);
+        stations.last().map(|s| s.code.clone())
+    });
     let latest = store::latest_all(state.pool()).await?;
     let now = Utc::now();
     let features: Vec<Value> =
         stations.iter().map(|s| s.to_feature(live(s, latest.get(&(s.id, s.kind.quantity())), now))).collect();
-    Ok(Json(json!({ "type": "FeatureCollection", "features": features })))
+    Ok(Json(json!({ "type": "FeatureCollection", "features": features, "next": next.flatten() })))
 }
 
 /// `GET /api/stations/{code}`.
@@ -53,13 +76,11 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
     let input = StationInput::from_feature(&feature)?;
-    if store::station(state.pool(), &input.code).await.is_ok() {
-        return Err(ApiError::Conflict(format!(
-            "a station with the code `{}` exists; PUT it to change it",
-            input.code
-        )));
-    }
-    let (station, _) = store::upsert_station(state.pool(), &input).await?;
+    // The insert decides: of two simultaneous creations of one code, one is created and the other is a conflict.
+    let station = store::insert_station(state.pool(), &input).await.map_err(|e| match e {
+        e @ sensors::Error::DuplicateStation { .. } => ApiError::Conflict(e.to_string()),
+        other => other.into(),
+    })?;
     Ok((StatusCode::CREATED, Json(station.to_feature(Map::new()))).into_response())
 }
 
@@ -114,14 +135,16 @@ pub(crate) struct ReadingsQuery {
     limit: Option<i64>,
 }
 
+/// An optional RFC 3339 time parameter, between 1900 and 2200 ([`reading::check_query_time`]).
 fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     value
         .map(|v| {
-            DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+            let t = DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|e| {
                 ApiError::BadRequest(format!(
                     "`{name}` must be an RFC 3339 time such as 2026-11-22T10:00:00+01:00: {e}"
                 ))
-            })
+            })?;
+            Ok(reading::check_query_time(name, t)?)
         })
         .transpose()
 }
