@@ -1,13 +1,15 @@
 //! OGC API – Features (Part 1 core, GeoJSON, HTML; Part 2 CRS) at `/ogc`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use geodata::features::{self, Collection, Crs, ItemsQuery};
+use geodata::features::{self, Catalog, Collection, Crs, ItemsQuery, Layer};
 use serde_json::{Value, json};
 
+use crate::territory::territory_error;
 use crate::{ApiError, AppState};
 
 const CONFORMANCE: [&str; 5] = [
@@ -17,8 +19,36 @@ const CONFORMANCE: [&str; 5] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
-const DEFAULT_LIMIT: i64 = 10;
-const MAX_LIMIT: i64 = 10_000;
+
+/// The catalog of collections (extents cached until the data changes) of the database `state` serves.
+///
+/// It belongs in [`AppState`]; until it moves there, this registry keeps one per database, so that two states
+/// over two databases (as in the tests) never share one.
+fn catalog(state: &AppState) -> Arc<Catalog> {
+    static CATALOGS: LazyLock<Mutex<HashMap<String, Arc<Catalog>>>> = LazyLock::new(Default::default);
+    let options = state.pool().connect_options();
+    let key = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    );
+    let mut catalogs = CATALOGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    catalogs.entry(key).or_insert_with(|| Arc::new(Catalog::new())).clone()
+}
+
+/// A path segment, percent-encoded (everything but RFC 3986's unreserved characters).
+fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// `https://public.example/ogc`: from the configured public URL, never from request headers.
 fn base(state: &AppState) -> String {
@@ -42,8 +72,13 @@ fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
     json!({ "href": href, "rel": rel, "type": kind, "title": title })
 }
 
+/// Text made safe for HTML, in element content and in quoted attribute values alike.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn page(title: &str, body: &str) -> Response {
@@ -79,7 +114,8 @@ pub(crate) async fn landing(
         return Ok(page(
             "Vedetta – dati territoriali",
             &format!(
-                "<p><a href=\"{base}/collections?f=html\">Collezioni / collections</a> · <a href=\"{base}/conformance\">conformance</a></p>"
+                "<p><a href=\"{base}/collections?f=html\">Collezioni / collections</a> · <a href=\"{base}/conformance\">conformance</a></p>",
+                base = escape(&base)
             ),
         ));
     }
@@ -125,17 +161,17 @@ fn collection_json(base: &str, c: &Collection) -> Value {
         extent.insert("temporal".into(), json!({ "interval": [[start, end]] }));
     }
     json!({
-        "id": c.id,
-        "title": c.title,
+        "id": c.layer.id,
+        "title": c.layer.title,
         "description": c.description,
         "itemType": "feature",
         "extent": extent,
         "crs": features::CRS.iter().map(|(u, _)| *u).collect::<Vec<_>>(),
         "storageCrs": features::CRS[0].0,
         "links": [
-            link(format!("{base}/collections/{}", c.id), "self", "application/json", &c.title),
-            link(format!("{base}/collections/{}/items?f=json", c.id), "items", "application/geo+json", "GeoJSON"),
-            link(format!("{base}/collections/{}/items?f=html", c.id), "items", "text/html", "HTML"),
+            link(format!("{base}/collections/{}", segment(&c.layer.id)), "self", "application/json", &c.layer.title),
+            link(format!("{base}/collections/{}/items?f=json", segment(&c.layer.id)), "items", "application/geo+json", "GeoJSON"),
+            link(format!("{base}/collections/{}/items?f=html", segment(&c.layer.id)), "items", "text/html", "HTML"),
         ]
     })
 }
@@ -147,15 +183,16 @@ pub(crate) async fn collections(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let base = base(&state);
-    let all = features::collections(state.pool()).await?;
-    if wants_html(&headers, &params)? {
+    let html = wants_html(&headers, &params)?;
+    let all = catalog(&state).collections(state.pool()).await.map_err(territory_error)?;
+    if html {
         let rows: String = all
             .iter()
             .map(|c| {
                 format!(
-                    "<tr><td><a href=\"{base}/collections/{id}/items?f=html\">{t}</a></td><td>{d}</td></tr>",
-                    id = escape(&c.id),
-                    t = escape(&c.title),
+                    "<tr><td><a href=\"{href}\">{t}</a></td><td>{d}</td></tr>",
+                    href = escape(&format!("{base}/collections/{}/items?f=html", segment(&c.layer.id))),
+                    t = escape(&c.layer.title),
                     d = escape(&c.description)
                 )
             })
@@ -169,10 +206,13 @@ pub(crate) async fn collections(
     .into_response())
 }
 
-async fn find(state: &AppState, id: &str) -> Result<Collection, ApiError> {
-    features::collection(state.pool(), id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no collection `{id}`")))
+fn no_collection(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no collection {:?}", id.chars().take(100).collect::<String>()))
+}
+
+/// The collection `id`, for its items (no extent needed).
+async fn find(state: &AppState, id: &str) -> Result<Layer, ApiError> {
+    features::layer(state.pool(), id).await.map_err(territory_error)?.ok_or_else(|| no_collection(id))
 }
 
 /// `GET /ogc/collections/{id}`.
@@ -180,7 +220,11 @@ pub(crate) async fn collection(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let c = find(&state, &id).await?;
+    let c = catalog(&state)
+        .collection(state.pool(), &id)
+        .await
+        .map_err(territory_error)?
+        .ok_or_else(|| no_collection(&id))?;
     Ok(axum::Json(collection_json(&base(&state), &c)))
 }
 
@@ -188,8 +232,11 @@ fn parse_crs(params: &BTreeMap<String, String>, key: &str) -> Result<Option<Crs>
     params
         .get(key)
         .map(|uri| {
-            features::crs(uri)
-                .ok_or_else(|| ApiError::BadRequest(format!("{key} {uri} is not a supported CRS")))
+            features::crs(uri).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "{key} {uri:?} is not a supported CRS (the collections list the ones served)"
+                ))
+            })
         })
         .transpose()
 }
@@ -201,19 +248,63 @@ fn instant(params: &BTreeMap<String, String>) -> Result<Option<chrono::DateTime<
         .map(|d| {
             chrono::DateTime::parse_from_rfc3339(d).map(|t| t.with_timezone(&chrono::Utc)).map_err(|_| {
                 ApiError::BadRequest(format!(
-                    "datetime={d}: give an instant such as 2026-01-01T00:00:00Z (intervals are not supported)"
+                    "datetime={d:?}: give an instant such as 2026-01-01T00:00:00Z (intervals are not supported)"
                 ))
             })
         })
         .transpose()
 }
 
-fn geojson(body: Value, crs: Option<&str>) -> Response {
+/// The URI of a served CRS (CRS84 when none was asked for).
+fn crs_uri(crs: Option<Crs>) -> &'static str {
+    let crs = crs.unwrap_or(features::CRS[0].1);
+    features::CRS.iter().find(|(_, c)| *c == crs).map_or(features::CRS[0].0, |(u, _)| u)
+}
+
+fn geojson(body: Value, crs: Option<Crs>) -> Response {
     let mut response = ([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response();
-    if let Some(uri) = crs.and_then(|u| HeaderValue::from_str(&format!("<{u}>")).ok()) {
+    if let Ok(uri) = HeaderValue::from_str(&format!("<{}>", crs_uri(crs))) {
         response.headers_mut().insert("content-crs", uri);
     }
     response
+}
+
+/// `limit`: a whole number ≥ 1; larger than the maximum is the maximum (OGC API – Features, /req/core/fc-limit).
+fn limit(params: &BTreeMap<String, String>) -> Result<i64, ApiError> {
+    let Some(v) = params.get("limit") else { return Ok(features::DEFAULT_LIMIT) };
+    let digits = !v.is_empty() && v.len() <= 100 && v.bytes().all(|b| b.is_ascii_digit());
+    match v.parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n.min(features::MAX_LIMIT)),
+        Err(_) if digits => Ok(features::MAX_LIMIT),
+        _ => Err(ApiError::BadRequest(format!("limit={v:?} is not a whole number ≥ 1"))),
+    }
+}
+
+/// `offset`: a whole number from 0 to [`features::MAX_OFFSET`].
+fn offset(params: &BTreeMap<String, String>) -> Result<i64, ApiError> {
+    let Some(v) = params.get("offset") else { return Ok(0) };
+    match v.parse::<i64>() {
+        Ok(n) if (0..=features::MAX_OFFSET).contains(&n) => Ok(n),
+        _ => Err(ApiError::BadRequest(format!(
+            "offset={v:?} is not a whole number from 0 to {} (narrow the query with bbox or properties instead)",
+            features::MAX_OFFSET
+        ))),
+    }
+}
+
+/// `bbox`: four numbers (or six, with heights, which are ignored), every one a finite number.
+fn bbox(params: &BTreeMap<String, String>) -> Result<Option<[f64; 4]>, ApiError> {
+    let Some(text) = params.get("bbox") else { return Ok(None) };
+    let bad = || ApiError::BadRequest(format!("bbox={text:?} must be minx,miny,maxx,maxy: four numbers"));
+    let values = text
+        .split(',')
+        .map(|x| x.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+        .collect::<Option<Vec<f64>>>()
+        .ok_or_else(bad)?;
+    match values.as_slice() {
+        [a, b, c, d] | [a, b, _, c, d, _] => Ok(Some([*a, *b, *c, *d])),
+        _ => Err(bad()),
+    }
 }
 
 /// `GET /ogc/collections/{id}/items?bbox=&bbox-crs=&crs=&limit=&offset=&datetime=&<property>=<value>`.
@@ -223,32 +314,11 @@ pub(crate) async fn items(
     Path(id): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let c = find(&state, &id).await?;
     let html = wants_html(&headers, &params)?;
-    let number = |key: &str, default: i64| -> Result<i64, ApiError> {
-        params.get(key).map_or(Ok(default), |v| {
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::BadRequest(format!("{key}={v} is not a whole number ≥ 0")))
-        })
-    };
-    let limit = number("limit", DEFAULT_LIMIT)?.clamp(1, MAX_LIMIT);
-    let offset = number("offset", 0)?;
-    let bbox = params
-        .get("bbox")
-        .map(|b| {
-            let v: Vec<f64> = b.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-            match v.as_slice() {
-                [a, b, c, d] => Ok([*a, *b, *c, *d]),
-                _ => Err(ApiError::BadRequest(format!("bbox={b} must be minx,miny,maxx,maxy"))),
-            }
-        })
-        .transpose()?;
+    let (limit, offset) = (limit(&params)?, offset(&params)?);
     const RESERVED: [&str; 8] = ["f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "sortby"];
-    let at = instant(&params)?;
     let query = ItemsQuery {
-        bbox,
+        bbox: bbox(&params)?,
         bbox_crs: parse_crs(&params, "bbox-crs")?,
         crs: parse_crs(&params, "crs")?,
         properties: params
@@ -256,11 +326,13 @@ pub(crate) async fn items(
             .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        at,
+        at: instant(&params)?,
         limit,
         offset,
     };
-    let (found, matched) = features::items(state.pool(), &c, &query).await?;
+    query.check().map_err(territory_error)?;
+    let c = find(&state, &id).await?;
+    let (found, matched) = features::items(state.pool(), &c, &query).await.map_err(territory_error)?;
     let base = base(&state);
     let page_url = |offset: i64, f: &str| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -272,15 +344,18 @@ pub(crate) async fn items(
         q.append_pair("f", f)
             .append_pair("limit", &limit.to_string())
             .append_pair("offset", &offset.to_string());
-        format!("{base}/collections/{id}/items?{}", q.finish())
+        format!("{base}/collections/{}/items?{}", segment(&id), q.finish())
     };
     if html {
         let rows: String = found
             .iter()
             .map(|f| {
+                let fid = f["id"].as_str().unwrap_or_default();
                 format!(
-                    "<tr><td><a href=\"{base}/collections/{id}/items/{fid}?f=html\">{fid}</a></td><td><code>{p}</code></td></tr>",
-                    fid = escape(f["id"].as_str().unwrap_or_default()),
+                    "<tr><td><a href=\"{href}\">{text}</a></td><td><code>{p}</code></td></tr>",
+                    href =
+                        escape(&format!("{base}/collections/{}/items/{}?f=html", segment(&id), segment(fid))),
+                    text = escape(fid),
                     p = escape(&f["properties"].to_string())
                 )
             })
@@ -298,7 +373,7 @@ pub(crate) async fn items(
     let mut links = vec![
         link(page_url(offset, "json"), "self", "application/geo+json", "this page"),
         link(page_url(offset, "html"), "alternate", "text/html", "HTML"),
-        link(format!("{base}/collections/{id}"), "collection", "application/json", &c.title),
+        link(format!("{base}/collections/{}", segment(&id)), "collection", "application/json", &c.title),
     ];
     if offset + limit < matched {
         links.push(link(page_url(offset + limit, "json"), "next", "application/geo+json", "next page"));
@@ -319,7 +394,7 @@ pub(crate) async fn items(
         "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "links": links
     });
-    Ok(geojson(body, params.get("crs").map(String::as_str).or(Some(features::CRS[0].0))))
+    Ok(geojson(body, query.crs))
 }
 
 /// `GET /ogc/collections/{id}/items/{featureId}`.
@@ -329,12 +404,16 @@ pub(crate) async fn item(
     Path((id, fid)): Path<(String, String)>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let (html, crs, at) = (wants_html(&headers, &params)?, parse_crs(&params, "crs")?, instant(&params)?);
     let c = find(&state, &id).await?;
-    let crs = parse_crs(&params, "crs")?;
-    let mut feature = features::item(state.pool(), &c, &fid, crs, instant(&params)?)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no feature `{fid}` in `{id}`")))?;
-    if wants_html(&headers, &params)? {
+    let mut feature =
+        features::item(state.pool(), &c, &fid, crs, at).await.map_err(territory_error)?.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no feature {:?} in {id:?}",
+                fid.chars().take(100).collect::<String>()
+            ))
+        })?;
+    if html {
         return Ok(page(
             &format!("{} – {fid}", c.title),
             &format!("<pre>{}</pre>", escape(&feature.to_string())),
@@ -342,8 +421,72 @@ pub(crate) async fn item(
     }
     let base = base(&state);
     feature["links"] = json!([
-        link(format!("{base}/collections/{id}/items/{fid}"), "self", "application/geo+json", "this feature"),
-        link(format!("{base}/collections/{id}"), "collection", "application/json", &c.title),
+        link(
+            format!("{base}/collections/{}/items/{}", segment(&id), segment(&fid)),
+            "self",
+            "application/geo+json",
+            "this feature"
+        ),
+        link(format!("{base}/collections/{}", segment(&id)), "collection", "application/json", &c.title),
     ]);
-    Ok(geojson(feature, params.get("crs").map(String::as_str).or(Some(features::CRS[0].0))))
+    Ok(geojson(feature, crs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn html_and_urls_are_escaped() {
+        assert_eq!(
+            escape(r#"<a href="x" onclick='y'>&"#),
+            "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;"
+        );
+        assert_eq!(segment("TP_CAN~2.x-y"), "TP_CAN~2.x-y");
+        assert_eq!(segment("a b/c?d#e\"<"), "a%20b%2Fc%3Fd%23e%22%3C");
+        assert_eq!(segment("città"), "citt%C3%A0");
+    }
+
+    #[test]
+    fn a_bbox_is_four_numbers_or_six() {
+        let b = |v: &str| bbox(&params(&[("bbox", v)]));
+        assert_eq!(b("8,44,9,45").unwrap(), Some([8.0, 44.0, 9.0, 45.0]));
+        assert_eq!(b(" 8, 44 ,0, 9,45,100").unwrap(), Some([8.0, 44.0, 9.0, 45.0]));
+        for bad in ["8,44,x,45", "8,44,9", "8,44,9,45,1", "8,44,9,NaN", "8,44,9,inf", "8,,9,45", ""] {
+            assert!(b(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(bbox(&params(&[])).unwrap(), None);
+    }
+
+    #[test]
+    fn limit_and_offset_are_bounded() {
+        let l = |v: &str| limit(&params(&[("limit", v)]));
+        assert_eq!(l("25").unwrap(), 25);
+        assert_eq!(l("1000000").unwrap(), features::MAX_LIMIT);
+        assert_eq!(
+            l("99999999999999999999999").unwrap(),
+            features::MAX_LIMIT,
+            "larger than the maximum is the maximum"
+        );
+        for bad in ["0", "-1", "x", "1.5", ""] {
+            assert!(l(bad).is_err(), "{bad:?}");
+        }
+        let o = |v: &str| offset(&params(&[("offset", v)]));
+        assert_eq!(o("0").unwrap(), 0);
+        assert_eq!(o("1000000").unwrap(), features::MAX_OFFSET);
+        for bad in ["1000001", "9223372036854775807", "9223372036854775808", "-1", "x"] {
+            assert!(o(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn content_crs_names_the_crs_served() {
+        assert_eq!(crs_uri(None), "http://www.opengis.net/def/crs/OGC/1.3/CRS84");
+        assert_eq!(crs_uri(features::crs("EPSG:7791")), "http://www.opengis.net/def/crs/EPSG/0/7791");
+        assert_eq!(crs_uri(features::crs("EPSG:4326")), "http://www.opengis.net/def/crs/EPSG/0/4326");
+    }
 }
