@@ -1,9 +1,39 @@
 //! The geocoder on a real PostGIS database with the real Lamezia Terme ANNCSU extract.
 
 use geodata::anncsu;
-use geodata::geocoder::{Candidate, GeocodeQuery, Geocoder, MatchKind};
+use geodata::geocoder::{Candidate, GeocodeQuery, Geocoder, MatchKind, Near};
 use sqlx::PgPool;
 use testkit::TestDb;
+
+/// The header of ANNCSU's INDIRIZZI file.
+const INDIRIZZI_HEADER: &str = "CODICE_COMUNE;CODICE_ISTAT;PROGRESSIVO_NAZIONALE;CODICE_COMUNALE;ODONIMO;LOCALITA';\
+    DIZIONE_LINGUA1;DIZIONE_LINGUA2;PROGRESSIVO_ACCESSO;CODICE_COMUNALE_ACCESSO;CIVICO;ESPONENTE;SPECIFICITA;\
+    METRICO;PROGRESSIVO_SNC;COORD_X_COMUNE;COORD_Y_COMUNE;QUOTA;METODO";
+
+/// Lamezia Terme's real ANNCSU extract and ISTAT's real list of comuni, and no boundary at all (the boundaries in
+/// `tests/data` are Genova's and Palermo's): the comune's name comes from the list.
+async fn lamezia_with_the_istat_list() -> (TestDb, PgPool, Geocoder) {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let list = geodata::comune::import_list(&pool, &testkit::test_data("comuni/Elenco-comuni-italiani.csv"))
+        .await
+        .unwrap();
+    assert!(list.invalid.is_empty(), "{:?}", list.invalid);
+    let indirizzi = testkit::test_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv");
+    let strade = testkit::test_data("anncsu/anncsu_lamezia_stradario_20260602.csv");
+    anncsu::import(&pool, &indirizzi, Some(&strade), &|_| {}).await.unwrap();
+    let geocoder = Geocoder::new(pool.clone());
+    (db, pool, geocoder)
+}
+
+/// Imports a small INDIRIZZI file made of `rows` (without header).
+async fn import_rows(pool: &PgPool, rows: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("indirizzi.csv");
+    std::fs::write(&path, format!("\u{feff}{INDIRIZZI_HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let report = anncsu::import(pool, &path, None, &|_| {}).await.unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+}
 
 /// Lamezia Terme with the real extract, and the comune in `core.comune` (a box around the extract: the shared
 /// boundaries are those of Genova and Palermo) so that it has its name.
@@ -287,4 +317,169 @@ async fn a_reimport_is_seen_by_a_running_geocoder() {
     let stats = g.stats().unwrap();
     assert_eq!(stats.revision, 2);
     assert_eq!(stats.streets, 1320);
+}
+
+#[tokio::test]
+async fn with_the_istat_list_labels_name_the_comune_and_a_comune_in_the_text_filters() {
+    let (_db, _pool, g) = lamezia_with_the_istat_list().await;
+    // M208;079160;1245026;;ATRIO ADDOLORATA;;;;3533264;;12;;;;;16,2854363;38,9700306;0;4
+    let expected = "Atrio Addolorata 12, Lamezia Terme";
+    for q in [
+        "Atrio Addolorata n. 12, Lamezia Terme",
+        "Atrio Addolorata 12 Lamezia",
+        "Atrio Addolorata 12, Lamezia Terme (CZ)",
+        "atrio addolorata 12 lamezia cz",
+        "Lamezia Terme, Atrio Addolorata 12",
+        "Lamezia Atrio Addolorata 12",
+        "lamezia terme (CZ), atrio addolorata n. 12",
+        "atrio addolorata 12, lamez",
+        "atrio addolorata 12, 88046 Lamezia Terme, Italia",
+    ] {
+        let all = search(&g, q).await;
+        let c = all.first().unwrap_or_else(|| panic!("nothing for `{q}`"));
+        assert_eq!(c.label, expected, "`{q}`");
+        assert_eq!((c.kind, c.civico.as_deref()), (MatchKind::Civico, Some("12")), "`{q}`");
+        assert_eq!((c.lon, c.lat), (16.2854363, 38.9700306), "`{q}`");
+        assert_eq!((c.comune.as_str(), c.istat.as_str()), ("Lamezia Terme", "079160"));
+        assert!(
+            all.iter().all(|c| c.istat == "079160" && c.label.ends_with(", Lamezia Terme")),
+            "`{q}`: {all:?}"
+        );
+    }
+    // The comune written exactly costs nothing; shortened, a little.
+    assert_eq!(search(&g, "Atrio Addolorata n. 12, Lamezia Terme").await[0].score, 1.0);
+    assert!(search(&g, "Atrio Addolorata 12 Lamezia").await[0].score >= 0.9);
+    // Another province is not Lamezia's: the address is still found, at a cost.
+    let wrong = search(&g, "atrio addolorata 12, lamezia terme (GE)").await;
+    assert_eq!(wrong[0].label, expected);
+    assert!(wrong[0].score < 1.0);
+    // The filter parameter takes the province too.
+    let filtered = g
+        .search(&GeocodeQuery {
+            q: "atrio addolorata 12".into(),
+            comune: Some("Lamezia Terme (CZ)".into()),
+            limit: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(filtered[0].label, expected);
+    // Labels of streets without a number too, and reverse geocoding.
+    assert_eq!(first(&g, "via garib").await, "Via Giuseppe Garibaldi, Lamezia Terme");
+    let hit = g.reverse(16.2854363, 38.9700306, 10.0).await.unwrap().unwrap().civico.unwrap();
+    assert_eq!(hit.label, expected);
+}
+
+#[tokio::test]
+async fn words_that_match_nothing_lower_the_score_but_never_empty_the_result() {
+    let (_db, _pool, g) = lamezia_with_the_istat_list().await;
+    let exact = search(&g, "atrio addolorata 12").await[0].clone();
+    assert_eq!((exact.label.as_str(), exact.score), ("Atrio Addolorata 12, Lamezia Terme", 1.0));
+    for q in [
+        "atrio addolorata 12 xyzzy",
+        "atrio addolorata frobnicate 12",
+        "xyzzy atrio addolorata 12, lamezia terme",
+        // `garibaldi` names other streets, not this one.
+        "atrio addolorata garibaldi 12",
+    ] {
+        let all = search(&g, q).await;
+        let c = all.first().unwrap_or_else(|| panic!("nothing for `{q}`"));
+        assert_eq!(c.label, "Atrio Addolorata 12, Lamezia Terme", "`{q}`: {all:?}");
+        assert!(c.score < exact.score, "`{q}`: {}", c.score);
+    }
+    // Nothing but unknown words still finds nothing, and a DUG alone with one does not list every street.
+    assert!(search(&g, "xqzwv frobnicate").await.is_empty());
+    assert!(search(&g, "via xqzwv").await.is_empty());
+}
+
+#[tokio::test]
+async fn without_the_list_labels_fall_back_to_the_code_until_the_list_is_imported() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let indirizzi = testkit::test_data("anncsu/anncsu_lamezia_indirizzario_20260602.csv");
+    anncsu::import(&pool, &indirizzi, None, &|_| {}).await.unwrap();
+    let g = Geocoder::new(pool.clone());
+    // Neither boundary nor list: ANNCSU's code is all there is.
+    assert_eq!(first(&g, "atrio addolorata 12").await, "Atrio Addolorata 12, 079160");
+    let report =
+        geodata::comune::import_list(&pool, &testkit::test_data("comuni/Elenco-comuni-italiani.csv"))
+            .await
+            .unwrap();
+    assert_eq!(report.created, 7896);
+    // The running geocoder sees the list at once.
+    assert_eq!(first(&g, "atrio addolorata 12").await, "Atrio Addolorata 12, Lamezia Terme");
+    assert_eq!(first(&g, "atrio addolorata 12 lamezia").await, "Atrio Addolorata 12, Lamezia Terme");
+    assert_eq!(g.stats().unwrap().revision, 1, "the streets were not reloaded for nothing");
+}
+
+#[tokio::test]
+async fn a_point_or_the_map_view_breaks_ties_between_comuni() {
+    let (_db, pool, g) = lamezia_with_the_istat_list().await;
+    // The same street and number in Catanzaro (079023, C352), 25 km east of Lamezia.
+    import_rows(&pool, &["C352;079023;9000001;;ATRIO ADDOLORATA;;;;9000101;;12;;;;;16,5940;38,9090;0;4"])
+        .await;
+    let labels = |all: &[Candidate]| all.iter().take(2).map(|c| c.label.clone()).collect::<Vec<_>>();
+    let lamezia = "Atrio Addolorata 12, Lamezia Terme".to_string();
+    let catanzaro = "Atrio Addolorata 12, Catanzaro".to_string();
+    let q = GeocodeQuery { q: "atrio addolorata 12".into(), comune: None, limit: None };
+
+    // Equal scores; without a view, the street with more civici first.
+    let all = g.search(&q).await.unwrap();
+    assert_eq!(labels(&all), [lamezia.clone(), catanzaro.clone()]);
+    assert_eq!(all[0].score, all[1].score);
+    // Near Catanzaro (a point, or a view around it), Catanzaro's first; near Lamezia, Lamezia's.
+    let near_catanzaro = Near::Point { lon: 16.60, lat: 38.91 };
+    let all = g.search_near(&q, Some(near_catanzaro)).await.unwrap();
+    assert_eq!(labels(&all), [catanzaro.clone(), lamezia.clone()]);
+    let view = Near::View { min_lon: 16.50, min_lat: 38.85, max_lon: 16.70, max_lat: 38.95 };
+    assert_eq!(labels(&g.search_near(&q, Some(view)).await.unwrap()), [catanzaro.clone(), lamezia.clone()]);
+    let near_lamezia = Near::Point { lon: 16.28, lat: 38.97 };
+    assert_eq!(
+        labels(&g.search_near(&q, Some(near_lamezia)).await.unwrap()),
+        [lamezia.clone(), catanzaro.clone()]
+    );
+    // While typing, too.
+    let typing = GeocodeQuery { q: "atrio addol".into(), comune: None, limit: Some(2) };
+    let all = g.search_near(&typing, Some(near_catanzaro)).await.unwrap();
+    assert_eq!(all[0].label, "Atrio Addolorata, Catanzaro");
+    // A point never outweighs the comune written in the text, nor a better match.
+    let all = g
+        .search_near(
+            &GeocodeQuery { q: "atrio addolorata 12, lamezia".into(), ..q.clone() },
+            Some(near_catanzaro),
+        )
+        .await
+        .unwrap();
+    assert_eq!(all[0].label, lamezia);
+    assert!(all.iter().all(|c| c.istat == "079160"));
+    let all = g
+        .search_near(&GeocodeQuery { q: "atrio addolorata 10".into(), ..q.clone() }, Some(near_catanzaro))
+        .await
+        .unwrap();
+    assert_eq!(all[0].label, "Atrio Addolorata 10, Lamezia Terme");
+    // A view that is not a view is ignored.
+    let nonsense = Near::View { min_lon: f64::NAN, min_lat: 0.0, max_lon: 1.0, max_lat: 1.0 };
+    assert_eq!(labels(&g.search_near(&q, Some(nonsense)).await.unwrap()), [lamezia, catanzaro]);
+}
+
+#[tokio::test]
+async fn a_comune_is_named_in_either_of_its_languages() {
+    let (_db, pool, g) = lamezia_with_the_istat_list().await;
+    // Bolzano/Bozen (021008, A952): a street with its German name.
+    import_rows(
+        &pool,
+        &["A952;021008;9100001;;VIA DEI PORTICI;;LAUBENGASSE;;9100101;;5;;;;;11,3540;46,4990;0;4"],
+    )
+    .await;
+    assert_eq!(first(&g, "via dei portici 5").await, "Via dei Portici 5, Bolzano/Bozen");
+    assert_eq!(first(&g, "Laubengasse 5, Bozen").await, "Laubengasse 5, Bolzano/Bozen");
+    assert_eq!(first(&g, "via portici 5 bolzano").await, "Via dei Portici 5, Bolzano/Bozen");
+    assert_eq!(first(&g, "via dei portici 5, bolzano/bozen (BZ)").await, "Via dei Portici 5, Bolzano/Bozen");
+    for comune in ["Bozen", "bolzano", "Bolzano/Bozen", "A952", "21008"] {
+        let found = g
+            .search(&GeocodeQuery { q: "portici".into(), comune: Some(comune.into()), limit: None })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "{comune}");
+        assert_eq!(found[0].comune, "Bolzano/Bozen");
+    }
 }

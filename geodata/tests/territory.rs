@@ -65,6 +65,99 @@ async fn a_point_on_a_shared_border_resolves_to_the_same_comune_every_time() {
     }
 }
 
+/// A digest of every boundary, to see that nothing touched them.
+async fn boundaries(pool: &sqlx::PgPool) -> (i64, String) {
+    sqlx::query_as(
+        "select count(*), coalesce(md5(string_agg(istat || name || st_asewkt(geom), ',' order by istat)), '')
+         from core.comune",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_istat_list_adds_every_comune_name_and_code_and_never_touches_a_boundary() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    load_comuni(&pool).await;
+    let before = boundaries(&pool).await;
+    assert_eq!(before.0, 67 + 82);
+    let list = testkit::test_data("comuni/Elenco-comuni-italiani.csv");
+    assert_eq!(geodata::comune::ComuniFile::of(&list).unwrap(), geodata::comune::ComuniFile::IstatList);
+
+    let report = geodata::comune::import_list(&pool, &list).await.unwrap();
+    assert!(report.invalid.is_empty(), "{:?}", report.invalid);
+    assert_eq!((report.rows, report.created, report.updated, report.unchanged), (7896, 7896, 0, 0));
+    assert_eq!((report.with_boundary, report.boundaries_not_listed), (149, 0));
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from core.comune_registry").fetch_one(&pool).await.unwrap();
+    assert_eq!(count, 7896);
+    assert_eq!(boundaries(&pool).await, before, "the list has no geometry and leaves the boundaries alone");
+
+    // Names in both languages, codes as text with their zeros, province and region.
+    type Row = (String, String, Option<String>, String, String, String, String, String, String);
+    let row = |istat: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_as::<_, Row>(
+                "select name, name_it, name_other, belfiore, province_code, province_name, province_acronym,
+                        region_code, region_name
+                 from core.comune_registry where istat = $1",
+            )
+            .bind(istat)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let bz = row("021008").await;
+    assert_eq!((bz.0.as_str(), bz.1.as_str(), bz.2.as_deref()), ("Bolzano/Bozen", "Bolzano", Some("Bozen")));
+    assert_eq!((bz.3.as_str(), bz.6.as_str(), bz.7.as_str()), ("A952", "BZ", "04"));
+    assert_eq!(bz.8, "Trentino-Alto Adige/Südtirol", "Windows-1252 decoded");
+    let aglie = row("001001").await;
+    assert_eq!((aglie.0.as_str(), aglie.3.as_str(), aglie.4.as_str()), ("Agliè", "A074", "001"));
+    assert_eq!((aglie.5.as_str(), aglie.6.as_str(), aglie.8.as_str()), ("Torino", "TO", "Piemonte"));
+    let lamezia = row("079160").await;
+    assert_eq!((lamezia.0.as_str(), lamezia.3.as_str(), lamezia.6.as_str()), ("Lamezia Terme", "M208", "CZ"));
+    let others: i64 =
+        sqlx::query_scalar("select count(*) from core.comune_registry where name_other is not null")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(others, 124, "the comuni with a name in another official language");
+
+    // Again: nothing changes, nothing is removed.
+    let again = geodata::comune::import_list(&pool, &list).await.unwrap();
+    assert_eq!((again.rows, again.created, again.updated, again.unchanged), (7896, 0, 0, 7896));
+    assert_eq!(boundaries(&pool).await, before);
+    // Boundaries imported after the list keep the list too, and readers of boundaries see only boundaries.
+    load_comuni(&pool).await;
+    assert_eq!(boundaries(&pool).await, before);
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from core.comune_registry").fetch_one(&pool).await.unwrap();
+    assert_eq!(count, 7896);
+    assert_eq!(geodata::comune::list(&pool).await.unwrap().len(), 67 + 82, "a name is not a boundary");
+    assert_eq!(geodata::comune::at(&pool, 8.9339, 44.4073).await.unwrap().unwrap().name, "Genova");
+    assert_eq!(geodata::comune::at(&pool, 8.90, 44.30).await.unwrap(), None, "still at sea");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_the_istat_list_is_refused_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("comuni.csv");
+    std::fs::write(&path, "comune;codice\nRoma;058091\n").unwrap();
+    let err = geodata::comune::import_list(&pool, &path).await.unwrap_err();
+    assert!(err.to_string().contains("not ISTAT's list of comuni"), "{err}");
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from core.comune_registry").fetch_one(&pool).await.unwrap();
+    assert_eq!(count, 0);
+    let geojson = testkit::test_data("comuni/limits_P_10_municipalities.geojson");
+    assert_eq!(geodata::comune::ComuniFile::of(&geojson).unwrap(), geodata::comune::ComuniFile::Boundaries);
+}
+
 fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {
     json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
 }

@@ -152,6 +152,10 @@ pub fn parse_list(bytes: &[u8]) -> std::result::Result<(Vec<ListedComune>, Vec<(
             return Err(format!("no column `{}`", column.names()[0]));
         }
     }
+    // The line of a byte of the text, as an editor counts (csv counts no line break inside quotes).
+    let breaks: Vec<usize> = text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect();
+    // (csv may give the line feed that ends the previous record as the position.)
+    let line_at = |byte: u64| breaks.partition_point(|&b| (b as u64) <= byte) as u64 + 1;
     let mut comuni = Vec::new();
     let mut invalid = Vec::new();
     let mut seen = HashSet::new();
@@ -159,12 +163,12 @@ pub fn parse_list(bytes: &[u8]) -> std::result::Result<(Vec<ListedComune>, Vec<(
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| line_at(p.byte()));
                 invalid.push((line, format!("unreadable row: {e}")));
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_at(p.byte()));
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }

@@ -13,17 +13,19 @@ use super::query::{QWord, Role};
 
 mod build;
 
-pub(crate) use build::{IndexBuilder, StreetInput, fold_comune};
+pub(crate) use build::{ComuneInput, IndexBuilder, StreetInput, fold_comune};
 
 /// A comune known to the index.
 #[derive(Debug, Clone)]
 pub(crate) struct ComuneEntry {
     pub istat: String,
     pub belfiore: String,
-    /// The name from `core.comune`; the ISTAT code when the comune was not imported there.
+    /// The name shown: ISTAT's (`Bolzano/Bozen`), else the boundary's; the ISTAT code when neither is loaded.
     pub name: String,
-    /// The folded name, apostrophes and hyphens as spaces.
-    pub folded: String,
+    /// Every name folded (apostrophes, hyphens and slashes as spaces): `bolzano bozen`, `bolzano`, `bozen`.
+    pub folded: Vec<String>,
+    /// The province's two letters in lower case (`cz`), empty when unknown.
+    pub province: String,
     /// A point inside the comune (`core.comune`), for the streets none of whose civici has a position.
     pub point: Option<(f64, f64)>,
 }
@@ -78,6 +80,8 @@ pub(crate) struct StreetHit {
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     pub comuni: Vec<ComuneEntry>,
+    /// Every folded name of every comune, sorted, with the comune.
+    comune_names: Vec<(Box<str>, u32)>,
     pub streets: Vec<StreetEntry>,
     entries: Vec<Entry>,
     /// Entry ids of each comune.
@@ -91,6 +95,19 @@ pub(crate) struct Index {
     postings_before: Vec<u64>,
     /// `toponymy.revision` the index was built from.
     pub revision: i64,
+    /// `core.comune_revision` the comuni were read at.
+    pub comuni_revision: i64,
+}
+
+/// How a comune written in a query may be shortened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameMatch {
+    /// The whole name (`lamezia terme`).
+    Exact,
+    /// Its first words (`lamezia`): a comune written before the street, or between commas.
+    Words,
+    /// Its beginning as it is being typed, at least 4 letters (`lamez`): the end of the query.
+    Typing,
 }
 
 /// A Belfiore (cadastral) code: a letter and three digits (`D969`), `Z` and three digits abroad.
@@ -99,8 +116,21 @@ fn is_belfiore(code: &str) -> bool {
     b.len() == 4 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit)
 }
 
+/// The cost of a query word that matches nothing, or that a street lacks (a score is multiplied by it).
+pub(crate) const UNKNOWN_WORD: f64 = 0.8;
+
+/// Words left out in turn, at most, when no street has them all.
+const MAX_LEFT_OUT: usize = 6;
+
+/// Squared distance between two WGS84 points on a local plane (degrees of latitude): for ordering only.
+pub(crate) fn distance2(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let dx = (a.0 - b.0) * a.1.to_radians().cos();
+    let dy = a.1 - b.1;
+    dx * dx + dy * dy
+}
+
 /// How one query word matches terms of the vocabulary.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Matcher {
     role: Role,
     exact: Vec<u32>,
@@ -154,8 +184,9 @@ impl Index {
             + self.vocab_chars.len()
     }
 
-    /// The comuni a filter names: an ISTAT code (`079160`, `79160`), a Belfiore code (`M208`) or a name
-    /// (`Lamezia Terme`, any case and accents). `None` when it names none.
+    /// The comuni a filter names: an ISTAT code (`079160`, `79160`), a Belfiore code (`M208`) or a name in any of
+    /// its languages (`Lamezia Terme`, `Bozen`, any case and accents), optionally with the province (`Lamezia
+    /// Terme (CZ)`). `None` when it names none.
     pub fn resolve_comune(&self, filter: &str) -> Option<Vec<u32>> {
         let f = filter.trim();
         let ids: Vec<u32> = if !f.is_empty() && f.len() <= 6 && f.chars().all(|c| c.is_ascii_digit()) {
@@ -167,7 +198,8 @@ impl Index {
                 if is_belfiore(&code) { self.matching_comuni(|c| c.belfiore == code) } else { vec![] };
             if belfiore.is_empty() {
                 let folded = fold_comune(f);
-                self.matching_comuni(|c| c.folded == folded)
+                let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+                self.comuni_in_text(&words, NameMatch::Exact).into_iter().map(|(c, _)| c).collect()
             } else {
                 belfiore
             }
@@ -177,16 +209,70 @@ impl Index {
 
     /// The comuni whose name is `text` or starts with it (at least 4 letters), for a comune written in the
     /// query (`via roma 3, lamezia`).
+    #[cfg(test)]
     pub fn comuni_named(&self, text: &str) -> Vec<u32> {
         let folded = fold_comune(text);
+        let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+        self.comuni_in_text(&words, NameMatch::Typing).into_iter().map(|(c, _)| c).collect()
+    }
+
+    /// The comuni that folded `words` name, as `how` allows, each with whether the name was whole. A last word
+    /// of two letters may be the province (`lamezia terme cz`, written `Lamezia Terme (CZ)`): then the comuni
+    /// named by the other words in that province (in another one, not whole, when none is in that province).
+    pub fn comuni_in_text(&self, words: &[&str], how: NameMatch) -> Vec<(u32, bool)> {
+        let found = self.comuni_by_name(&words.join(" "), how);
+        if !found.is_empty() || words.len() < 2 {
+            return found;
+        }
+        let (last, name) = words.split_last().unwrap_or((&"", &[]));
+        if !(last.len() == 2 && last.bytes().all(|b| b.is_ascii_alphabetic())) {
+            return vec![];
+        }
+        let found = self.comuni_by_name(&name.join(" "), how);
+        let in_province: Vec<(u32, bool)> =
+            found.iter().copied().filter(|(c, _)| self.comuni[*c as usize].province == *last).collect();
+        if in_province.is_empty() {
+            // The name, in another province than written: the name is more likely right than the two letters.
+            found.into_iter().map(|(c, _)| (c, false)).collect()
+        } else {
+            in_province
+        }
+    }
+
+    fn comuni_by_name(&self, folded: &str, how: NameMatch) -> Vec<(u32, bool)> {
         if folded.is_empty() {
             return vec![];
         }
-        let exact = self.matching_comuni(|c| c.folded == folded);
-        if !exact.is_empty() || folded.len() < 4 {
-            return exact;
+        let range = |prefix: &str| {
+            let lo = self.comune_names.partition_point(|(n, _)| **n < *prefix);
+            let hi = lo + self.comune_names[lo..].partition_point(|(n, _)| n.starts_with(prefix));
+            &self.comune_names[lo..hi]
+        };
+        fn add(out: &mut Vec<(u32, bool)>, c: u32, exact: bool) {
+            match out.iter_mut().find(|(o, _)| *o == c) {
+                Some(known) => known.1 |= exact,
+                None => out.push((c, exact)),
+            }
         }
-        self.matching_comuni(|c| c.folded.starts_with(&folded))
+        let mut out: Vec<(u32, bool)> = Vec::new();
+        for (name, c) in range(folded) {
+            if **name == *folded {
+                add(&mut out, *c, true);
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+        let prefix = match how {
+            NameMatch::Exact => return out,
+            NameMatch::Words => format!("{folded} "),
+            NameMatch::Typing if folded.len() >= 4 => folded.to_string(),
+            NameMatch::Typing => return out,
+        };
+        for (_, c) in range(&prefix) {
+            add(&mut out, *c, false);
+        }
+        out
     }
 
     fn matching_comuni(&self, f: impl Fn(&ComuneEntry) -> bool) -> Vec<u32> {
@@ -268,34 +354,90 @@ impl Index {
         out
     }
 
-    /// The streets best matching `words`, at most `k`, best first; `comuni` restricts them.
+    /// The streets best matching `words`, at most `k`, best first; `comuni` restricts them. Among equal scores,
+    /// the street nearer `near` (WGS84 longitude, latitude) first when given, then the one with more civici.
     ///
-    /// Typos are looked for only for words that find nothing as typed; when that finds no street, once more with
-    /// typos for every word (`tommaso` is a word, but in `via niccolo tommaso` a typo of `tommaseo`).
-    pub fn search(&self, words: &[QWord], comuni: Option<&[u32]>, k: usize) -> Vec<StreetHit> {
-        let found = self.search_with(words, comuni, k, false);
+    /// A word that matches nothing is left out at a cost ([`UNKNOWN_WORD`]), unless it is a number (`via roma 999`
+    /// is not `via roma`) or no other word is left. Typos are looked for only for words that find nothing as typed;
+    /// when that finds no street, once more with typos for every word (`tommaso` is a word, but in `via niccolo
+    /// tommaso` a typo of `tommaseo`); when still nothing, each word is left out in turn (a word that names other
+    /// streets but not this one: `atrio addolorata centro`).
+    pub fn search(
+        &self,
+        words: &[QWord],
+        comuni: Option<&[u32]>,
+        k: usize,
+        near: Option<(f64, f64)>,
+    ) -> Vec<StreetHit> {
+        let matchers: Vec<Matcher> = words.iter().map(|w| self.matcher(w, false)).collect();
+        let found = self.search_with(matchers, comuni, k, near);
         // A number has no typos: when one matches no name, there is nothing to retry.
         let number_missing = words.iter().any(|w| {
             w.role == Role::Content
                 && normalize::is_number(&w.literal)
                 && self.prefix_range(&w.literal).is_empty()
         });
-        if found.is_empty() && !number_missing { self.search_with(words, comuni, k, true) } else { found }
+        if !found.is_empty() || number_missing {
+            return found;
+        }
+        let matchers: Vec<Matcher> = words.iter().map(|w| self.matcher(w, true)).collect();
+        let found = self.search_with(matchers.clone(), comuni, k, near);
+        if !found.is_empty() {
+            return found;
+        }
+        let content: Vec<usize> = (0..matchers.len())
+            .filter(|&i| matchers[i].role == Role::Content && !matchers[i].number && matchers[i].estimate > 0)
+            .collect();
+        if content.len() < 2 {
+            return found;
+        }
+        let mut best: Vec<StreetHit> = Vec::new();
+        for &left_out in content.iter().take(MAX_LEFT_OUT) {
+            let fewer: Vec<Matcher> =
+                matchers.iter().enumerate().filter(|(i, _)| *i != left_out).map(|(_, m)| m.clone()).collect();
+            for mut hit in self.search_with(fewer, comuni, k, near) {
+                hit.score *= UNKNOWN_WORD;
+                match best.iter_mut().find(|b| b.street == hit.street) {
+                    Some(b) if b.score >= hit.score => {}
+                    Some(b) => *b = hit,
+                    None => best.push(hit),
+                }
+            }
+        }
+        best.sort_by(|a, b| self.order(near, (a.score, a.street), (b.score, b.street)));
+        best.truncate(k);
+        best
     }
 
-    fn search_with(&self, words: &[QWord], comuni: Option<&[u32]>, k: usize, typos: bool) -> Vec<StreetHit> {
-        let mut matchers: Vec<Matcher> = words.iter().map(|w| self.matcher(w, typos)).collect();
-        // A single word that matches nothing among several that do is dropped (`via garibaldi centro`).
-        let content = matchers.iter().filter(|m| m.role == Role::Content).count();
+    /// Best first: score, then nearness to `near`, then civici, then the street's place in the index.
+    fn order(&self, near: Option<(f64, f64)>, a: (f64, u32), b: (f64, u32)) -> std::cmp::Ordering {
+        let street = |s: u32| &self.streets[s as usize];
+        b.0.total_cmp(&a.0)
+            .then_with(|| match near {
+                Some(p) => distance2(p, street(a.1).point).total_cmp(&distance2(p, street(b.1).point)),
+                None => std::cmp::Ordering::Equal,
+            })
+            .then_with(|| street(b.1).civici.cmp(&street(a.1).civici))
+            .then(a.1.cmp(&b.1))
+    }
+
+    fn search_with(
+        &self,
+        mut matchers: Vec<Matcher>,
+        comuni: Option<&[u32]>,
+        k: usize,
+        near: Option<(f64, f64)>,
+    ) -> Vec<StreetHit> {
+        // Words that match nothing are left out, each at a cost; numbers never are.
         let unknown = |m: &Matcher| m.role == Role::Content && m.estimate == 0;
+        if matchers.iter().any(|m| unknown(m) && m.number) {
+            return vec![];
+        }
         let unknowns = matchers.iter().filter(|m| unknown(m)).count();
-        let mut penalty = 1.0;
+        let penalty = UNKNOWN_WORD.powi(unknowns as i32);
         if unknowns > 0 {
-            // Numbers are never dropped: `via roma 999` is not `via roma`.
-            if unknowns == 1 && content >= 3 && !matchers.iter().any(|m| unknown(m) && m.number) {
-                matchers.retain(|m| !unknown(m));
-                penalty = 0.8;
-            } else {
+            matchers.retain(|m| !unknown(m));
+            if !matchers.iter().any(|m| m.role == Role::Content) {
                 return vec![];
             }
         }
@@ -325,10 +467,9 @@ impl Index {
             .into_iter()
             .filter_map(|e| self.score(e, &matchers).map(|s| (s * penalty, e)))
             .collect();
-        // Best score first; among equals, the street with more civici (the more important one).
+        let street_of = |e: u32| self.entries[e as usize].street;
         let order = |a: &(f64, u32), b: &(f64, u32)| {
-            let civici = |e: u32| self.streets[self.entries[e as usize].street as usize].civici;
-            b.0.total_cmp(&a.0).then_with(|| civici(b.1).cmp(&civici(a.1))).then(a.1.cmp(&b.1))
+            self.order(near, (a.0, street_of(a.1)), (b.0, street_of(b.1))).then(a.1.cmp(&b.1))
         };
         // Only the best few need sorting (second-language names may repeat a street: keep some spare).
         let wanted = (2 * k + 8).min(scored.len());
@@ -494,7 +635,7 @@ mod tests {
     fn find(index: &Index, q: &str, comune: Option<&str>) -> Vec<String> {
         let filter = comune.map(|c| index.resolve_comune(c).unwrap());
         index
-            .search(&words(&tokenize(q)), filter.as_deref(), 5)
+            .search(&words(&tokenize(q)), filter.as_deref(), 5, None)
             .into_iter()
             .map(|h| {
                 let s = &index.streets[h.street as usize];

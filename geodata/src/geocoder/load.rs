@@ -1,31 +1,59 @@
-//! Building the street index from `toponymy` (and the comuni names and points from `core.comune`).
+//! Building the street index from `toponymy`, with the comuni's names from ISTAT's list (`core.comune_registry`)
+//! and their names and points from their boundaries (`core.comune`).
 
 use sqlx::PgPool;
 
-use super::index::{Index, IndexBuilder, StreetInput};
+use super::index::{ComuneInput, Index, IndexBuilder, StreetInput};
 use crate::Result;
 
 /// Streets per round trip while loading.
 const PAGE: i64 = 50_000;
 
-type ComuneRow = (String, String, Option<String>, Option<f64>, Option<f64>);
+/// A comune of the streets, with what the list and the boundaries know of it.
+#[derive(Debug, sqlx::FromRow)]
+struct ComuneRow {
+    istat: String,
+    belfiore: String,
+    /// ISTAT's names: official (`Bolzano/Bozen`), Italian, other language.
+    name: Option<String>,
+    name_it: Option<String>,
+    name_other: Option<String>,
+    /// The boundary's name.
+    boundary_name: Option<String>,
+    province: Option<String>,
+    x: Option<f64>,
+    y: Option<f64>,
+}
 
 type StreetRow = (i64, String, String, String, String, String, String, String, i32, Option<f64>, Option<f64>);
 
 /// Reads the revision, then the comuni and the streets, into a new index.
 pub(crate) async fn load(pool: &PgPool) -> Result<Index> {
-    let revision: i64 = sqlx::query_scalar("select revision from toponymy.revision").fetch_one(pool).await?;
+    let (revision, comuni_revision): (i64, i64) = sqlx::query_as(
+        "select t.revision, c.revision from toponymy.revision t cross join core.comune_revision c",
+    )
+    .fetch_one(pool)
+    .await?;
     let mut builder = IndexBuilder::default();
     let comuni: Vec<ComuneRow> = sqlx::query_as(
         "with p as (select istat, min(belfiore) as belfiore from toponymy.street group by istat)
-         select p.istat, p.belfiore, c.name, st_x(st_pointonsurface(c.geom)), st_y(st_pointonsurface(c.geom))
-         from p left join core.comune c using (istat)
+         select p.istat, p.belfiore, r.name, r.name_it, r.name_other, c.name as boundary_name,
+                coalesce(r.province_acronym, c.province_acronym) as province,
+                st_x(st_pointonsurface(c.geom)) as x, st_y(st_pointonsurface(c.geom)) as y
+         from p left join core.comune c using (istat) left join core.comune_registry r using (istat)
          order by p.istat",
     )
     .fetch_all(pool)
     .await?;
-    for (istat, belfiore, name, x, y) in comuni {
-        builder.add_comune(&istat, &belfiore, name.as_deref(), x.zip(y));
+    for c in comuni {
+        let names = [c.name, c.name_it, c.name_other, c.boundary_name].into_iter().flatten().collect();
+        builder.add_comune_with(ComuneInput {
+            istat: c.istat,
+            belfiore: c.belfiore,
+            names,
+            province: c.province,
+            point: c.x.zip(c.y),
+        });
     }
     let mut after = i64::MIN;
     loop {
@@ -61,5 +89,7 @@ pub(crate) async fn load(pool: &PgPool) -> Result<Index> {
             break;
         }
     }
-    Ok(builder.build(revision))
+    let mut index = builder.build(revision);
+    index.comuni_revision = comuni_revision;
+    Ok(index)
 }

@@ -18,6 +18,12 @@
 //! (`core.comune`, with a note) or, when the comune has no boundary there, is not returned. A civico without
 //! coordinates is returned at its street's point, as kind `street` with a note.
 //!
+//! **Comuni.** Labels name the comune (`Atrio Addolorata 12, Lamezia Terme`): ISTAT's name from the list of comuni
+//! (`core.comune_registry`), else the boundary's, else — neither imported — the ISTAT code ANNCSU gives. A comune
+//! written in the query, in any of its languages, at the end (`…, Lamezia Terme`, `… 12 Lamezia`, as typed:
+//! `… lamez`), at the start or between commas, with its province (`Lamezia Terme (CZ)`), restricts the candidates
+//! to it. The index reloads when `core.comune_revision` moves too.
+//!
 //! **Reverse** ([`Geocoder::reverse`]): the nearest civico with a position within a radius, distance in metres
 //! on the WGS84 spheroid.
 //!
@@ -45,14 +51,44 @@ pub use reverse::MAX_RADIUS_M;
 pub const DEFAULT_LIMIT: usize = 10;
 /// Most candidates a query may ask for.
 pub const MAX_LIMIT: usize = 50;
+/// Characters of a query that are read (an address is far shorter; the rest is ignored).
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// Where the user is looking (the map's view), which breaks ties: between candidates of equal score, the nearer
+/// first (the same street name in two comuni).
+///
+/// # Units
+/// Longitude and latitude in degrees, WGS84 (EPSG:4326).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Near {
+    /// A point.
+    Point { lon: f64, lat: f64 },
+    /// A bounding box (the map's view): nearness to its centre.
+    View { min_lon: f64, min_lat: f64, max_lon: f64, max_lat: f64 },
+}
+
+impl Near {
+    /// The point distances are measured from; `None` when it is not a valid longitude/latitude (or box).
+    fn focus(&self) -> Option<(f64, f64)> {
+        let valid = |lon: f64, lat: f64| (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat);
+        match *self {
+            Near::Point { lon, lat } => valid(lon, lat).then_some((lon, lat)),
+            Near::View { min_lon, min_lat, max_lon, max_lat } => (valid(min_lon, min_lat)
+                && valid(max_lon, max_lat)
+                && min_lon <= max_lon
+                && min_lat <= max_lat)
+                .then(|| ((min_lon + max_lon) / 2.0, (min_lat + max_lat) / 2.0)),
+        }
+    }
+}
 
 /// A forward geocoding query (`GET /api/geocode?q=&comune=&limit=`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct GeocodeQuery {
     /// What the user typed, possibly partial (`via garib`).
     pub q: String,
-    /// Restricts the search to a comune: ISTAT code (`079160`), Belfiore code (`M208`) or name (`Lamezia Terme`).
-    /// A comune that no imported street belongs to finds nothing.
+    /// Restricts the search to a comune: ISTAT code (`079160`), Belfiore code (`M208`) or name in any of its
+    /// languages (`Lamezia Terme`, `Bozen`). A comune that no imported street belongs to finds nothing.
     pub comune: Option<String>,
     /// Most candidates, default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`].
     pub limit: Option<usize>,
@@ -74,7 +110,8 @@ pub struct Candidate {
     /// `Via Giuseppe Garibaldi 12/A, Lamezia Terme` (with the locality before the comune when the street has
     /// one).
     pub label: String,
-    /// Name of the comune (from `core.comune`; its ISTAT code when the comuni were not imported).
+    /// Name of the comune: ISTAT's (`core.comune_registry`), else the boundary's (`core.comune`); its ISTAT code
+    /// only when neither was imported.
     pub comune: String,
     /// ISTAT code of the comune.
     pub istat: String,
@@ -194,10 +231,13 @@ impl Geocoder {
         {
             return Ok(s.index.clone());
         }
-        let revision: i64 =
-            sqlx::query_scalar("select revision from toponymy.revision").fetch_one(&self.inner.pool).await?;
+        let (revision, comuni_revision): (i64, i64) = sqlx::query_as(
+            "select t.revision, c.revision from toponymy.revision t cross join core.comune_revision c",
+        )
+        .fetch_one(&self.inner.pool)
+        .await?;
         let index = match current {
-            Some(s) if s.index.revision == revision => s.index,
+            Some(s) if s.index.revision == revision && s.index.comuni_revision == comuni_revision => s.index,
             _ => {
                 let started = Instant::now();
                 let index = Arc::new(load::load(&self.inner.pool).await?);
@@ -219,8 +259,15 @@ impl Geocoder {
 
     /// Forward geocoding: ranked candidates for `q`, best first.
     pub async fn search(&self, q: &GeocodeQuery) -> Result<Vec<Candidate>> {
+        self.search_near(q, None).await
+    }
+
+    /// Forward geocoding with the user's view: ranked candidates for `q`, best first, and among equal scores the
+    /// nearer `near` first. A comune named in the text (`…, Lamezia Terme`, `Lamezia …`, `… Lamezia (CZ)`)
+    /// restricts the candidates to it; words that match nothing lower the score but never empty the result.
+    pub async fn search_near(&self, q: &GeocodeQuery, near: Option<Near>) -> Result<Vec<Candidate>> {
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let text: String = q.q.chars().take(200).collect();
+        let text: String = q.q.chars().take(MAX_QUERY_CHARS).collect();
         if text.trim().is_empty() {
             return Ok(vec![]);
         }
@@ -232,7 +279,8 @@ impl Geocoder {
             },
             None => None,
         };
-        search::search(&self.inner.pool, &index, &text, filter.as_deref(), limit).await
+        let near = near.and_then(|n| n.focus());
+        search::search(&self.inner.pool, &index, &text, filter.as_deref(), limit, near).await
     }
 
     /// Reverse geocoding: the civico nearest to (`lon`, `lat`) within `radius_m` metres (at most

@@ -39,7 +39,7 @@ pub(crate) async fn reverse(pool: &PgPool, lon: f64, lat: f64, radius_m: f64) ->
         "with p as (select st_setsrid(st_makepoint($1, $2), 4326)::geography as g)
          select c.numero, c.esponente, c.specificita, c.metrico, st_x(c.geom) as lon, st_y(c.geom) as lat,
                 st_distance(c.geom::geography, p.g) as distance_m, s.odonimo, s.localita, s.istat,
-                k.name as comune
+                coalesce(r.name, k.name) as comune
          from p
          cross join lateral (
              select * from toponymy.civico c
@@ -47,7 +47,8 @@ pub(crate) async fn reverse(pool: &PgPool, lon: f64, lat: f64, radius_m: f64) ->
              order by c.geom::geography <-> p.g
              limit 1) c
          join toponymy.street s using (progressivo_nazionale)
-         left join core.comune k on k.istat = s.istat",
+         left join core.comune k on k.istat = s.istat
+         left join core.comune_registry r on r.istat = s.istat",
     )
     .bind(lon)
     .bind(lat)

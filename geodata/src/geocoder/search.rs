@@ -1,12 +1,12 @@
-//! Forward geocoding: the readings of a query (with or without a comune named at its end, with or without its
-//! last number as the house number), the streets each finds in the index, then the civici of those streets with
-//! that number, looked up in PostgreSQL with one indexed query per reading.
+//! Forward geocoding: the readings of a query (with or without a comune named in it, with or without its last
+//! number as the house number), the streets each finds in the index, then the civici of those streets with that
+//! number, looked up in PostgreSQL with one indexed query per number asked (usually one).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::PgPool;
 
-use super::index::{Index, StreetHit};
+use super::index::{Index, NameMatch, StreetHit, distance2};
 use super::normalize::is_number;
 use super::query::{self, NumberQuery, QWord, Token};
 use super::{Candidate, MatchKind};
@@ -16,60 +16,124 @@ use crate::anncsu::civico::{self, ROSSO};
 /// Streets whose civici are looked up for a query with a house number.
 const STREETS_FOR_CIVICO: usize = 60;
 
+/// A reading that takes a comune from a shortened name (`lamezia`) costs this much against one that takes the
+/// same words as part of a street's name (`Villa Comunale` is a street before `Villa…` is a comune).
+const SHORTENED_COMUNE: f64 = 0.95;
+
+/// Most words a comune's name takes in a query (`San Giovanni in Fiore`, `Reggio nell'Emilia` with `(RE)`).
+const COMUNE_WORDS: usize = 5;
+
 /// One reading of the query.
 #[derive(Debug)]
 struct Plan {
     words: Vec<QWord>,
     number: Option<NumberQuery>,
     comuni: Option<Vec<u32>>,
+    /// The comuni were named in the text.
+    named_in_text: bool,
+    /// Multiplies the scores of what this reading finds.
+    factor: f64,
 }
 
-/// The readings of `tokens`: the comune may be written at the end (`…, lamezia terme`), the last number may be
-/// the house number or part of the name (`strada statale 18`).
-fn plans(index: &Index, tokens: &[Token], filter: Option<&[u32]>) -> Vec<Plan> {
-    let mut splits: Vec<(usize, Option<Vec<u32>>)> = vec![(tokens.len(), filter.map(<[u32]>::to_vec))];
-    // A comune after a comma, or in the last words.
+/// Where a comune may be written in the query: tokens `start..end`, and how its name may be shortened there.
+fn comune_spans(tokens: &[Token]) -> Vec<(usize, usize, NameMatch)> {
+    let n = tokens.len();
     let last_segment = tokens.last().map_or(0, |t| t.segment);
-    let mut hint_starts: Vec<usize> = Vec::new();
+    let mut spans = Vec::new();
+    // The end, as it is being typed: `… 12 lamez`, `…, lamezia terme (cz)`.
+    for k in 1..=COMUNE_WORDS.min(n) {
+        if tokens[n - k].segment == last_segment {
+            spans.push((n - k, n, NameMatch::Typing));
+        }
+    }
+    // A part between commas: `lamezia terme, atrio addolorata 12`, `atrio addolorata 12, lamezia, cz`.
     if last_segment > 0 {
-        hint_starts.push(tokens.iter().position(|t| t.segment == last_segment).unwrap_or(tokens.len()));
+        let mut start = 0;
+        for i in 1..=n {
+            if i == n || tokens[i].segment != tokens[start].segment {
+                spans.push((start, i, NameMatch::Words));
+                start = i;
+            }
+        }
     }
-    for k in 1..=3.min(tokens.len().saturating_sub(1)) {
-        hint_starts.push(tokens.len() - k);
+    // The start: `lamezia terme atrio addolorata 12`.
+    for k in 1..=COMUNE_WORDS.min(n) {
+        if tokens[k - 1].segment == 0 {
+            spans.push((0, k, NameMatch::Words));
+        }
     }
-    for start in hint_starts {
-        let tail = &tokens[start..];
-        // What remains must still name a street: `via roma` is not the DUG `via` in the comune of Roma.
-        if start == 0 || tail.iter().any(|t| is_number(&t.text)) || !query::has_words(&tokens[..start]) {
+    spans
+}
+
+/// The readings of `tokens`: a comune may be written in the query (at the end, at the start, between commas, with
+/// its province), the last number may be the house number or part of the name (`strada statale 18`).
+fn plans(index: &Index, tokens: &[Token], filter: Option<&[u32]>) -> Vec<Plan> {
+    let mut readings: Vec<(Vec<Token>, Option<Vec<u32>>, bool, f64)> =
+        vec![(tokens.to_vec(), filter.map(<[u32]>::to_vec), false, 1.0)];
+    let mut seen = HashSet::new();
+    for (start, end, how) in comune_spans(tokens) {
+        if !seen.insert((start, end)) || end - start == tokens.len() {
             continue;
         }
-        let text: Vec<&str> = tail.iter().map(|t| t.text.as_str()).collect();
-        let named = index.comuni_named(&text.join(" "));
+        let span = &tokens[start..end];
+        let rest: Vec<Token> = tokens[..start].iter().chain(&tokens[end..]).cloned().collect();
+        // What remains must still name a street: `via roma` is not the DUG `via` in the comune of Roma.
+        if span.iter().any(|t| is_number(&t.text)) || !query::has_words(&rest) {
+            continue;
+        }
+        let words: Vec<&str> = span.iter().map(|t| t.text.as_str()).collect();
+        let mut named = index.comuni_in_text(&words, how);
+        if let Some(f) = filter {
+            named.retain(|(c, _)| f.contains(c));
+        }
         if named.is_empty() {
             continue;
         }
-        let comuni: Vec<u32> = match filter {
-            Some(f) => named.into_iter().filter(|c| f.contains(c)).collect(),
-            None => named,
-        };
-        if !comuni.is_empty() && !splits.iter().any(|(s, _)| *s == start) {
-            splits.push((start, Some(comuni)));
-        }
+        let factor = if named.iter().all(|(_, exact)| *exact) { 1.0 } else { SHORTENED_COMUNE };
+        readings.push((rest, Some(named.into_iter().map(|(c, _)| c).collect()), true, factor));
     }
     let mut out = Vec::new();
-    for (end, comuni) in splits {
-        let part = &tokens[..end];
-        match query::house_number(part) {
+    for (part, comuni, named_in_text, factor) in readings {
+        let plan = |words: Vec<QWord>, number: Option<NumberQuery>, comuni: Option<Vec<u32>>| Plan {
+            words,
+            number,
+            comuni,
+            named_in_text,
+            factor,
+        };
+        match query::house_number(&part) {
             Some((number, used)) => {
                 if number.may_be_a_name() {
-                    out.push(Plan { words: query::words(part), number: None, comuni: comuni.clone() });
+                    out.push(plan(query::words(&part), None, comuni.clone()));
                 }
-                out.push(Plan { words: query::words(&part[..end - used]), number: Some(number), comuni });
+                let words = query::words(&part[..part.len() - used]);
+                out.push(plan(words, Some(number), comuni));
             }
-            None => out.push(Plan { words: query::words(part), number: None, comuni }),
+            None => {
+                // A house number followed by other words (`atrio addolorata 12 xyzzy`, a comune not loaded): the
+                // number is read there, the words after it as words of the street, which cost if they match
+                // nothing.
+                if let Some((number, start, end)) = inner_number(&part) {
+                    let words: Vec<Token> = part[..start].iter().chain(&part[end..]).cloned().collect();
+                    let words = query::words(&words);
+                    out.push(plan(words, Some(number), comuni.clone()));
+                }
+                out.push(plan(query::words(&part), None, comuni));
+            }
         }
     }
     out
+}
+
+/// The house number inside `tokens` (not at the end), when there is one after some words: the number and the
+/// tokens `start..end` it takes (`12`, `n. 12`, `12 bis`).
+fn inner_number(tokens: &[Token]) -> Option<(NumberQuery, usize, usize)> {
+    let last = tokens.iter().rposition(|t| is_number(&t.text))?;
+    // The longest reading that ends the number there: `12 bis` before `12`.
+    (last + 1..=(last + 3).min(tokens.len() - 1)).rev().find_map(|end| {
+        let (number, used) = query::house_number(&tokens[..end])?;
+        (end - used <= last).then_some((number, end - used, end))
+    })
 }
 
 /// A civico row of a candidate street.
@@ -110,13 +174,32 @@ impl CivicoRow {
     }
 }
 
-/// The civici of `streets` with the number of `q`, by street.
-async fn civici(pool: &PgPool, streets: &[i64], q: &NumberQuery) -> Result<HashMap<i64, Vec<CivicoRow>>> {
+/// What the civici query asks PostgreSQL: a number (whatever its exponent and colour), an access with no
+/// number, or a kilometric one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lookup {
+    Numero(i32),
+    Snc,
+    Metrico,
+}
+
+impl Lookup {
+    fn of(q: &NumberQuery) -> Lookup {
+        match q {
+            NumberQuery::Civico { numero, .. } => Lookup::Numero(*numero),
+            NumberQuery::Snc => Lookup::Snc,
+            NumberQuery::Metrico(_) => Lookup::Metrico,
+        }
+    }
+}
+
+/// The civici of `streets` that `lookup` asks for, by street.
+async fn civici(pool: &PgPool, streets: &[i64], lookup: Lookup) -> Result<HashMap<i64, Vec<CivicoRow>>> {
     let select = "select progressivo_nazionale, progressivo_accesso, numero, esponente, specificita, metrico,
                          st_x(geom) as lon, st_y(geom) as lat
                   from toponymy.civico where progressivo_nazionale = any($1)";
-    let rows: Vec<CivicoRow> = match q {
-        NumberQuery::Civico { numero, .. } => {
+    let rows: Vec<CivicoRow> = match lookup {
+        Lookup::Numero(numero) => {
             sqlx::query_as(&format!(
                 "{select} and numero = $2 order by esponente, specificita, progressivo_accesso"
             ))
@@ -125,7 +208,7 @@ async fn civici(pool: &PgPool, streets: &[i64], q: &NumberQuery) -> Result<HashM
             .fetch_all(pool)
             .await?
         }
-        NumberQuery::Snc => {
+        Lookup::Snc => {
             sqlx::query_as(&format!(
                 "{select} and numero is null and metrico is null order by progressivo_accesso"
             ))
@@ -133,7 +216,7 @@ async fn civici(pool: &PgPool, streets: &[i64], q: &NumberQuery) -> Result<HashM
             .fetch_all(pool)
             .await?
         }
-        NumberQuery::Metrico(_) => {
+        Lookup::Metrico => {
             sqlx::query_as(&format!(
                 "{select} and numero is null and metrico is not null order by progressivo_accesso"
             ))
@@ -165,12 +248,24 @@ impl Collector {
         }
     }
 
-    fn into_sorted(self, limit: usize) -> Vec<Candidate> {
-        let mut all: Vec<(Candidate, u32)> = self.best.into_values().collect();
-        all.sort_by(|(a, ca), (b, cb)| {
-            b.score.total_cmp(&a.score).then(cb.cmp(ca)).then_with(|| a.label.cmp(&b.label))
+    /// Best first: score, then nearness to `near`, then the street's civici, then the label.
+    fn into_sorted(self, limit: usize, near: Option<(f64, f64)>) -> Vec<Candidate> {
+        let mut all: Vec<(Candidate, u32, f64)> = self
+            .best
+            .into_values()
+            .map(|(c, civici)| {
+                let d = near.map_or(0.0, |p| distance2(p, (c.lon, c.lat)));
+                (c, civici, d)
+            })
+            .collect();
+        all.sort_by(|(a, ca, da), (b, cb, db)| {
+            b.score
+                .total_cmp(&a.score)
+                .then(da.total_cmp(db))
+                .then(cb.cmp(ca))
+                .then_with(|| a.label.cmp(&b.label))
         });
-        all.into_iter().take(limit).map(|(c, _)| c).collect()
+        all.into_iter().take(limit).map(|(c, _, _)| c).collect()
     }
 }
 
@@ -215,37 +310,75 @@ fn candidate(
     }
 }
 
-/// Forward geocoding with the index and the civici in `pool`.
+/// Forward geocoding with the index and the civici in `pool`; among equal scores, nearer `near` (WGS84
+/// longitude, latitude) first.
 pub(crate) async fn search(
     pool: &PgPool,
     index: &Index,
     text: &str,
     filter: Option<&[u32]>,
     limit: usize,
+    near: Option<(f64, f64)>,
 ) -> Result<Vec<Candidate>> {
     let tokens = query::drop_noise(query::tokenize(text));
     if tokens.is_empty() {
         return Ok(vec![]);
     }
     let mut out = Collector::default();
+    // The streets of every reading first (in memory), then the civici of all of them, one query per number.
+    let mut found: Vec<(Plan, Vec<StreetHit>)> = Vec::new();
     for plan in plans(index, &tokens, filter) {
         let k = if plan.number.is_some() { STREETS_FOR_CIVICO } else { limit };
-        let hits = index.search(&plan.words, plan.comuni.as_deref(), k);
-        if hits.is_empty() {
-            continue;
+        let mut hits = index.search(&plan.words, plan.comuni.as_deref(), k, near);
+        for hit in &mut hits {
+            hit.score *= plan.factor;
         }
+        if !hits.is_empty() {
+            found.push((plan, hits));
+        }
+    }
+    // A comune named in the text filters, when the readings that take it so match at least as well as the others
+    // (`villa comunale 3` is a street before it is `Villa…`, a comune, and `comunale 3`).
+    let best = |named: bool| {
+        found
+            .iter()
+            .filter(|(p, _)| p.named_in_text == named)
+            .flat_map(|(_, h)| h)
+            .map(|h| h.score)
+            .fold(0.0, f64::max)
+    };
+    if found.iter().any(|(p, _)| p.named_in_text) && best(true) >= best(false) {
+        found.retain(|(p, _)| p.named_in_text);
+    }
+    let mut wanted: Vec<(Lookup, Vec<i64>)> = Vec::new();
+    for (plan, hits) in &found {
+        let Some(number) = &plan.number else { continue };
+        let lookup = Lookup::of(number);
+        let ids = hits.iter().map(|h| index.streets[h.street as usize].id);
+        match wanted.iter_mut().find(|(l, _)| *l == lookup) {
+            Some((_, known)) => known.extend(ids),
+            None => wanted.push((lookup, ids.collect())),
+        }
+    }
+    let mut rows_by_lookup: HashMap<Lookup, HashMap<i64, Vec<CivicoRow>>> = HashMap::new();
+    for (lookup, mut ids) in wanted {
+        ids.sort_unstable();
+        ids.dedup();
+        rows_by_lookup.insert(lookup, civici(pool, &ids, lookup).await?);
+    }
+    let no_rows = HashMap::new();
+    for (plan, hits) in &found {
         let Some(number) = &plan.number else {
-            for hit in &hits {
+            for hit in hits {
                 let street = &index.streets[hit.street as usize];
                 out.push((street.id, None), candidate(index, hit, hit.score, None, None), street.civici);
             }
             continue;
         };
-        let ids: Vec<i64> = hits.iter().map(|h| index.streets[h.street as usize].id).collect();
-        let rows = civici(pool, &ids, number).await?;
+        let rows = rows_by_lookup.get(&Lookup::of(number)).unwrap_or(&no_rows);
         let asked = number.display();
         let explicit = !number.may_be_a_name();
-        for hit in &hits {
+        for hit in hits {
             let street = &index.streets[hit.street as usize];
             let rows: &[CivicoRow] = rows.get(&street.id).map_or(&[], Vec::as_slice);
             let exact: Vec<&CivicoRow> = rows.iter().filter(|r| r.is(number)).collect();
@@ -292,18 +425,24 @@ pub(crate) async fn search(
             }
         }
     }
-    Ok(out.into_sorted(limit))
+    Ok(out.into_sorted(limit, near))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::index::{IndexBuilder, StreetInput};
+    use super::super::index::{ComuneInput, IndexBuilder, StreetInput};
     use super::*;
 
     fn index() -> Index {
         let mut b = IndexBuilder::default();
         b.add_comune("058091", "H501", Some("Roma"), None);
-        b.add_comune("079160", "M208", Some("Lamezia Terme"), None);
+        b.add_comune_with(ComuneInput {
+            istat: "079160".into(),
+            belfiore: "M208".into(),
+            names: vec!["Lamezia Terme".into()],
+            province: Some("CZ".into()),
+            point: None,
+        });
         for (id, istat, odonimo) in
             [(1, "058091", "VIA ROMA"), (2, "079160", "VIA ROMA"), (3, "079160", "VIA SS 18")]
         {
@@ -335,13 +474,47 @@ mod tests {
         let lamezia = Some(vec![1]);
         assert_eq!(
             readings("via roma 3 lamezia"),
-            [(4, false, None), (3, false, lamezia.clone()), (2, true, lamezia.clone())]
+            [(3, true, None), (4, false, None), (3, false, lamezia.clone()), (2, true, lamezia.clone())],
+            "3 may be the number before a word that is not the street's"
         );
         assert_eq!(
             readings("via roma 3, lamezia terme"),
-            [(5, false, None), (3, false, lamezia.clone()), (2, true, lamezia)]
+            [(4, true, None), (5, false, None), (3, false, lamezia.clone()), (2, true, lamezia)]
         );
         assert_eq!(readings("via roma 3"), [(3, false, None), (2, true, None)], "3 may be part of the name");
         assert_eq!(readings("via roma n. 3"), [(2, true, None)]);
+    }
+
+    #[test]
+    fn a_comune_at_the_start_between_commas_or_with_its_province_is_a_reading() {
+        let lamezia = Some(vec![1]);
+        // The readings in Lamezia of `via roma 3`: with the number, and with `3` as part of the name.
+        let reads_via_roma_3_in_lamezia = |q: &str| {
+            let found: Vec<(usize, bool)> =
+                readings(q).into_iter().filter(|(_, _, c)| *c == lamezia).map(|(w, n, _)| (w, n)).collect();
+            found.contains(&(2, true)) && found.contains(&(3, false))
+        };
+        for q in [
+            "lamezia terme via roma 3",
+            "lamezia via roma 3",
+            "lamezia terme, via roma 3",
+            "via roma 3, lamezia terme (CZ)",
+            "via roma 3 lamezia cz",
+            "via roma 3, lamez",
+        ] {
+            assert!(reads_via_roma_3_in_lamezia(q), "{q}: {:?}", readings(q));
+        }
+        assert!(!reads_via_roma_3_in_lamezia("lamez via roma 3"), "shortened as typed only at the end");
+        assert!(readings("via lamezia").iter().all(|(_, _, c)| c.is_none()), "a DUG alone is no street");
+    }
+
+    #[test]
+    fn a_wrong_province_still_names_the_comune_but_not_wholly() {
+        let ix = index();
+        assert_eq!(ix.comuni_in_text(&["lamezia", "terme"], NameMatch::Exact), [(1, true)]);
+        assert_eq!(ix.comuni_in_text(&["lamezia", "terme", "ge"], NameMatch::Exact), [(1, false)]);
+        assert_eq!(ix.comuni_in_text(&["lamezia"], NameMatch::Words), [(1, false)]);
+        assert_eq!(ix.comuni_in_text(&["lamezia"], NameMatch::Exact), []);
+        assert_eq!(ix.comuni_in_text(&["lam"], NameMatch::Typing), [], "four letters at least");
     }
 }

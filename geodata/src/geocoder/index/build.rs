@@ -55,16 +55,51 @@ pub(crate) fn fold_comune(name: &str) -> String {
     fold(name).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
+/// A comune for [`IndexBuilder::add_comune_with`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ComuneInput {
+    pub istat: String,
+    pub belfiore: String,
+    /// Its names, the displayed one first (`Bolzano/Bozen`, `Bolzano`, `Bozen`); none: the ISTAT code is shown.
+    pub names: Vec<String>,
+    /// The province's two letters (`CZ`), when known.
+    pub province: Option<String>,
+    /// A point inside it, WGS84.
+    pub point: Option<(f64, f64)>,
+}
+
 impl IndexBuilder {
+    /// Adds a comune named `name` (its ISTAT code when `None`).
+    #[cfg(test)]
     pub fn add_comune(&mut self, istat: &str, belfiore: &str, name: Option<&str>, point: Option<(f64, f64)>) {
-        let name = name.unwrap_or(istat).to_string();
-        self.comune_by_istat.insert(istat.to_string(), self.comuni.len() as u32);
-        self.comuni.push(ComuneEntry {
+        self.add_comune_with(ComuneInput {
             istat: istat.into(),
             belfiore: belfiore.into(),
-            folded: fold_comune(&name),
-            name,
+            names: name.map(str::to_string).into_iter().collect(),
+            province: None,
             point,
+        });
+    }
+
+    /// Adds a comune with all its names.
+    pub fn add_comune_with(&mut self, c: ComuneInput) {
+        let name = c.names.first().cloned().unwrap_or_else(|| c.istat.clone());
+        let mut folded: Vec<String> = Vec::new();
+        // `Bolzano/Bozen` is also `Bolzano` and `Bozen`.
+        for n in c.names.iter().flat_map(|n| std::iter::once(n.as_str()).chain(n.split('/'))) {
+            let f = fold_comune(n);
+            if !f.is_empty() && !folded.contains(&f) {
+                folded.push(f);
+            }
+        }
+        self.comune_by_istat.insert(c.istat.clone(), self.comuni.len() as u32);
+        self.comuni.push(ComuneEntry {
+            istat: c.istat,
+            belfiore: c.belfiore,
+            name,
+            folded,
+            province: c.province.map(|p| p.to_ascii_lowercase()).unwrap_or_default(),
+            point: c.point,
         });
     }
 
@@ -225,7 +260,15 @@ impl IndexBuilder {
             total += p.len() as u64;
         }
         postings_before.push(total);
+        let mut comune_names: Vec<(Box<str>, u32)> = comuni
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c.folded.iter().map(move |f| (f.clone().into_boxed_str(), i as u32)))
+            .collect();
+        comune_names.sort_unstable();
+        comune_names.dedup();
         Index {
+            comune_names,
             comuni,
             streets,
             entries: out_entries,
@@ -237,6 +280,7 @@ impl IndexBuilder {
             postings: postings.into_iter().map(Vec::into_boxed_slice).collect(),
             postings_before,
             revision,
+            comuni_revision: 0,
         }
     }
 }
