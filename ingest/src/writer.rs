@@ -171,7 +171,11 @@ impl Writer {
                 self.store_one_by_one(&items).await
             }
         };
-        self.status.set_storage_error(None);
+        // `/healthz` says ingest is down while a message can be neither stored nor recorded as a dead letter.
+        self.status.set_storage_error(durable.contains(&false).then(|| {
+            "a message could be neither stored nor recorded as a dead letter; it stays with the broker"
+                .to_string()
+        }));
 
         let now = Utc::now();
         let lag = metrics::histogram!("vedetta_ingest_commit_lag_seconds");
