@@ -236,3 +236,195 @@ pub(crate) async fn latest(
     live.insert("station".into(), json!(station.code));
     Ok(Json(Value::Object(live)))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The station API's answers to bad input, through the whole router on a real database.
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use http_body_util::BodyExt;
+    use serde_json::{Value, json};
+    use testkit::TestDb;
+    use tower::ServiceExt;
+
+    use crate::{AppState, router};
+
+    const TOKEN: &str = "vdt_stations_test";
+
+    async fn state() -> (TestDb, AppState) {
+        let db = TestDb::new().await;
+        let pool = db.pool().await;
+        crate::auth::ensure_admin_token(&pool, Some(TOKEN)).await.unwrap();
+        (db, AppState::new(pool, vec![], None, Default::default()))
+    }
+
+    async fn call(state: &AppState, method: &str, uri: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap();
+        let response = router(state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    fn feature(code: &str, kind: &str, extra: Value) -> Value {
+        let mut props = json!({"code": code, "name": format!("Stazione {code}"), "kind": kind});
+        props.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [8.95, 44.42]}, "properties": props})
+    }
+
+    async fn stations(state: &AppState) -> i64 {
+        sqlx::query_scalar("select count(*) from sensors.station").fetch_one(state.pool()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn invalid_stations_are_422_and_nothing_is_written() {
+        let (_db, state) = state().await;
+        let x = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": ["x", 8.9, 44.4]},
+            "properties": {"code": "X-1", "name": "x", "kind": "rain_gauge"}});
+        let cases = [
+            (
+                feature("BIG-1", "hydrometer", json!({"thresholds": {"yellow": 1.7976931348623157e308}})),
+                "thresholds.yellow",
+            ),
+            (
+                feature("BIG-2", "rain_gauge", json!({"thresholds": {"1h": {"red": 3.5e38}}})),
+                "thresholds.1h.red",
+            ),
+            (feature("BIG-3", "hydrometer", json!({"range": [0, 1e300]})), "range"),
+            (feature("BIG-4", "hydrometer", json!({"elevation": 1e308})), "elevation"),
+            (feature("BIG-5", "hydrometer", json!({"interval_s": 9223372036854775807i64})), "interval_s"),
+            (x, "coordinate 0"),
+            (feature(".", "rain_gauge", json!({})), "dots only"),
+            (feature("..", "rain_gauge", json!({})), "dots only"),
+            (feature("a/b", "rain_gauge", json!({})), "may only use"),
+            (feature("C-1", "rain_gauge", json!({"comune": "123"})), "6 digits"),
+            (feature("N-1", "rain_gauge", json!({"name": "n".repeat(1_000_000)})), "at most 200"),
+            (feature("N-2", "rain_gauge", json!({"river": "r".repeat(201)})), "the river"),
+            (feature("N-3", "rain_gauge", json!({"name": "a\u{0}b"})), "control characters"),
+            (feature("P-1", "rain_gauge", json!({"properties": {"x": "a\u{0}b"}})), "NUL"),
+        ];
+        for (body, expected) in &cases {
+            let (status, problem) = call(&state, "POST", "/api/stations", Some(body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{expected}: {problem}");
+            assert!(
+                problem["detail"].as_str().unwrap_or_default().contains(expected),
+                "{expected}: {problem}"
+            );
+            // PUT checks the same.
+            let code = body["properties"]["code"].as_str().unwrap();
+            if code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                let (status, _) = call(&state, "PUT", &format!("/api/stations/{code}"), Some(body)).await;
+                assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "PUT {expected}");
+            }
+        }
+        assert_eq!(stations(&state).await, 0, "nothing was committed");
+        let (status, body) = call(&state, "GET", "/api/stations", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    #[tokio::test]
+    async fn creating_an_existing_code_is_409_also_when_simultaneous() {
+        let (_db, state) = state().await;
+        let (status, _) =
+            call(&state, "POST", "/api/stations", Some(&feature("DUP-1", "hydrometer", json!({})))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, problem) =
+            call(&state, "POST", "/api/stations", Some(&feature("DUP-1", "rain_gauge", json!({})))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("DUP-1"), "{problem}");
+        for round in 0..5 {
+            let code = format!("RACE-{round}");
+            let a = feature(&code, "hydrometer", json!({"river": "A"}));
+            let b = feature(&code, "hydrometer", json!({"river": "B"}));
+            let (ra, rb) = tokio::join!(
+                call(&state, "POST", "/api/stations", Some(&a)),
+                call(&state, "POST", "/api/stations", Some(&b))
+            );
+            let mut statuses = [ra.0, rb.0];
+            statuses.sort();
+            assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT], "{ra:?} {rb:?}");
+            // The answer of the winner is what is stored.
+            let winner = if ra.0 == StatusCode::CREATED { ra.1 } else { rb.1 };
+            let (_, stored) = call(&state, "GET", &format!("/api/stations/{code}"), None).await;
+            assert_eq!(stored["properties"]["river"], winner["properties"]["river"]);
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_paths_and_queries_are_4xx() {
+        let (_db, state) = state().await;
+        let (status, _) =
+            call(&state, "POST", "/api/stations", Some(&feature("Q-1", "hydrometer", json!({})))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let base = "/api/stations/Q-1/readings";
+        let cases = [
+            ("GET", "/api/stations/a%00b".to_string(), StatusCode::NOT_FOUND),
+            ("GET", "/api/stations/a%00b/readings".into(), StatusCode::NOT_FOUND),
+            ("GET", "/api/stations/a%00b/windows".into(), StatusCode::NOT_FOUND),
+            ("GET", "/api/stations/a%00b/latest".into(), StatusCode::NOT_FOUND),
+            ("DELETE", "/api/stations/a%00b".into(), StatusCode::NOT_FOUND),
+            ("GET", format!("/api/stations/{}", "x".repeat(5000)), StatusCode::NOT_FOUND),
+            ("GET", format!("{base}?interval=P99999999999D"), StatusCode::BAD_REQUEST),
+            ("GET", format!("{base}?interval=PT1H1H1H"), StatusCode::BAD_REQUEST),
+            ("GET", format!("{base}?interval=PT1H%00"), StatusCode::BAD_REQUEST),
+            ("GET", format!("{base}?interval=P366D&from=1900-01-01T00:00:00Z"), StatusCode::OK),
+            ("GET", format!("{base}?from=0001-01-01T00:00:00Z"), StatusCode::BAD_REQUEST),
+            ("GET", format!("{base}?to=9999-12-31T23:59:59Z"), StatusCode::BAD_REQUEST),
+            ("GET", format!("{base}?from=1900-01-01T00:00:00Z&to=2200-01-01T00:00:00Z"), StatusCode::OK),
+            (
+                "GET",
+                format!("{base}?from=1900-01-01T00:00:00Z&to=2200-01-01T00:00:00Z&interval=PT1S"),
+                StatusCode::BAD_REQUEST,
+            ),
+            ("GET", format!("{base}?limit=99999999999999999999"), StatusCode::BAD_REQUEST),
+            ("GET", format!("{base}?limit=-1"), StatusCode::BAD_REQUEST),
+            ("GET", format!("{base}?quantity=a%00b"), StatusCode::BAD_REQUEST),
+            ("GET", format!("{base}?agg=a%00b&interval=PT1H"), StatusCode::BAD_REQUEST),
+            ("GET", "/api/stations/Q-1/windows?at=0001-01-01T00:00:00Z".into(), StatusCode::BAD_REQUEST),
+            ("GET", "/api/stations?limit=0".into(), StatusCode::BAD_REQUEST),
+            ("GET", "/api/stations?limit=10001".into(), StatusCode::BAD_REQUEST),
+            ("GET", "/api/stations?after=a%00b".into(), StatusCode::OK),
+            ("GET", "/api/ingest/dead-letters?kind=a%00b".into(), StatusCode::BAD_REQUEST),
+            ("GET", "/api/ingest/dead-letters?kind=bad_json".into(), StatusCode::OK),
+            ("GET", "/api/ingest/dead-letters?limit=1001".into(), StatusCode::BAD_REQUEST),
+            ("GET", "/api/ingest/dead-letters?before=-9223372036854775808".into(), StatusCode::OK),
+        ];
+        for (method, uri, expected) in cases {
+            let (status, body) = call(&state, method, &uri, None).await;
+            let shown: String = uri.chars().take(80).collect();
+            assert_eq!(status, expected, "{method} {shown}: {body}");
+        }
+        assert_eq!(stations(&state).await, 1);
+    }
+
+    #[tokio::test]
+    async fn the_station_list_is_paged() {
+        let (_db, state) = state().await;
+        for code in ["S-3", "S-1", "S-2"] {
+            let (status, _) =
+                call(&state, "POST", "/api/stations", Some(&feature(code, "rain_gauge", json!({})))).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        let codes = |body: &Value| -> Vec<String> {
+            body["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (_, page) = call(&state, "GET", "/api/stations?limit=2", None).await;
+        assert_eq!((codes(&page), page["next"].clone()), (vec!["S-1".into(), "S-2".into()], json!("S-2")));
+        let (_, page) = call(&state, "GET", "/api/stations?limit=2&after=S-2", None).await;
+        assert_eq!((codes(&page), page["next"].clone()), (vec!["S-3".into()], Value::Null));
+        let (_, all) = call(&state, "GET", "/api/stations", None).await;
+        assert_eq!((codes(&all).len(), all["next"].clone()), (3, Value::Null));
+    }
+}
