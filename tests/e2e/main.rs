@@ -3,6 +3,7 @@
 
 mod foundation;
 mod gate;
+mod geocode;
 mod hostile;
 mod sensors;
 mod sta;

@@ -76,7 +76,11 @@ async fn stations(db: &Database, file: &Path) -> anyhow::Result<()> {
     refused(file, &report.invalid)
 }
 
+/// A boundary GeoJSON or ISTAT's list of comuni (told apart by content), in any order: they complete each other.
 async fn comuni(db: &Database, file: &Path) -> anyhow::Result<()> {
+    if geodata::comune::ComuniFile::of(file)? == geodata::comune::ComuniFile::IstatList {
+        return comuni_list(db, file).await;
+    }
     let json = read_json(file)?;
     let report = geodata::comune::import(&db.pool, &json)
         .await
@@ -88,6 +92,25 @@ async fn comuni(db: &Database, file: &Path) -> anyhow::Result<()> {
         file.display()
     );
     refused(file, &report.invalid)
+}
+
+async fn comuni_list(db: &Database, file: &Path) -> anyhow::Result<()> {
+    let r = geodata::comune::import_list(&db.pool, file)
+        .await
+        .with_context(|| format!("while importing {}", file.display()))?;
+    let (n, c, u, k, b, i) = (r.rows, r.created, r.updated, r.unchanged, r.with_boundary, r.invalid.len());
+    println!(
+        "{}: elenco ISTAT, {n} comuni: {c} nuovi, {u} aggiornati, {k} invariati, {i} scartati; {b} con confini / \
+         ISTAT list, {n} comuni: {c} created, {u} updated, {k} unchanged, {i} invalid; {b} with boundaries",
+        file.display()
+    );
+    for (line, reason) in &r.invalid {
+        println!("scartata / invalid  line {line}: {reason}");
+    }
+    if !r.invalid.is_empty() {
+        bail!("{i} invalid row(s) in {}", file.display());
+    }
+    Ok(())
 }
 
 async fn zoning(db: &Database, file: &Path, opts: &geodata::zoning::ZoningOptions) -> anyhow::Result<()> {
