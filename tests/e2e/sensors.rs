@@ -68,9 +68,14 @@ fn every_payload_form_is_stored() {
                 r#"{"phenomenonTime":"2026-11-22T09:25:00Z","result":1.6}"#,
             ),
             msg("vedetta/v1/sensors/GE-PLUV-01/rain", r#"{"t":"2026-11-22T09:05:00Z","v":0.4}"#),
+            // A device naming itself in `bn` and the quantity in `n`, without a separator.
+            msg(
+                "vedetta/v1/senml/GE-BISAG-01",
+                r#"[{"bn":"GE-BISAG-01","bt":1795339800,"n":"level","v":1.7}]"#,
+            ),
         ],
     );
-    wait_count(&db, 7);
+    wait_count(&db, 8);
     let level = readings(&vedetta, "GE-BISAG-01", "from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z");
     let got: Vec<(String, f64)> =
         level.iter().map(|r| (r["t"].as_str().unwrap().to_string(), r["v"].as_f64().unwrap())).collect();
@@ -83,6 +88,7 @@ fn every_payload_form_is_stored() {
             ("2026-11-22T09:15:00Z".to_string(), 1.4),
             ("2026-11-22T09:20:00Z".to_string(), 1.5),
             ("2026-11-22T09:25:00Z".to_string(), 1.6),
+            ("2026-11-22T09:30:00Z".to_string(), 1.7),
         ]
     );
     let rain = readings(&vedetta, "GE-PLUV-01", "from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z");
@@ -200,25 +206,30 @@ fn bad_input_becomes_dead_letters_with_reasons_and_ingest_goes_on() {
     let (vedetta, port) = platform(root.path(), &db);
     create_station(&vedetta, station_feature("DL-PLUV", "rain_gauge", json!({})));
     let big = format!(r#"{{"t":"2026-11-22T10:00:00Z","v":1,"pad":"{}"}}"#, "x".repeat(300 * 1024));
+    let topic = "vedetta/v1/sensors/DL-PLUV/rain";
     publish_all(
         port,
         &[
             msg("vedetta/v1/sensors/NO-SUCH/rain", r#"{"t":"2026-11-22T10:00:00Z","v":1}"#),
-            msg("vedetta/v1/sensors/DL-PLUV/rain", "{not json"),
-            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"t":"2026-11-22T10:00:00Z","v":1,"u":"m"}"#),
-            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"v":1}"#),
-            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"t":"2026-11-22T10:00:00Z","v":null}"#),
-            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"t":"ieri","v":1}"#),
+            msg(topic, "{not json"),
+            msg(topic, r#"{"t":"2026-11-22T10:00:00Z","v":1,"u":"m"}"#),
+            msg(topic, r#"{"v":1}"#),
+            msg(topic, r#"{"t":"2026-11-22T10:00:00Z","v":null}"#),
+            msg(topic, r#"{"t":"ieri","v":1}"#),
             msg("vedetta/v1/sensors/DL-PLUV/level", r#"{"t":"2026-11-22T10:00:00Z","v":1}"#),
-            msg("vedetta/v1/sensors/DL-PLUV/rain", big),
-            msg("vedetta/v1/sensors/DL-PLUV/rain", r#"{"t":"2026-11-22T10:05:00Z","v":0.2}"#),
+            msg(topic, big),
+            msg(topic, r#"{"t":"9999-12-31T00:00:00Z","v":1}"#),
+            msg("vedetta/v1/senml/DL-PLUV", r#"[{"bn":"DL-PLUV","bv":1.7e308,"n":"rain","v":1.7e308}]"#),
+            msg("vedetta/v1/senml/DL-PLUV", r#"[{"bn":"DL-PLUV","n":"humidity","v":80}]"#),
+            msg(topic, r#"{"t":"2026-11-22T10:00:00Z","v":5e9}"#),
+            msg(topic, r#"{"t":"2026-11-22T10:05:00Z","v":0.2}"#),
         ],
     );
     wait_count(&db, 1);
-    let body = wait_for("eight dead letters", Duration::from_secs(20), || {
+    let body = wait_for("twelve dead letters", Duration::from_secs(20), || {
         let (status, body) = get_auth(&vedetta, "/api/ingest/dead-letters");
         assert_eq!(status, 200);
-        (body["dead_letters"].as_array().unwrap().len() == 8).then_some(body)
+        (body["dead_letters"].as_array().unwrap().len() == 12).then_some(body)
     });
     let mut kinds: Vec<&str> =
         body["dead_letters"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
@@ -228,25 +239,90 @@ fn bad_input_becomes_dead_letters_with_reasons_and_ingest_goes_on() {
         [
             "bad_json",
             "bad_time",
+            "bad_value",
             "missing_field",
             "non_finite",
+            "out_of_bounds",
+            "time_out_of_range",
             "too_large",
+            "unknown_quantity",
             "unknown_station",
             "wrong_quantity",
             "wrong_unit"
         ]
     );
     let letters = body["dead_letters"].as_array().unwrap();
-    let unknown = letters.iter().find(|d| d["kind"] == "unknown_station").unwrap();
-    assert_eq!(unknown["reason"], "no station has the code `NO-SUCH`");
-    assert_eq!(unknown["topic"], "vedetta/v1/sensors/NO-SUCH/rain");
-    let too_large = letters.iter().find(|d| d["kind"] == "too_large").unwrap();
+    let of = |kind: &str| letters.iter().find(|d| d["kind"] == kind).unwrap();
+    assert_eq!(of("unknown_station")["reason"], "no station has the code `NO-SUCH`");
+    assert_eq!(of("unknown_station")["topic"], "vedetta/v1/sensors/NO-SUCH/rain");
+    assert_eq!(
+        of("unknown_quantity")["reason"],
+        "element 0: name `DL-PLUVhumidity` names no quantity Vedetta reads: its last part `DL-PLUVhumidity` is neither rain nor level"
+    );
+    assert!(of("non_finite")["reason"].as_str().unwrap().contains("bv + v"), "{}", of("non_finite"));
+    assert!(of("time_out_of_range")["reason"].as_str().unwrap().contains("more than a day after reception"));
+    let too_large = of("too_large");
     assert_eq!(too_large["payload_head"].as_str().unwrap().len(), 1024, "only the first bytes are kept");
+    assert_eq!(too_large["payload_base64"].as_str().unwrap().len(), 1368, "1024 bytes in base64");
     assert!(too_large["payload_size"].as_i64().unwrap() > 300 * 1024);
-    assert!(metric(&vedetta, "vedetta_ingest_dead_letters_total{kind=\"bad_json\"}") >= 1.0);
+    assert_eq!(dead_letter_metric(&vedetta), 12.0, "each dead letter counted once");
+    assert_eq!(metric(&vedetta, "vedetta_ingest_dead_letters_total{kind=\"bad_json\"}"), 1.0);
+
+    // The reading of year 9999 did not become the latest: the one on time did.
+    let (_, latest) = get(&vedetta.url("/api/stations/DL-PLUV/latest"), None);
+    assert_eq!(latest["latest"]["t"], "2026-11-22T10:05:00Z", "{latest}");
 
     // Operators only.
     assert_eq!(get(&vedetta.url("/api/ingest/dead-letters"), None).0, 401);
+}
+
+/// The sum of `vedetta_ingest_dead_letters_total` over its kinds.
+fn dead_letter_metric(vedetta: &Vedetta) -> f64 {
+    let (_, body) = get(&vedetta.url("/metrics"), None);
+    body.as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("vedetta_ingest_dead_letters_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn nul_bytes_in_topics_and_payloads_are_kept_as_dead_letters_without_stalling_ingest() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let (vedetta, port) = platform(root.path(), &db);
+    create_station(&vedetta, station_feature("NUL-PLUV", "rain_gauge", json!({})));
+    let started = std::time::Instant::now();
+    // Through the embedded broker, which passes a NUL in a topic on.
+    publish_all(
+        port,
+        &[
+            msg("vedetta/v1/sensors/NUL\0PLUV/rain", r#"{"t":"2026-11-22T10:00:00Z","v":1}"#),
+            msg("vedetta/v1/sensors/NUL-PLUV/rain", "{\"t\":\"2026-11-22T10:00:00Z\",\"v\":1}\0"),
+            msg("vedetta/v1/sensors/NUL-PLUV/rain", "\0"),
+            msg("vedetta/v1/sensors/NUL-PLUV/rain", r#"{"t":"2026-11-22T10:05:00Z","v":0.2}"#),
+        ],
+    );
+    wait_count(&db, 1);
+    let body = wait_for("three dead letters", Duration::from_secs(20), || {
+        let (_, body) = get_auth(&vedetta, "/api/ingest/dead-letters");
+        (body["dead_letters"].as_array().map_or(0, Vec::len) == 3).then_some(body)
+    });
+    assert!(started.elapsed() < Duration::from_secs(8), "ingest did not stall: {:?}", started.elapsed());
+    let letters = body["dead_letters"].as_array().unwrap();
+    let topics: Vec<&str> = letters.iter().map(|d| d["topic"].as_str().unwrap()).collect();
+    assert!(topics.contains(&"vedetta/v1/sensors/NUL\\x00PLUV/rain"), "{topics:?}");
+    let heads: Vec<(&str, &str)> = letters
+        .iter()
+        .map(|d| (d["payload_head"].as_str().unwrap(), d["payload_base64"].as_str().unwrap()))
+        .collect();
+    assert!(heads.contains(&("\\x00", "AA==")), "{heads:?}");
+    assert_eq!(dead_letter_metric(&vedetta), 3.0);
+    assert_eq!(metric(&vedetta, "vedetta_ingest_retries_total"), 0.0);
+    // Still ingesting.
+    publish_all(port, &[msg("vedetta/v1/sensors/NUL-PLUV/rain", r#"{"t":"2026-11-22T10:10:00Z","v":0.2}"#)]);
+    wait_count(&db, 2);
 }
 
 #[test]
@@ -265,6 +341,7 @@ fn a_station_deleted_while_ingest_knows_it_turns_its_readings_into_dead_letters(
         (!body["dead_letters"].as_array().unwrap().is_empty()).then_some(body)
     });
     assert_eq!(body["dead_letters"][0]["kind"], "unknown_station", "{body}");
+    assert_eq!(dead_letter_metric(&vedetta), 1.0, "the retried batch counts its dead letter once");
     assert_eq!(
         query_i64(&db.url, "select count(*) from sensors.reading"),
         0,
@@ -319,6 +396,7 @@ fn a_backlog_larger_than_any_default_queue_and_a_kill_9_lose_nothing() {
     });
     drop(vedetta); // SIGKILL
     let stored_at_kill = query_i64(&db.url, "select count(*) from sensors.reading");
+    let published_at_kill = backlog.len() as i64;
     // More arrive while it is dead.
     let more = stream_of("KILL-PLUV", start + chrono::Duration::seconds(20_000), 5_000);
     publish_all(mosquitto.port(), &more);
@@ -326,8 +404,25 @@ fn a_backlog_larger_than_any_default_queue_and_a_kill_9_lose_nothing() {
     vedetta = launch().spawn();
     vedetta.wait_healthy();
     wait_count(&db, 25_000);
+    // The kill happened mid-stream: part of what was published by then was stored, not all of it.
+    assert!(
+        0 < stored_at_kill && stored_at_kill < published_at_kill,
+        "the kill happened mid-stream ({stored_at_kill} of {published_at_kill} stored)"
+    );
+    // Exactly every reading, each once: 25,000 rows on 25,000 distinct seconds spanning the whole stream.
     assert_eq!(query_i64(&db.url, "select count(*) from sensors.reading"), 25_000);
-    assert!(stored_at_kill < 25_000, "the kill happened mid-stream ({stored_at_kill} stored)");
+    assert_eq!(query_i64(&db.url, "select count(distinct observed_at) from sensors.reading"), 25_000);
+    assert_eq!(
+        query_i64(
+            &db.url,
+            "select extract(epoch from max(observed_at) - min(observed_at))::bigint from sensors.reading"
+        ),
+        24_999
+    );
+    assert_eq!(
+        query_i64(&db.url, "select extract(epoch from min(observed_at))::bigint from sensors.reading"),
+        start.timestamp()
+    );
     assert_eq!(query_i64(&db.url, "select count(*) from sensors.dead_letter"), 0);
     assert!(vedetta.terminate().success());
 }
@@ -500,7 +595,8 @@ fn committed_readings_stream_as_server_sent_events_and_resume() {
     let (vedetta, port) = platform(root.path(), &db);
     create_station(&vedetta, station_feature("SSE-IDRO", "hydrometer", json!({})));
 
-    let response = ureq::get(&vedetta.url("/api/readings/stream")).call().unwrap();
+    // Every read of the stream has a deadline: a regression fails the test instead of hanging the suite.
+    let response = ureq::get(&vedetta.url("/api/readings/stream")).timeout(SSE_TIMEOUT).call().unwrap();
     assert_eq!(response.header("content-type"), Some("text/event-stream"));
     let mut lines = BufReader::new(response.into_reader()).lines();
     publish_all(port, &[msg("vedetta/v1/sensors/SSE-IDRO/level", r#"{"t":"2026-11-22T10:00:00Z","v":2.7}"#)]);
@@ -512,16 +608,23 @@ fn committed_readings_stream_as_server_sent_events_and_resume() {
     publish_all(port, &[msg("vedetta/v1/sensors/SSE-IDRO/level", r#"{"t":"2026-11-22T10:05:00Z","v":2.9}"#)]);
     wait_count(&db, 2);
     // A client that reconnects with the id it saw gets only what came after.
-    let response = ureq::get(&vedetta.url("/api/readings/stream")).set("Last-Event-ID", &id).call().unwrap();
+    let response = ureq::get(&vedetta.url("/api/readings/stream"))
+        .timeout(SSE_TIMEOUT)
+        .set("Last-Event-ID", &id)
+        .call()
+        .unwrap();
     let mut lines = BufReader::new(response.into_reader()).lines();
     let (_, data) = next_event(&mut lines);
     assert_eq!(data["latest_value"], 2.9);
 }
 
+/// The longest a test reads a server-sent event stream (ureq's deadline covers reading the body).
+const SSE_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn next_event(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> (String, Value) {
     let (mut id, mut data) = (String::new(), Value::Null);
     for line in lines {
-        let line = line.expect("an SSE line");
+        let line = line.unwrap_or_else(|e| panic!("no SSE line within {SSE_TIMEOUT:?}: {e}"));
         if let Some(v) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
             id = v.trim().to_string();
         } else if let Some(v) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
