@@ -29,7 +29,15 @@ pub async fn stations(pool: &PgPool, collection: &Value) -> Result<ImportReport>
                 continue;
             }
         };
-        let (station, created) = store::upsert_station(pool, &input).await?;
+        let (station, created) = match store::upsert_station(pool, &input).await {
+            Ok(done) => done,
+            // Refused by the store (it would not read back as sent): reported like any invalid feature.
+            Err(e @ Error::InvalidStation { .. }) => {
+                report.invalid.push((i, e.to_string()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if created {
             report.created.push(station.def.code);
         } else {
