@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use testkit::{TestDb, wait_for};
 
 use crate::support::{Launch, Vedetta, get, mosquitto_pub, send_json, station_feature};
@@ -113,14 +113,18 @@ fn schemathesis_finds_no_failure_in_the_openapi_document() {
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             "--max-examples",
-            "25",
+            "100",
             "--seed",
             "20261129",
+            // One worker: hypothesis' lambda descriptions call ast.parse, which CPython 3.11 does not make
+            // thread-safe ("AST constructor recursion depth mismatch" with several workers).
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "40",
             "--no-color",
+            "--generation-database",
+            "none",
             "--suppress-health-check",
             "all",
             "--report",
@@ -136,15 +140,17 @@ fn schemathesis_finds_no_failure_in_the_openapi_document() {
         .expect("run schemathesis");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}");
     assert!(out.status.success(), "schemathesis found failures:\n{stdout}\n{stderr}\n--- vedetta log:\n{}", tail(&vedetta.stderr()));
 
     // The fuzzing did no harm: Vedetta and its database are still well.
     let health = vedetta.wait_healthy();
     assert_eq!(health["status"], "ok", "{health}");
-    let (status, body) = get(&vedetta.url("/api/stations/GE-GATE-L1/latest"), None);
+    // (The fuzzer holds an admin token: it may have replaced or deleted stations, as an admin may.)
+    let (status, body) = get(&vedetta.url("/api/stations"), None);
     assert_eq!(status, 200, "{body}");
+    assert!(body["features"].is_array(), "{body}");
     assert!(vedetta.terminate().success());
-    let _: Value = body;
 }
 
 fn tail(text: &str) -> String {

@@ -17,6 +17,11 @@ pub(crate) struct DeadLetterQuery {
 /// `?kind=unknown_station&before=<id>&limit=100`; the answer carries `next` (the `before` of the next page). Each
 /// letter shows its topic and payload head as text (control characters and bytes that are not UTF-8 escaped as
 /// `\xNN`) and the payload head exactly in `payload_base64`.
+#[utoipa::path(get, path = "/api/ingest/dead-letters", tag = "sensors", security(("bearer" = [])),
+    params(("kind" = Option<String>, Query, description = "Only this kind (e.g. `unknown_station`)"),
+           ("before" = Option<i64>, Query, description = "Page: ids below this"),
+           ("limit" = Option<i64>, Query, description = "1..1000, default 100")),
+    responses((status = 200, description = "Dead letters, newest first", body = crate::schema::DeadLetterPage)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,

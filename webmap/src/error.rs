@@ -219,8 +219,8 @@ struct IsProblem;
 /// The largest non-problem error body that is kept as the problem's detail.
 const MAX_DETAIL: usize = 2048;
 
-/// Rewrites every error response that is not yet problem+json (extractor rejections, 405, 413, the timeout's 503,
-/// empty bodies) into a problem, keeping the text of the original body as the detail.
+/// Rewrites every error response without a JSON body (extractor rejections, 405, 413, the timeout's 503, empty
+/// bodies) into a problem, keeping the text of the original body as the detail.
 pub(crate) async fn problem_layer(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let response = next.run(request).await;
@@ -229,12 +229,13 @@ pub(crate) async fn problem_layer(request: Request, next: Next) -> Response {
     {
         return response;
     }
-    let is_problem = response
+    // A JSON body is the handler's own answer (a problem, or a document such as /healthz's 503): kept as it is.
+    let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with(PROBLEM_JSON));
-    if is_problem {
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+    if is_json {
         return response;
     }
     let (parts, body) = response.into_parts();

@@ -209,3 +209,11 @@ pub(crate) struct Document {
     #[schema(value_type = Object)]
     body: Value,
 }
+
+/// The format of an OGC API answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Format {
+    Json,
+    Html,
+}

@@ -38,6 +38,8 @@ pub(crate) struct ListQuery {
 
 /// `GET /api/stations[?limit=&after=]`: the stations by code as a GeoJSON FeatureCollection with their latest
 /// reading, at most `limit` (10,000) of them; `next` is the `after` of the following page, `null` on the last.
+#[utoipa::path(get, path = "/api/stations", tag = "sensors",
+    responses((status = 200, description = "Every station with its latest reading", body = crate::schema::StationCollection)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -59,6 +61,9 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/stations/{code}`.
+#[utoipa::path(get, path = "/api/stations/{code}", tag = "sensors",
+    params(("code" = String, Path, description = "Station code", example = "GE-GATE-L1")),
+    responses((status = 200, description = "The station", body = crate::schema::StationFeature)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -69,6 +74,9 @@ pub(crate) async fn get(
 }
 
 /// `POST /api/stations` (operator): creates a station from a GeoJSON Feature; 409 when the code exists.
+#[utoipa::path(post, path = "/api/stations", tag = "sensors", security(("bearer" = [])),
+    request_body(content = crate::schema::StationInputFeature, content_type = "application/json"),
+    responses((status = 201, description = "Created", body = crate::schema::StationFeature)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +93,11 @@ pub(crate) async fn create(
 }
 
 /// `PUT /api/stations/{code}` (operator): creates or replaces the station.
+#[utoipa::path(put, path = "/api/stations/{code}", tag = "sensors", security(("bearer" = [])),
+    params(("code" = String, Path, description = "Station code", example = "GE-GATE-L1")),
+    request_body(content = crate::schema::StationInputFeature, content_type = "application/json"),
+    responses((status = 200, description = "Replaced", body = crate::schema::StationFeature),
+              (status = 201, description = "Created", body = crate::schema::StationFeature)))]
 pub(crate) async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,6 +125,9 @@ pub(crate) async fn put(
 }
 
 /// `DELETE /api/stations/{code}` (operator): deletes the station and its readings.
+#[utoipa::path(delete, path = "/api/stations/{code}", tag = "sensors", security(("bearer" = [])),
+    params(("code" = String, Path, description = "Station code", example = "GE-GATE-L1")),
+    responses((status = 204, description = "Deleted, with its readings")))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -152,6 +168,15 @@ fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, 
 /// `GET /api/stations/{code}/readings?quantity=&from=&to=&interval=PT1H&agg=sum|max|min|avg&limit=`
 /// Without `interval`: the readings with their QC flags (default: the last 24 hours, at most `limit`, 10,000).
 /// With `interval`: time buckets (ISO 8601 duration) combined with `agg` (default sum for rain, avg for level).
+#[utoipa::path(get, path = "/api/stations/{code}/readings", tag = "sensors",
+    params(("code" = String, Path, description = "Station code", example = "GE-GATE-L1"),
+           ("quantity" = Option<String>, Query, description = "`rain` or `level` (default: the station's)"),
+           ("from" = Option<String>, Query, description = "RFC 3339 start (default: `to` − 24 h)"),
+           ("to" = Option<String>, Query, description = "RFC 3339 end (default: now)"),
+           ("interval" = Option<String>, Query, description = "Bucket width, ISO 8601 duration such as PT1H"),
+           ("agg" = Option<String>, Query, description = "`sum`, `max`, `min` or `avg`"),
+           ("limit" = Option<i64>, Query, description = "Most readings, 1..100000")),
+    responses((status = 200, description = "Readings or buckets", body = crate::schema::ReadingsPage)))]
 pub(crate) async fn readings(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -209,6 +234,10 @@ pub(crate) struct AtQuery {
 }
 
 /// `GET /api/stations/{code}/windows[?at=]`: rain totals per window, or the level summary.
+#[utoipa::path(get, path = "/api/stations/{code}/windows", tag = "sensors",
+    params(("code" = String, Path, description = "Station code", example = "GE-GATE-L1"),
+           ("at" = Option<String>, Query, description = "RFC 3339 time (default: now)")),
+    responses((status = 200, description = "Rain totals per window or the level summary", body = crate::schema::WindowSummary)))]
 pub(crate) async fn windows(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -226,6 +255,9 @@ pub(crate) async fn windows(
 }
 
 /// `GET /api/stations/{code}/latest`: the latest reading, with the station's state.
+#[utoipa::path(get, path = "/api/stations/{code}/latest", tag = "sensors",
+    params(("code" = String, Path, description = "Station code", example = "GE-GATE-L1")),
+    responses((status = 200, description = "The latest reading and state", body = crate::schema::LatestReading)))]
 pub(crate) async fn latest(
     State(state): State<AppState>,
     Path(code): Path<String>,

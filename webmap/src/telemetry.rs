@@ -27,6 +27,8 @@ pub(crate) async fn track_http(request: Request, next: Next) -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let pool = state.pool();
     metrics::gauge!("vedetta_db_pool_connections").set(f64::from(pool.size()));

@@ -31,6 +31,8 @@ pub(crate) fn territory_error(e: geodata::Error) -> ApiError {
 }
 
 /// `GET /api/comuni`: the comuni of the federation.
+#[utoipa::path(get, path = "/api/comuni", tag = "territory",
+    responses((status = 200, description = "The comuni", body = crate::schema::ComuneList)))]
 pub(crate) async fn comuni(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let list = geodata::comune::list(state.pool()).await?;
     Ok(Json(json!({ "comuni": list })))
@@ -69,6 +71,10 @@ fn date(value: Option<&str>) -> Result<NaiveDate, ApiError> {
 }
 
 /// `GET /api/comuni/at?lat=&lon=`: the comune that contains a point (404 at sea or outside the federation).
+#[utoipa::path(get, path = "/api/comuni/at", tag = "territory",
+    params(("lat" = f64, Query, description = "Latitude, WGS84 degrees", minimum = -90, maximum = 90, example = 44.4073),
+           ("lon" = f64, Query, description = "Longitude, WGS84 degrees", minimum = -180, maximum = 180, example = 8.9339)),
+    responses((status = 200, description = "The comune containing the point", body = crate::schema::Comune)))]
 pub(crate) async fn comune_at(
     State(state): State<AppState>,
     Query(q): Query<PointQuery>,
@@ -81,6 +87,12 @@ pub(crate) async fn comune_at(
 }
 
 /// `GET /api/zoning/at?lat=&lon=&date=&plan=`: the zones in force there on that date (today by default).
+#[utoipa::path(get, path = "/api/zoning/at", tag = "territory",
+    params(("lat" = f64, Query, description = "Latitude, WGS84 degrees", minimum = -90, maximum = 90, example = 44.4073),
+           ("lon" = f64, Query, description = "Longitude, WGS84 degrees", minimum = -180, maximum = 180, example = 8.9339),
+           ("date" = Option<String>, Query, description = "YYYY-MM-DD (default: today)"),
+           ("plan" = Option<String>, Query, description = "Only this plan")),
+    responses((status = 200, description = "The zones in force", body = crate::schema::ZonesAt)))]
 pub(crate) async fn zoning_at(
     State(state): State<AppState>,
     Query(q): Query<PointQuery>,
@@ -113,6 +125,11 @@ fn json_media_type(headers: &HeaderMap) -> bool {
 ///
 /// The polygon is checked before the database sees it (closed rings, WGS84 range, no self-intersection, at most
 /// 10,000 vertices and 10,000 km²): an unusable one is a 422 with the reason, and the query may run 5 s.
+#[utoipa::path(post, path = "/api/zoning/intersect", tag = "territory",
+    params(("date" = Option<String>, Query, description = "YYYY-MM-DD (default: today)"),
+           ("plan" = Option<String>, Query, description = "Only this plan")),
+    request_body(content = crate::schema::ParcelPolygon, content_type = "application/json"),
+    responses((status = 200, description = "The zones the parcel overlaps", body = crate::schema::ZonesOverlap)))]
 pub(crate) async fn zoning_intersect(
     State(state): State<AppState>,
     headers: HeaderMap,
