@@ -497,51 +497,116 @@ impl ItemsQuery {
     }
 }
 
-/// `st_asgeojson` of `geom` in `crs`; the SRIDs come from [`CRS`], never from the request's text.
+/// `st_asgeojson` of `geom` in `crs`, as text; the SRIDs come from [`CRS`], never from the request's text.
 fn geometry_sql(crs: Option<Crs>) -> String {
     match crs {
-        None => "st_asgeojson(geom, 7)::jsonb".into(),
+        None => "st_asgeojson(geom, 7)".into(),
         Some(c) => {
             let g =
                 if c.srid == 4326 { "geom".to_string() } else { format!("st_transform(geom, {})", c.srid) };
             let g = if c.north_first { format!("st_flipcoordinates({g})") } else { g };
             let digits = if c.srid == 4326 { 7 } else { 3 };
-            format!("st_asgeojson({g}, {digits})::jsonb")
+            format!("st_asgeojson({g}, {digits})")
         }
     }
 }
 
-/// A GeoJSON Feature, with the source's foreign members (`extra`) beside `properties`.
-fn feature(id: String, geometry: Value, props: Value, extra: Option<Value>) -> Value {
-    let mut f = serde_json::json!({ "type": "Feature", "id": id, "geometry": geometry, "properties": props });
-    if let (Some(Value::Object(members)), Some(out)) = (extra, f.as_object_mut()) {
-        for (k, v) in members {
-            out.entry(k).or_insert(v);
-        }
-    }
-    f
+/// A GeoJSON Feature as served: the JSON text PostgreSQL wrote for its parts, put together without being parsed
+/// again (a page of 10,000 DBT objects is tens of megabytes of text, and would be several times that as a tree).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feature {
+    /// The feature's id.
+    pub id: String,
+    json: String,
 }
 
-type Row = (String, Value, Value, Option<Value>);
+impl Feature {
+    /// `{"type":"Feature","id":…,"geometry":…,"properties":…}` with the source's foreign members (`extra`, a JSON
+    /// object written by PostgreSQL) after `properties`.
+    fn new(id: String, geometry: &str, props: &str, extra: Option<&str>) -> Feature {
+        let id_json = serde_json::to_string(&id).unwrap_or_else(|_| "null".into());
+        let members = extra
+            .and_then(|x| x.trim().strip_prefix('{')?.strip_suffix('}').map(str::trim))
+            .filter(|m| !m.is_empty());
+        let mut json = String::with_capacity(64 + id_json.len() + geometry.len() + props.len());
+        json.push_str("{\"type\":\"Feature\",\"id\":");
+        json.push_str(&id_json);
+        json.push_str(",\"geometry\":");
+        json.push_str(geometry);
+        json.push_str(",\"properties\":");
+        json.push_str(props);
+        if let Some(members) = members {
+            json.push(',');
+            json.push_str(members);
+        }
+        json.push('}');
+        Feature { id, json }
+    }
 
-/// A page of features and how many match in all. Errors: [`Error::InvalidInput`] when the query is out of its
-/// bounds (see [`ItemsQuery::check`]).
-pub async fn items(pool: &PgPool, layer: &Layer, q: &ItemsQuery) -> Result<(Vec<Value>, i64)> {
+    /// The GeoJSON text.
+    pub fn as_json(&self) -> &str {
+        &self.json
+    }
+
+    /// The Feature with more members (`"links": […]`) appended: `members` is the JSON of an object's members,
+    /// without braces.
+    pub fn with_members(mut self, members: &str) -> Feature {
+        if !members.is_empty() {
+            self.json.pop();
+            self.json.push(',');
+            self.json.push_str(members);
+            self.json.push('}');
+        }
+        self
+    }
+
+    /// The Feature as a JSON value (for HTML pages and tests; serving uses [`Feature::as_json`]).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
+}
+
+/// A page of features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub features: Vec<Feature>,
+    /// How many features match in all.
+    pub matched: i64,
+}
+
+/// id, GeoJSON geometry, properties, foreign members (JSON texts), and the number matched in all.
+type Row = (String, String, String, Option<String>, i64);
+
+/// Pushes `from (<source>) f where true and <filters>`.
+fn push_from(qb: &mut QueryBuilder<'_, Postgres>, layer: &Layer, q: &ItemsQuery) -> Result<()> {
+    qb.push(" from (");
+    layer.source.push_select(qb, q.at);
+    qb.push(") f where true");
+    q.push_filters(qb)
+}
+
+/// A page of features and how many match in all (one statement, or two when the page is past the end). Errors:
+/// [`Error::InvalidInput`] when the query is out of its bounds (see [`ItemsQuery::check`]).
+pub async fn items(pool: &PgPool, layer: &Layer, q: &ItemsQuery) -> Result<Page> {
     q.check()?;
     let mut page = QueryBuilder::new("select id, ");
-    page.push(geometry_sql(q.crs)).push(", props, extra from (");
-    layer.source.push_select(&mut page, q.at);
-    page.push(") f where true");
-    q.push_filters(&mut page)?;
+    page.push(geometry_sql(q.crs)).push(", props::text, extra::text, (select count(*)");
+    push_from(&mut page, layer, q)?;
+    page.push(")");
+    push_from(&mut page, layer, q)?;
     page.push(" order by id limit ").push_bind(q.limit).push(" offset ").push_bind(q.offset);
     let rows: Vec<Row> = page.build_query_as().fetch_all(pool).await?;
-
-    let mut count = QueryBuilder::new("select count(*) from (");
-    layer.source.push_select(&mut count, q.at);
-    count.push(") f where true");
-    q.push_filters(&mut count)?;
-    let matched: i64 = count.build_query_scalar().fetch_one(pool).await?;
-    Ok((rows.into_iter().map(|(id, g, p, x)| feature(id, g, p, x)).collect(), matched))
+    let matched = match rows.first() {
+        Some(row) => row.4,
+        None if q.offset == 0 => 0,
+        None => {
+            let mut count = QueryBuilder::new("select count(*)");
+            push_from(&mut count, layer, q)?;
+            count.build_query_scalar().fetch_one(pool).await?
+        }
+    };
+    let features = rows.into_iter().map(|(id, g, p, x, _)| Feature::new(id, &g, &p, x.as_deref())).collect();
+    Ok(Page { features, matched })
 }
 
 /// One feature by id, as of `at` for the collections with time; `None` when there is none (an id that no
@@ -552,16 +617,16 @@ pub async fn item(
     id: &str,
     crs: Option<Crs>,
     at: Option<DateTime<Utc>>,
-) -> Result<Option<Value>> {
+) -> Result<Option<Feature>> {
     if !printable(id) {
         return Ok(None);
     }
     let mut qb = QueryBuilder::new("select id, ");
-    qb.push(geometry_sql(crs)).push(", props, extra from (");
+    qb.push(geometry_sql(crs)).push(", props::text, extra::text, 1::int8 from (");
     layer.source.push_select(&mut qb, at);
     qb.push(") f where id = ").push_bind(id.to_string());
     let row: Option<Row> = qb.build_query_as().fetch_optional(pool).await?;
-    Ok(row.map(|(id, g, p, x)| feature(id, g, p, x)))
+    Ok(row.map(|(id, g, p, x, _)| Feature::new(id, &g, &p, x.as_deref())))
 }
 
 #[cfg(test)]
@@ -613,16 +678,18 @@ mod tests {
     }
 
     #[test]
-    fn foreign_members_never_replace_the_feature_s_own() {
-        let f = feature(
-            "1".into(),
-            Value::Null,
-            serde_json::json!({"a": 1}),
-            Some(serde_json::json!({"release": "2024", "id": "other", "properties": 0})),
-        );
+    fn a_feature_is_put_together_from_postgresql_s_json() {
+        let f =
+            Feature::new("a\"b".into(), "null", r#"{"a": 1}"#, Some(r#"{"release": "2024", "class": "X"}"#));
+        let v = f.to_value();
         assert_eq!(
-            (f["id"].as_str(), f["release"].as_str(), &f["properties"]["a"]),
-            (Some("1"), Some("2024"), &serde_json::json!(1))
+            (v["id"].as_str(), v["release"].as_str(), &v["properties"]["a"], v["type"].as_str()),
+            (Some("a\"b"), Some("2024"), &serde_json::json!(1), Some("Feature"))
         );
+        let plain =
+            Feature::new("1".into(), r#"{"type":"Point","coordinates":[8.9,44.4]}"#, "{}", Some("{}"));
+        assert_eq!(plain.to_value()["geometry"]["coordinates"][0], 8.9);
+        let linked = plain.with_members(r#""links":[]"#);
+        assert!(linked.to_value()["links"].is_array(), "{}", linked.as_json());
     }
 }

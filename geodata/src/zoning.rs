@@ -275,6 +275,8 @@ pub async fn intersect(
     date: NaiveDate,
     plan: Option<&str>,
 ) -> Result<(f64, Vec<Overlap>)> {
+    check_date(date)?;
+    check_plan(plan)?;
     let parcel = Parcel::from_geojson(geometry)?;
     intersect_parcel(pool, &parcel, date, plan, INTERSECT_TIME_LIMIT).await
 }

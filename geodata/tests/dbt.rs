@@ -46,7 +46,8 @@ async fn layer(pool: &sqlx::PgPool, class: &str) -> Layer {
 
 /// A page of `class` as the OGC API serves it.
 async fn page(pool: &sqlx::PgPool, class: &str, q: ItemsQuery) -> (Vec<Value>, i64) {
-    features::items(pool, &layer(pool, class).await, &q).await.unwrap()
+    let page = features::items(pool, &layer(pool, class).await, &q).await.unwrap();
+    (page.features.iter().map(features::Feature::to_value).collect(), page.matched)
 }
 
 /// Every feature of `class` valid at `when`, by id, as the OGC API serves them.
@@ -59,7 +60,7 @@ async fn all(pool: &sqlx::PgPool, class: &str, when: Option<DateTime<Utc>>) -> H
 
 /// One object of `class` by natural key, as of `when`, as the OGC API serves it.
 async fn one(pool: &sqlx::PgPool, class: &str, key: &str, when: Option<DateTime<Utc>>) -> Option<Value> {
-    features::item(pool, &layer(pool, class).await, key, None, when).await.unwrap()
+    features::item(pool, &layer(pool, class).await, key, None, when).await.unwrap().map(|f| f.to_value())
 }
 
 fn class<'a>(report: &'a dbt::DbtReport, name: &str) -> &'a ClassReport {
@@ -433,6 +434,8 @@ async fn filters_ids_and_bboxes_reach_the_database_as_values_never_as_sql() {
     let idro = layer(&pool, "TP_IDRO").await;
     let err = features::items(&pool, &idro, &filter("TI_DENOM", "a\0b")).await.unwrap_err();
     assert!(matches!(err, geodata::Error::InvalidInput { .. }), "{err:?}");
+    let past = page(&pool, "TP_IDRO", ItemsQuery { offset: 1_000, ..ItemsQuery::default() }).await;
+    assert_eq!((past.0.len(), past.1), (0, 131), "past the end, the count is still right");
     let deep = ItemsQuery { offset: i64::MAX, ..ItemsQuery::default() };
     assert!(matches!(features::items(&pool, &idro, &deep).await, Err(geodata::Error::InvalidInput { .. })));
 

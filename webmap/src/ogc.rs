@@ -92,6 +92,10 @@ fn page(title: &str, body: &str) -> Response {
 }
 
 /// `GET /ogc/`: the landing page.
+#[utoipa::path(get, path = "/ogc", tag = "ogc",
+    params(("f" = Option<crate::schema::Format>, Query, description = "`json` or `html`")),
+    responses((status = 200, description = "Landing page", content(
+        (crate::schema::Document = "application/json"), (String = "text/html")))))]
 pub(crate) async fn landing(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -128,11 +132,16 @@ pub(crate) async fn landing(
 }
 
 /// `GET /ogc/conformance`.
+#[utoipa::path(get, path = "/ogc/conformance", tag = "ogc",
+    responses((status = 200, description = "Conformance classes", body = crate::schema::Document)))]
 pub(crate) async fn conformance() -> axum::Json<Value> {
     axum::Json(json!({ "conformsTo": CONFORMANCE }))
 }
 
 /// `GET /ogc/api`: a minimal OpenAPI description of the paths.
+#[utoipa::path(get, path = "/ogc/api", tag = "ogc",
+    responses((status = 200, description = "The OGC API's own OpenAPI description",
+        content_type = "application/vnd.oai.openapi+json;version=3.0", body = crate::schema::Document)))]
 pub(crate) async fn api(State(state): State<AppState>) -> Response {
     let base = base(&state);
     let doc = json!({
@@ -177,6 +186,10 @@ fn collection_json(base: &str, c: &Collection) -> Value {
 }
 
 /// `GET /ogc/collections`.
+#[utoipa::path(get, path = "/ogc/collections", tag = "ogc",
+    params(("f" = Option<crate::schema::Format>, Query, description = "`json` or `html`")),
+    responses((status = 200, description = "The collections", content(
+        (crate::schema::Document = "application/json"), (String = "text/html")))))]
 pub(crate) async fn collections(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -216,6 +229,9 @@ async fn find(state: &AppState, id: &str) -> Result<Layer, ApiError> {
 }
 
 /// `GET /ogc/collections/{id}`.
+#[utoipa::path(get, path = "/ogc/collections/{id}", tag = "ogc",
+    params(("id" = String, Path, description = "Collection id, e.g. `comuni`, `dbt-TP_IDRO`", example = "comuni")),
+    responses((status = 200, description = "The collection", body = crate::schema::Document)))]
 pub(crate) async fn collection(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -261,8 +277,8 @@ fn crs_uri(crs: Option<Crs>) -> &'static str {
     features::CRS.iter().find(|(_, c)| *c == crs).map_or(features::CRS[0].0, |(u, _)| u)
 }
 
-fn geojson(body: Value, crs: Option<Crs>) -> Response {
-    let mut response = ([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response();
+fn geojson(body: String, crs: Option<Crs>) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, "application/geo+json")], body).into_response();
     if let Ok(uri) = HeaderValue::from_str(&format!("<{}>", crs_uri(crs))) {
         response.headers_mut().insert("content-crs", uri);
     }
@@ -308,6 +324,17 @@ fn bbox(params: &BTreeMap<String, String>) -> Result<Option<[f64; 4]>, ApiError>
 }
 
 /// `GET /ogc/collections/{id}/items?bbox=&bbox-crs=&crs=&limit=&offset=&datetime=&<property>=<value>`.
+#[utoipa::path(get, path = "/ogc/collections/{id}/items", tag = "ogc",
+    params(("id" = String, Path, description = "Collection id", example = "dbt-TP_IDRO"),
+           ("f" = Option<crate::schema::Format>, Query, description = "`json` or `html`"),
+           ("bbox" = Option<String>, Query, description = "minx,miny,maxx,maxy", example = "12.30,45.40,12.40,45.45"),
+           ("bbox-crs" = Option<String>, Query, description = "CRS of bbox"),
+           ("crs" = Option<String>, Query, description = "CRS of the answer"),
+           ("datetime" = Option<String>, Query, description = "As of this instant (DBT)"),
+           ("limit" = Option<i64>, Query, description = "Page size", minimum = 1, maximum = 10000),
+           ("offset" = Option<i64>, Query, description = "Page start", minimum = 0, maximum = 1000000)),
+    responses((status = 200, description = "Features", content(
+        (crate::schema::Document = "application/geo+json"), (String = "text/html")))))]
 pub(crate) async fn items(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -332,7 +359,8 @@ pub(crate) async fn items(
     };
     query.check().map_err(territory_error)?;
     let c = find(&state, &id).await?;
-    let (found, matched) = features::items(state.pool(), &c, &query).await.map_err(territory_error)?;
+    let found = features::items(state.pool(), &c, &query).await.map_err(territory_error)?;
+    let matched = found.matched;
     let base = base(&state);
     let page_url = |offset: i64, f: &str| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -348,9 +376,10 @@ pub(crate) async fn items(
     };
     if html {
         let rows: String = found
+            .features
             .iter()
             .map(|f| {
-                let fid = f["id"].as_str().unwrap_or_default();
+                let (fid, f) = (f.id.as_str(), f.to_value());
                 format!(
                     "<tr><td><a href=\"{href}\">{text}</a></td><td><code>{p}</code></td></tr>",
                     href =
@@ -386,18 +415,36 @@ pub(crate) async fn items(
             "previous page",
         ));
     }
-    let body = json!({
-        "type": "FeatureCollection",
-        "features": found,
+    // The features as PostgreSQL wrote them, then the members Vedetta adds.
+    let tail = json!({
         "numberMatched": matched,
-        "numberReturned": found.len(),
+        "numberReturned": found.features.len(),
         "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "links": links
-    });
+    })
+    .to_string();
+    let size: usize = found.features.iter().map(|f| f.as_json().len() + 1).sum();
+    let mut body = String::with_capacity(size + tail.len() + 64);
+    body.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
+    for (i, f) in found.features.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(f.as_json());
+    }
+    body.push_str("],");
+    body.push_str(tail.strip_prefix('{').unwrap_or(&tail));
     Ok(geojson(body, query.crs))
 }
 
 /// `GET /ogc/collections/{id}/items/{featureId}`.
+#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc",
+    params(("id" = String, Path, description = "Collection id", example = "dbt-TP_IDRO"),
+           ("fid" = String, Path, description = "Feature id"),
+           ("f" = Option<crate::schema::Format>, Query, description = "`json` or `html`"),
+           ("crs" = Option<String>, Query, description = "CRS of the answer")),
+    responses((status = 200, description = "A feature", content(
+        (crate::schema::Document = "application/geo+json"), (String = "text/html")))))]
 pub(crate) async fn item(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -406,7 +453,7 @@ pub(crate) async fn item(
 ) -> Result<Response, ApiError> {
     let (html, crs, at) = (wants_html(&headers, &params)?, parse_crs(&params, "crs")?, instant(&params)?);
     let c = find(&state, &id).await?;
-    let mut feature =
+    let feature =
         features::item(state.pool(), &c, &fid, crs, at).await.map_err(territory_error)?.ok_or_else(|| {
             ApiError::NotFound(format!(
                 "no feature {:?} in {id:?}",
@@ -416,11 +463,11 @@ pub(crate) async fn item(
     if html {
         return Ok(page(
             &format!("{} – {fid}", c.title),
-            &format!("<pre>{}</pre>", escape(&feature.to_string())),
+            &format!("<pre>{}</pre>", escape(&feature.to_value().to_string())),
         ));
     }
     let base = base(&state);
-    feature["links"] = json!([
+    let links = json!([
         link(
             format!("{base}/collections/{}/items/{}", segment(&id), segment(&fid)),
             "self",
@@ -429,7 +476,8 @@ pub(crate) async fn item(
         ),
         link(format!("{base}/collections/{}", segment(&id)), "collection", "application/json", &c.title),
     ]);
-    Ok(geojson(feature, crs))
+    let feature = feature.with_members(&format!("\"links\":{links}"));
+    Ok(geojson(feature.as_json().to_string(), crs))
 }
 
 #[cfg(test)]
