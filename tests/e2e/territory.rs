@@ -415,6 +415,12 @@ fn ogc_api_refuses_bad_queries_with_400_or_404_and_escapes_its_html() {
     let db = TestDb::new_blocking();
     let root = tempfile::tempdir().unwrap();
     let mut vedetta = serve(root.path(), &db);
+    let extent = |vedetta: &Vedetta| {
+        let (status, body) = get(&vedetta.url("/ogc/collections/stations"), None);
+        assert_eq!(status, 200, "{body}");
+        body["extent"]["spatial"]["bbox"][0].clone()
+    };
+    assert_eq!(extent(&vedetta), Value::Null, "no station, no extent");
     let name = r#"<script>alert("x")</script> & 'co'"#;
     let (status, body) = send_json(
         "POST",
@@ -423,6 +429,14 @@ fn ogc_api_refuses_bad_queries_with_400_or_404_and_escapes_its_html() {
         &station_feature("OGC-ESC-1", "rain_gauge", json!({ "name": name })),
     );
     assert_eq!(status, 201, "{body}");
+    // The cached extents follow the data: a new station, then one elsewhere, each widen the extent at once.
+    assert_eq!(extent(&vedetta), json!([8.95, 44.42, 8.95, 44.42]));
+    let mut far = station_feature("OGC-ESC-2", "hydrometer", json!({}));
+    far["geometry"]["coordinates"] = json!([9.0, 44.45]);
+    assert_eq!(send_json("POST", &vedetta.url("/api/stations"), TOKEN, &far).0, 201);
+    assert_eq!(extent(&vedetta), json!([8.95, 44.42, 9.0, 44.45]));
+    assert_eq!(send_json("DELETE", &vedetta.url("/api/stations/OGC-ESC-2"), TOKEN, &json!({})).0 / 100, 2);
+    assert_eq!(extent(&vedetta), json!([8.95, 44.42, 8.95, 44.42]));
     let items = "/ogc/collections/stations/items";
     let cases = [
         (format!("{items}?bbox=1e300,0,1e301,1&bbox-crs=EPSG:7791"), 400, "beyond the range of EPSG:7791"),
