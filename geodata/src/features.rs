@@ -13,6 +13,8 @@
 //! the registry's facts as foreign members: `class`, `code`, `comune`, `valid_from`, `valid_to`, `release`,
 //! `repaired`.
 //!
+//! Stations are read through `sensors.station_public`, the view the sensors schema publishes for other domains.
+//!
 //! Every query is built from fixed SQL with the request's values bound as parameters ([`sqlx::QueryBuilder`]):
 //! the collection, the instant, the bbox and every property filter. [`items`] and [`item`] are what the HTTP face
 //! serves and what the tests read.
@@ -141,7 +143,7 @@ impl Source {
                     "select code as id, geom, jsonb_strip_nulls(jsonb_build_object('code', code, \
                      'name', name, 'kind', kind, 'comune', comune_istat, 'river', river, 'basin', basin, \
                      'elevation_m', elevation_m, 'interval_s', interval_s)) as props, null::jsonb as extra \
-                     from sensors.station",
+                     from sensors.station_public",
                 );
             }
             Source::Zoning(version) => {
@@ -274,7 +276,7 @@ type Stamp = (i64, Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>, i64, Optio
 async fn stamp(pool: &PgPool) -> Result<Stamp> {
     Ok(sqlx::query_as(
         "select (select count(*) from core.comune), (select max(updated_at) from core.comune),
-                (select count(*) from sensors.station), (select max(updated_at) from sensors.station),
+                (select count(*) from sensors.station_public), (select max(updated_at) from sensors.station_public),
                 (select count(*) from zoning.plan_version), (select max(id) from zoning.plan_version),
                 (select max(id) from topo.release)",
     )
