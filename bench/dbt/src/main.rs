@@ -12,7 +12,6 @@
 //! The clock runs from the start of the import to its end (commit, indexes built); the database is created
 //! and checkpointed before. Prints a Markdown section and writes it to `bench/out/dbt-<date>.md`.
 
-mod cluster;
 mod generate;
 
 use std::path::{Path, PathBuf};
@@ -100,7 +99,7 @@ async fn run(args: Args) -> Result<()> {
     }
 
     eprintln!("Starting a private PostgreSQL + PostGIS cluster (fsync on) …");
-    let mut cluster = tokio::task::spawn_blocking(cluster::BenchCluster::start).await??;
+    let mut cluster = tokio::task::spawn_blocking(testkit::BenchCluster::start).await??;
     let postgres = {
         let pool = cluster.fresh_database("probe", false).await?;
         let v: String = sqlx::query_scalar("select version()").fetch_one(&pool).await?;
@@ -137,7 +136,7 @@ async fn run(args: Args) -> Result<()> {
 }
 
 /// Seconds for Vedetta to import the dataset into a fresh database.
-async fn vedetta(cluster: &cluster::BenchCluster, d: &Dataset) -> Result<f64> {
+async fn vedetta(cluster: &testkit::BenchCluster, d: &Dataset) -> Result<f64> {
     let pool = cluster.fresh_database("bench_vedetta", true).await?;
     let start = Instant::now();
     let report =
@@ -153,7 +152,7 @@ async fn vedetta(cluster: &cluster::BenchCluster, d: &Dataset) -> Result<f64> {
 }
 
 /// Seconds for ogr2ogr to load the dataset (one process per file, as one would script it).
-async fn ogr2ogr(cluster: &cluster::BenchCluster, d: &Dataset) -> Result<f64> {
+async fn ogr2ogr(cluster: &testkit::BenchCluster, d: &Dataset) -> Result<f64> {
     let pool = cluster.fresh_database("bench_ogr2ogr", false).await?;
     let (port, user, password) = cluster.libpq();
     let conn = format!("PG:host=127.0.0.1 port={port} dbname=bench_ogr2ogr user={user}");

@@ -19,7 +19,7 @@ pub struct Outcome {
 
 /// Runs the phase on a fresh database of `cluster`.
 pub async fn run(cluster: &BenchCluster, plan: &Plan) -> Result<Outcome> {
-    let url = cluster.create_database("bench_copy", true).await?;
+    let url = database::create_database(cluster, "bench_copy", true).await?;
     let pool = database::pool(&url, 2).await?;
     let ids = database::insert_stations(&pool, plan.stations).await?;
     database::ensure_partitions(&pool, plan).await?;

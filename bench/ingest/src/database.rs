@@ -1,88 +1,22 @@
-//! The benchmark's private PostgreSQL + PostGIS cluster, with production durability (fsync and synchronous_commit
-//! on: the server defaults, as Vedetta's own private cluster has them), and the databases of the phases.
+//! The databases of the phases, on the benchmarks' private cluster (`testkit::BenchCluster`: the server defaults,
+//! fsync and synchronous_commit on, as Vedetta's own private cluster has them).
 
-use std::os::unix::fs::PermissionsExt;
-
-use ::database::cluster::{Cluster, ClusterOptions};
 use anyhow::{Context, Result};
+use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::workload::{self, Plan};
 
-/// A private cluster in a temporary directory, stopped (and removed) when dropped.
-#[derive(Debug)]
-pub struct BenchCluster {
-    cluster: Option<Cluster>,
-    dir: Option<tempfile::TempDir>,
-}
+pub use testkit::BenchCluster;
 
-impl BenchCluster {
-    /// Creates and starts the cluster (blocking: initdb and pg_ctl).
-    pub fn start() -> Result<BenchCluster> {
-        let dir = tempfile::Builder::new()
-            .prefix("vedetta-bench-pg-")
-            .tempdir()
-            .context("cannot create a temporary directory for the cluster")?;
-        // The cluster user (postgres, when the benchmark runs as root) must reach the directory.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .context("cannot chmod the cluster directory")?;
-        // No settings: fsync, synchronous_commit and full_page_writes keep their defaults (on), as in production.
-        let opts = ClusterOptions::new(dir.path());
-        let mut cluster = Cluster::open(&opts).context("initdb of the benchmark cluster")?;
-        let mut guard = BenchCluster { cluster: None, dir: Some(dir) };
-        cluster.start().context("start of the benchmark cluster")?;
-        if let Some(dir) = guard.dir.as_ref() {
-            testkit::watch_cluster(cluster.pgdata(), dir.path(), testkit::Stop::Fast);
-        }
-        guard.cluster = Some(cluster);
-        Ok(guard)
-    }
-
-    /// A superuser URL for `database`.
-    pub fn url(&self, database: &str) -> String {
-        self.cluster.as_ref().map(|c| c.url(database)).unwrap_or_default()
-    }
-
-    /// Creates `name` and, with `migrate`, runs the migrations this benchmark was built with. Returns its URL.
-    pub async fn create_database(&self, name: &str, migrate: bool) -> Result<String> {
-        let mut admin = PgConnection::connect(&self.url("postgres"))
-            .await
-            .context("cannot connect to the benchmark cluster")?;
-        sqlx::query(&format!("create database {name}"))
-            .execute(&mut admin)
-            .await
-            .with_context(|| format!("cannot create the database {name}"))?;
-        admin.close().await?;
-        let url = self.url(name);
-        if migrate {
-            let pool = pool(&url, 2).await?;
-            ::database::migrate(&pool).await.with_context(|| format!("while migrating {name}"))?;
-            pool.close().await;
-        }
-        Ok(url)
-    }
-
-    /// Stops the server (fast shutdown) and removes its files.
-    pub fn stop(&mut self) -> Result<()> {
-        if let Some(cluster) = self.cluster.take() {
-            cluster.stop().context("cannot stop the benchmark cluster")?;
-        }
-        if let Some(dir) = self.dir.take() {
-            dir.close().context("cannot remove the cluster directory")?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for BenchCluster {
-    fn drop(&mut self) {
-        if let Some(cluster) = self.cluster.take()
-            && cluster.stop().is_err()
-        {
-            let _ = cluster.kill();
-        }
-    }
+/// Creates `name` afresh on `cluster` (migrated with `migrate`, PostGIS only otherwise) and returns its URL.
+pub async fn create_database(cluster: &BenchCluster, name: &str, migrate: bool) -> Result<String> {
+    let pool = cluster
+        .fresh_database(name, migrate)
+        .await
+        .with_context(|| format!("cannot create the database {name}"))?;
+    pool.close().await;
+    Ok(cluster.url(name))
 }
 
 /// A small pool on `url`.

@@ -32,7 +32,7 @@ pub async fn run(
     plan: &Plan,
     publishers: usize,
 ) -> Result<Outcome> {
-    let url = cluster.create_database("bench_naive", true).await?;
+    let url = database::create_database(cluster, "bench_naive", true).await?;
     let pool = database::pool(&url, 2).await?;
     database::insert_stations(&pool, plan.stations).await?;
     database::ensure_partitions(&pool, plan).await?;

@@ -197,7 +197,7 @@ pub async fn run(
     s: &Settings,
 ) -> Result<Outcome> {
     // Vedetta migrates its database itself (with the migrations it was built with); the stations come after.
-    let url = cluster.create_database("bench_vedetta", false).await?;
+    let url = database::create_database(cluster, "bench_vedetta", false).await?;
     let mut vedetta = Vedetta::start(&s.binary, &url, broker.port())?;
     vedetta.wait_healthy(Duration::from_secs(60)).await?;
     let pool = database::pool(&url, 2).await?;

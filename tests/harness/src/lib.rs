@@ -4,14 +4,17 @@
 //!   PostgreSQL + PostGIS cluster per test process (started on first use with Vedetta's own cluster code, tuned for
 //!   speed with fsync off, and stopped by a watchdog when the process ends, however it ends).
 //! - [`TestCluster::start`] gives a test a cluster of its own when it must stop and start the database.
+//! - [`BenchCluster::start`] is the benchmarks' cluster: the server defaults (durable), a fresh database per run.
 //! - [`Mosquitto::start`] runs a real Mosquitto broker on a free loopback port for the test's lifetime.
 //!
 //! Nothing is left running: clusters and brokers die with the test process.
 
+mod bench;
 mod machine;
 mod mosquitto;
 mod postgres;
 
+pub use bench::BenchCluster;
 pub use machine::Machine;
 pub use mosquitto::Mosquitto;
 pub use postgres::{Stop, TestCluster, TestDb, spawn_detached, watch_cluster};
