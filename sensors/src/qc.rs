@@ -6,10 +6,11 @@
 //! | `implausible` | rain above `max_rain_5min_mm` (60) per 5 minutes of the reporting period, or negative rain |
 //! | `spike` | a level changing faster than `max_step_m_per_min` (0.5 m/min) since the previous reading |
 //! | `flat_line` | a level identical for `flat_line_s` (6 h) or more |
-//! | `future` | a time more than 5 minutes ahead of reception (clock skew) |
+//! | `future` | a time more than 5 minutes ahead of reception (clock skew); such a reading never becomes the station's latest |
 //!
-//! "Format ok" is the absence of flags: malformed readings never reach storage, they become dead letters. A station
-//! silent for more than 3× its interval is a state of the station ([`is_silent`]), not a flag of a reading.
+//! "Format ok" is the absence of flags: malformed readings never reach storage, they become dead letters — so do
+//! times more than a day ahead of reception or before 1900, and values beyond ±10⁹ (see [`crate::payload`]). A
+//! station silent for more than 3× its interval is a state of the station ([`is_silent`]), not a flag of a reading.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
