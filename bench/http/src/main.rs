@@ -1,0 +1,3 @@
+//! Placeholder: the HTTP load benchmark is being written.
+
+fn main() {}
