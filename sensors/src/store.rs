@@ -53,11 +53,13 @@ fn station_from_row(row: &PgRow) -> Result<Station> {
     })
 }
 
-const STATION_INSERT: &str = "insert into sensors.station (code, name, kind, geom, elevation_m, comune_istat, river,
+/// The comune of a station without one comes from `core.comune_at`, the contract through which geodata (the owner
+/// of `core.comune`) tells which comune contains a point.
+const STATION_INSERT: &str =
+    "insert into sensors.station (code, name, kind, geom, elevation_m, comune_istat, river,
          basin, range_min, range_max, interval_s, thresholds, qc, properties)
      values ($1, $2, $3, st_setsrid(st_makepoint($4, $5), 4326), $6,
-         coalesce($7, (select c.istat from core.comune c
-                       where st_covers(c.geom, st_setsrid(st_makepoint($4, $5), 4326)) order by c.istat limit 1)),
+         coalesce($7, core.comune_at(st_setsrid(st_makepoint($4, $5), 4326))),
          $8, $9, $10, $11, $12, $13, $14, $15)";
 
 /// Binds the fields of `input` to [`STATION_INSERT`]'s parameters.
