@@ -194,6 +194,18 @@ pub async fn stations_by_id(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<
     sqlx::query(&sql).bind(ids).fetch_all(conn).await?.iter().map(station_from_row).collect()
 }
 
+/// Gives every station the comune that contains it (`None` outside every loaded comune), through the
+/// `core.comune_at` contract; for after an import of comuni boundaries. Returns how many stations changed.
+pub async fn locate_stations(conn: &mut PgConnection) -> Result<u64> {
+    let done = sqlx::query(
+        "update sensors.station s set comune_istat = core.comune_at(s.geom), updated_at = now()
+         where s.comune_istat is distinct from core.comune_at(s.geom)",
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Deletes the station with `code` and its readings. Returns whether it existed.
 pub async fn delete_station(pool: &PgPool, code: &str) -> Result<bool> {
     if !crate::station::is_code_like(code) {

@@ -189,3 +189,22 @@ async fn the_repair_migration_moves_readings_out_of_span_and_fixes_latest_and_po
     assert!(repaired.properties["invalid_properties"].as_str().unwrap().contains("keep"));
     assert!(repaired.properties["invalid_thresholds"].as_str().unwrap().contains("yellow"));
 }
+
+#[tokio::test]
+async fn stations_take_the_comune_that_contains_them() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    store::insert_station(&pool, &input("LOC-01", "rain_gauge", json!({}))).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(store::locate_stations(&mut conn).await.unwrap(), 0, "no comune loaded: nothing changes");
+    sqlx::query(
+        "insert into core.comune (istat, belfiore, name, geom) values ('010025', 'D969', 'Genova',
+             st_multi(st_makeenvelope(8.8, 44.3, 9.1, 44.5, 4326)))",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(store::locate_stations(&mut conn).await.unwrap(), 1);
+    assert_eq!(store::station(&pool, "LOC-01").await.unwrap().comune.as_deref(), Some("010025"));
+    assert_eq!(store::locate_stations(&mut conn).await.unwrap(), 0, "only what changes is written");
+}
