@@ -228,13 +228,23 @@ fn spawn_retention(config: &Config, pool: PgPool) {
     });
 }
 
-async fn finish(ingest: JoinHandle<ingest::Result<()>>) {
-    match ingest.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => error!(error = %e, "MQTT ingest failed."),
-        Err(e) => error!(error = %e, "MQTT ingest task failed."),
+/// Waits for the ingest loop to flush and acknowledge what it committed, for at most [`INGEST_GRACE`]: when the
+/// database is down the writer would retry for as long as the outage lasts, and what it has not committed stays
+/// with the broker (unacknowledged), so nothing is lost by leaving.
+async fn finish(mut ingest: JoinHandle<ingest::Result<()>>) {
+    match tokio::time::timeout(INGEST_GRACE, &mut ingest).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => error!(error = %e, "MQTT ingest failed."),
+        Ok(Err(e)) => error!(error = %e, "MQTT ingest task failed."),
+        Err(_) => {
+            warn!(grace_s = INGEST_GRACE.as_secs(), "Ingest still busy; what it has not committed stays with the broker.");
+            ingest.abort();
+        }
     }
 }
+
+/// How long ingest may take to finish after a shutdown signal.
+const INGEST_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Cancels `cancel` at the first SIGINT or SIGTERM.
 async fn shutdown_on_signal(cancel: CancellationToken) {

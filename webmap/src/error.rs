@@ -187,6 +187,7 @@ impl From<sensors::Error> for ApiError {
         match e {
             sensors::Error::InvalidStation { .. } => ApiError::Unprocessable(e.to_string()),
             sensors::Error::UnknownStation(_) => ApiError::NotFound(e.to_string()),
+            sensors::Error::DuplicateStation { .. } => ApiError::Conflict(e.to_string()),
             sensors::Error::UnknownQuantity(_) | sensors::Error::InvalidQuery(_) => {
                 ApiError::BadRequest(e.to_string())
             }

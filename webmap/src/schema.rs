@@ -73,6 +73,8 @@ pub(crate) struct StationCollection {
     #[serde(rename = "type")]
     kind: String,
     features: Vec<StationFeature>,
+    /// The `after` of the next page; null on the last.
+    next: Option<String>,
 }
 
 /// A station's readings or time buckets.

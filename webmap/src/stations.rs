@@ -39,6 +39,8 @@ pub(crate) struct ListQuery {
 /// `GET /api/stations[?limit=&after=]`: the stations by code as a GeoJSON FeatureCollection with their latest
 /// reading, at most `limit` (10,000) of them; `next` is the `after` of the following page, `null` on the last.
 #[utoipa::path(get, path = "/api/stations", tag = "sensors",
+    params(("limit" = Option<i64>, Query, description = "Most stations, 1..10000 (default 10000)", minimum = 1, maximum = 10000),
+           ("after" = Option<String>, Query, description = "Page: codes after this one (the previous page's `next`)")),
     responses((status = 200, description = "Every station with its latest reading", body = crate::schema::StationCollection)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
