@@ -16,6 +16,22 @@ pub enum Error {
     #[error("the embedded MQTT broker did not start on {addr}: {reason}")]
     BrokerStart { addr: SocketAddr, reason: String },
 
+    /// Simulator options that make no sense.
+    #[error("simulation: {reason}")]
+    InvalidSimulation { reason: String },
+
+    /// A simulated station could not be created.
+    #[error("cannot create the simulated station {code}: {source}")]
+    Station { code: String, source: sensors::Error },
+
+    /// The broker did not accept a connection in time.
+    #[error("cannot connect to the MQTT broker at {broker} within {within:?}: {reason}")]
+    BrokerUnreachable { broker: String, within: std::time::Duration, reason: String },
+
+    /// The broker did not acknowledge everything that was published.
+    #[error("the MQTT broker at {broker} acknowledged {acked} of {published} readings: {detail}")]
+    Unacknowledged { broker: String, acked: u64, published: u64, detail: String },
+
     /// The MQTT client was shut down under the loop.
     #[error("MQTT client: {0}")]
     Client(#[from] rumqttc::ClientError),

@@ -5,6 +5,7 @@ pub mod client;
 pub mod dead_letter;
 pub mod endpoint;
 mod error;
+pub mod simulator;
 mod station_cache;
 pub mod writer;
 
@@ -12,4 +13,5 @@ pub use broker::{BrokerOptions, EmbeddedBroker};
 pub use client::{Ack, ConfirmingSink, IngestLoop, IngestOptions, IngestStatus, Message, MessageSink};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+pub use simulator::{SimSummary, SimulatorOptions};
 pub use writer::{BatchSink, Writer, WriterOptions, writer};

@@ -290,6 +290,14 @@ fn demo_generates_its_territory_and_a_storm_streams_in() {
         let (_, stations) = get(&vedetta.url("/api/stations"), None);
         (stations["features"].as_array().map_or(0, Vec::len) == 24).then_some(())
     });
+    // The past is backfilled at once: every station reports from the first seconds, none reads `silent`.
+    wait_for("every simulated station reporting", Duration::from_secs(30), || {
+        let (_, stations) = get(&vedetta.url("/api/stations"), None);
+        let features = stations["features"].as_array().cloned().unwrap_or_default();
+        features.iter().all(|f| f["properties"]["state"] == "reporting").then_some(())
+    });
+    let (_, readings) = get(&vedetta.url("/api/stations/SIM-IDRO-0001/readings?interval=PT1H"), None);
+    assert!(readings["buckets"].as_array().map_or(0, Vec::len) >= 3, "three hours of history: {readings}");
     let (_, comuni) = get(&vedetta.url("/api/comuni"), None);
     assert_eq!(comuni["comuni"][0]["name"], "Comune dimostrativo");
     let (_, zones) = get(&vedetta.url("/api/zoning/at?lat=44.41&lon=8.92"), None);
@@ -345,7 +353,8 @@ fn sigterm_ends_serve_in_seconds_while_a_query_is_stuck_and_a_stream_is_open() {
     {
         use std::io::Write;
         let mut s = &stream;
-        s.write_all(b"GET /api/readings/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        s.write_all(b"GET /api/readings/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+            .unwrap();
     }
     std::thread::sleep(Duration::from_millis(500));
 
@@ -357,4 +366,37 @@ fn sigterm_ends_serve_in_seconds_while_a_query_is_stuck_and_a_stream_is_open() {
     let _ = stuck.join();
     drop(stream);
     locker.join().unwrap();
+}
+
+#[test]
+fn simulate_backfills_the_history_then_publishes_live_readings() {
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let launch = Launch::serve(root.path()).env("VEDETTA_DATABASE_URL", &db.url);
+    let broker = launch.env["VEDETTA_MQTT_LISTEN"].clone();
+    let mut vedetta = launch.spawn();
+    vedetta.wait_healthy();
+
+    let mut simulate = Launch::serve(root.path())
+        .env("VEDETTA_DATABASE_URL", &db.url)
+        .env("VEDETTA_MQTT_URL", format!("mqtt://{broker}"));
+    simulate.command = "simulate".into();
+    for arg in ["--stations", "3", "--rate", "10", "--duration", "2", "--backfill", "1", "--storm"] {
+        simulate = simulate.arg_after(arg);
+    }
+    let out = simulate.run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // One hour at 5-minute steps: 12 readings per station, then about 20 live ones.
+    assert!(stdout.contains("(36 backfilled)"), "{stdout}");
+    wait_for("the backfilled readings to be stored", Duration::from_secs(30), || {
+        let stored = crate::support::query_i64(&db.url, "select count(*) from sensors.reading");
+        (stored >= 36 + 10).then_some(())
+    });
+    let oldest = crate::support::query_i64(
+        &db.url,
+        "select extract(epoch from now() - min(observed_at))::bigint from sensors.reading",
+    );
+    assert!((3000..=3700).contains(&oldest), "the history starts an hour ago: {oldest} s");
+    assert!(vedetta.terminate().success());
 }

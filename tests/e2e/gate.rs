@@ -47,9 +47,7 @@ fn loaded_vedetta(root: &Path, db: &TestDb) -> Vedetta {
     );
     import(root, db, &["dbt", &data("dbt/venezia/TP_IDRO.shp")]);
     let zoning = root.join("zoning.geojson");
-    let square = |x0: f64, y0: f64, d: f64| {
-        json!({"type": "Polygon", "coordinates": [[[x0, y0], [x0 + d, y0], [x0 + d, y0 + d], [x0, y0 + d], [x0, y0]]]})
-    };
+    let square = |x0: f64, y0: f64, d: f64| json!({"type": "Polygon", "coordinates": [[[x0, y0], [x0 + d, y0], [x0 + d, y0 + d], [x0, y0 + d], [x0, y0]]]});
     let plan = json!({"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": square(8.90, 44.40, 0.02), "properties": {"zona": "B1", "zto": "B"}},
         {"type": "Feature", "geometry": square(8.92, 44.40, 0.02), "properties": {"zona": "E1", "zto": "E"}}
@@ -141,7 +139,11 @@ fn schemathesis_finds_no_failure_in_the_openapi_document() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("{stdout}");
-    assert!(out.status.success(), "schemathesis found failures:\n{stdout}\n{stderr}\n--- vedetta log:\n{}", tail(&vedetta.stderr()));
+    assert!(
+        out.status.success(),
+        "schemathesis found failures:\n{stdout}\n{stderr}\n--- vedetta log:\n{}",
+        tail(&vedetta.stderr())
+    );
 
     // The fuzzing did no harm: Vedetta and its database are still well.
     let health = vedetta.wait_healthy();

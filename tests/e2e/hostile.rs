@@ -135,12 +135,19 @@ fn hostile_requests_get_4xx_problems_and_leave_everything_well() {
         let shown: String = path.chars().take(100).collect();
         eprintln!("{method} {shown} → {status} in {took:?}");
         if !(400..500).contains(&status) {
-            failures.push(format!("{method} {shown}: {status} {}", text.chars().take(300).collect::<String>()));
+            failures
+                .push(format!("{method} {shown}: {status} {}", text.chars().take(300).collect::<String>()));
         } else if !content_type.starts_with("application/problem+json") {
             failures.push(format!("{method} {shown}: {status} with content type {content_type}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} hostile requests were not a clean 4xx:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} hostile requests were not a clean 4xx:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 
     // Nothing was half-written, PostgreSQL is up and idle, Vedetta is healthy and still answers.
     assert_eq!(query_i64(&db.url, "select count(*) from sensors.station"), stations_before);

@@ -8,9 +8,9 @@ use ingest::{
 };
 use sensors::event::{EventLog, ReadingsCommitted};
 use sqlx::PgPool;
+use std::future::IntoFuture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use std::future::IntoFuture;
 
 use tracing::{error, info, warn};
 use webmap::{AppState, Check};
@@ -66,7 +66,7 @@ async fn run_platform(
     let addr = listener.local_addr()?;
     if demo {
         println!("Vedetta demo è attiva / is up: http://{addr}/");
-        spawn_demo(db.pool.clone(), broker_url.clone());
+        spawn_demo(db.pool.clone(), broker_url.clone(), cancel.clone());
     } else {
         println!("Vedetta è attiva / is up: http://{addr}/");
     }
@@ -99,7 +99,10 @@ async fn serve_http(
     match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
         Ok(done) => done.context("HTTP server task")?.context("HTTP server"),
         Err(_) => {
-            warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "Requests still running after the grace period; dropped.");
+            warn!(
+                grace_s = SHUTDOWN_GRACE.as_secs(),
+                "Requests still running after the grace period; dropped."
+            );
             server.abort();
             Ok(())
         }
@@ -129,19 +132,14 @@ pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
     result.and(closed)
 }
 
-/// The demo territory's live part: simulated stations around Genova and a storm crossing them.
-fn spawn_demo(pool: PgPool, broker_url: String) {
-    let args = crate::simulate::SimulateArgs {
-        stations: 24,
-        rate: 24.0,
-        storm: true,
-        duration: None,
-        speedup: 30,
-        seed: 1,
-    };
+/// The demo territory's live part: simulated stations around Genova, the last three hours backfilled at once,
+/// then live readings with a storm cell over the territory ten minutes after the start.
+fn spawn_demo(pool: PgPool, broker_url: String, cancel: CancellationToken) {
+    let opts = ingest::SimulatorOptions { stations: 24, rate: 24.0, storm: true, ..Default::default() };
     tokio::spawn(async move {
-        if let Err(e) = crate::simulate::run(args, pool, &broker_url).await {
-            error!(error = format!("{e:#}"), "The demo simulation stopped.");
+        let abort = cancel.clone();
+        if let Err(e) = ingest::simulator::run(&opts, &pool, &broker_url, &cancel, &abort).await {
+            error!(error = %e, "The demo simulation stopped.");
         }
     });
 }
@@ -237,7 +235,10 @@ async fn finish(mut ingest: JoinHandle<ingest::Result<()>>) {
         Ok(Ok(Err(e))) => error!(error = %e, "MQTT ingest failed."),
         Ok(Err(e)) => error!(error = %e, "MQTT ingest task failed."),
         Err(_) => {
-            warn!(grace_s = INGEST_GRACE.as_secs(), "Ingest still busy; what it has not committed stays with the broker.");
+            warn!(
+                grace_s = INGEST_GRACE.as_secs(),
+                "Ingest still busy; what it has not committed stays with the broker."
+            );
             ingest.abort();
         }
     }

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::response::IntoResponse;
 use axum::http::StatusCode;
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -20,8 +20,8 @@ use crate::health::Check;
 use sensors::event::{EventLog, ReadingsCommitted};
 
 use crate::{
-    ApiError, auth, dead_letters, error, geocode, health, ogc, openapi, pages, security, sta, stations, stream,
-    telemetry, territory,
+    ApiError, auth, dead_letters, error, geocode, health, ogc, openapi, pages, security, sta, stations,
+    stream, telemetry, territory,
 };
 
 /// What handlers share: the pool, the health checks, the metrics handle.

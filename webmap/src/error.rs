@@ -226,7 +226,8 @@ pub(crate) async fn problem_layer(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || response.extensions().get::<IsProblem>().is_some()
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<IsProblem>().is_some()
     {
         return response;
     }
@@ -264,8 +265,12 @@ pub(crate) async fn problem_layer(request: Request, next: Next) -> Response {
 
 fn default_detail(status: StatusCode, method: &axum::http::Method) -> String {
     match status {
-        StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on this resource (see the Allow header)"),
-        StatusCode::SERVICE_UNAVAILABLE => "the request took too long or a dependency is down; retry later".into(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("{method} is not allowed on this resource (see the Allow header)")
+        }
+        StatusCode::SERVICE_UNAVAILABLE => {
+            "the request took too long or a dependency is down; retry later".into()
+        }
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this resource accepts".into(),
         StatusCode::NOT_FOUND => "no resource here".into(),
         other => other.canonical_reason().unwrap_or("error").to_string(),

@@ -82,7 +82,8 @@ pub struct HealthReport {
 impl HealthReport {
     /// Runs every check concurrently.
     pub async fn collect(checks: &[Check]) -> Self {
-        let results = futures::future::join_all(checks.iter().map(|c| async move { (c, c.run().await) })).await;
+        let results =
+            futures::future::join_all(checks.iter().map(|c| async move { (c, c.run().await) })).await;
         let mut parts = BTreeMap::new();
         let mut errors = BTreeMap::new();
         for (check, result) in results {
