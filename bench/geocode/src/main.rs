@@ -157,8 +157,7 @@ async fn run(args: &Args) -> Result<()> {
         &imported.rejected[..3.min(imported.rejected.len())]
     );
     sqlx::query("vacuum analyze").execute(&pool).await?;
-    let vedetta_db_bytes: i64 =
-        sqlx::query_scalar("select pg_database_size(current_database())").fetch_one(&pool).await?;
+    let vedetta_db_bytes = nominatim::schema_bytes(&pool, "toponymy").await?;
 
     let rss_before = rss_kb();
     let geocoder = Geocoder::new(pool.clone());
@@ -205,7 +204,7 @@ async fn run(args: &Args) -> Result<()> {
         None
     } else {
         let vedetta_full = outcomes.first().cloned().context("no Vedetta outcome")?;
-        let work = PeerWork { db: &db, pool: &pool, data: &data, log: &log, dir: dir.path() };
+        let work = PeerWork { db: &db, data: &data, log: &log, dir: dir.path() };
         let peer =
             nominatim_peer(args, &work, &geocoder, vedetta_full, import_s + load_s, vedetta_db_bytes).await?;
         outcomes.push(peer.nominatim.clone());
@@ -331,6 +330,17 @@ fn tally(outcome: &mut Outcome, q: &Query, position: Option<usize>) {
     if !q.complete {
         return;
     }
+    let rows = workload::typed::ROWS;
+    outcome.by_typing.resize(rows.len(), (0, 0));
+    for (k, &(_, mask, all)) in rows.iter().enumerate() {
+        let counted = if all { q.features & mask == mask } else { q.features & mask == 0 };
+        if counted {
+            outcome.by_typing[k].0 += 1;
+            if position == Some(0) {
+                outcome.by_typing[k].1 += 1;
+            }
+        }
+    }
     outcome.complete += 1;
     if position == Some(0) {
         outcome.top1 += 1;
@@ -349,7 +359,6 @@ fn tally(outcome: &mut Outcome, q: &Query, position: Option<usize>) {
 /// What the Nominatim run works on.
 struct PeerWork<'a> {
     db: &'a testkit::TestDb,
-    pool: &'a PgPool,
     data: &'a generate::Dataset,
     log: &'a [Query],
     dir: &'a std::path::Path,
@@ -392,7 +401,14 @@ async fn nominatim_peer(
         log.push(".log");
         std::fs::copy(&imported.log, &log)?;
     }
-    let db_bytes = nominatim::database_bytes(work.pool, database).await?;
+    let db_bytes = {
+        let (base, _) = work.db.url.rsplit_once('/').context("a database URL")?;
+        let nominatim_pool =
+            PgPoolOptions::new().max_connections(1).connect(&format!("{base}/{database}")).await?;
+        let bytes = nominatim::schema_bytes(&nominatim_pool, "public").await?;
+        nominatim_pool.close().await;
+        bytes
+    };
 
     let sample: Vec<Query> = if args.nominatim_queries == 0 || args.nominatim_queries >= work.log.len() {
         work.log.to_vec()

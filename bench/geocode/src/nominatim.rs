@@ -117,34 +117,47 @@ pub fn import(
     Ok(Imported { total, stages: stages(&text), log })
 }
 
-/// The stages of `nominatim import`'s log: its lines start `YYYY-MM-DD HH:MM:SS: `; a stage lasts until the next
-/// line that starts one (`Importing OSM data file`, `Create functions`, `Starting indexing boundaries`, …).
+/// The stages of `nominatim import`, from its log (its own lines are `YYYY-MM-DD HH:MM:SS: message`), in five
+/// buckets: set-up (database, country tables, functions, tables), osm2pgsql, loading `placex` and the tokenizer,
+/// indexing (the address hierarchy, rank by rank), post-processing (search indexes, word counts).
 fn stages(log: &str) -> Vec<(String, f64)> {
-    let mut marks: Vec<(f64, String)> = Vec::new();
+    const BUCKETS: [&str; 5] = [
+        "set-up",
+        "osm2pgsql",
+        "loading placex, tokenizer",
+        "indexing",
+        "post-processing and search indexes",
+    ];
+    let bucket = |message: &str| match message {
+        m if m.starts_with("Importing OSM data file") => Some(1),
+        m if m.starts_with("Importing wikipedia") => Some(0),
+        m if m.starts_with("Load data into placex") => Some(2),
+        m if m.starts_with("Indexing places") => Some(3),
+        m if m.starts_with("Post-process tables") => Some(4),
+        _ => None,
+    };
+    let mut seconds = [0.0f64; 5];
+    let mut current: Option<(usize, i64)> = None;
+    let mut last = None;
     for line in log.lines() {
         let Some((stamp, message)) = line.split_once(": ") else { continue };
         let Ok(at) = chrono::NaiveDateTime::parse_from_str(stamp.trim(), "%Y-%m-%d %H:%M:%S") else {
             continue;
         };
-        let message = message.trim();
-        let starts =
-            ["Importing", "Create", "Starting", "Loading", "Setting up", "Recompute", "Post-process"];
-        if starts.iter().any(|s| message.starts_with(s)) || message.starts_with("Setup") {
-            marks.push((at.and_utc().timestamp() as f64, message.to_string()));
+        let at = at.and_utc().timestamp();
+        last = Some(at);
+        let next = bucket(message.trim()).or(current.is_none().then_some(0));
+        if let Some(next) = next {
+            if let Some((b, since)) = current {
+                seconds[b] += (at - since) as f64;
+            }
+            current = Some((next, at));
         }
     }
-    let end = log
-        .lines()
-        .filter_map(|l| l.split_once(": "))
-        .filter_map(|(s, _)| chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok())
-        .map(|t| t.and_utc().timestamp() as f64)
-        .next_back();
-    let mut out = Vec::new();
-    for (k, (at, message)) in marks.iter().enumerate() {
-        let next = marks.get(k + 1).map(|m| m.0).or(end).unwrap_or(*at);
-        out.push((message.clone(), next - at));
+    if let (Some((b, since)), Some(end)) = (current, last) {
+        seconds[b] += (end - since) as f64;
     }
-    out
+    BUCKETS.iter().zip(seconds).map(|(b, s)| (b.to_string(), s)).collect()
 }
 
 /// One answer of the replay.
@@ -221,7 +234,14 @@ pub fn replay(
     Ok((replies, total))
 }
 
-/// Size of `database`, bytes.
-pub async fn database_bytes(pool: &sqlx::PgPool, database: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("select pg_database_size($1)").bind(database).fetch_one(pool).await?)
+/// Tables and their indexes in `schema`, bytes (PostGIS's `spatial_ref_sys` left out).
+pub async fn schema_bytes(pool: &sqlx::PgPool, schema: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = $1 and c.relkind in ('r', 'm', 'p') and c.relname <> 'spatial_ref_sys'",
+    )
+    .bind(schema)
+    .fetch_one(pool)
+    .await?)
 }

@@ -18,6 +18,8 @@ pub struct Outcome {
     /// The same for the complete queries that name the comune (filter or text).
     pub with_comune: usize,
     pub with_comune_top1: usize,
+    /// Per row of [`crate::workload::typed::ROWS`]: complete queries, and how often the civico sought was first.
+    pub by_typing: Vec<(usize, usize)>,
 }
 
 /// The run's set-up, for the header of the report.
@@ -186,6 +188,15 @@ fn ratio(nominatim: f64, vedetta: f64) -> String {
     if vedetta > 0.0 { format!("{:.1}×", nominatim / vedetta) } else { "–".to_string() }
 }
 
+/// A ratio of shares, with the difference in percentage points.
+fn share_ratio(nominatim: f64, vedetta: f64) -> String {
+    if vedetta > 0.0 {
+        format!("{:.2}× ({:+.1} points)", nominatim / vedetta, nominatim - vedetta)
+    } else {
+        "–".to_string()
+    }
+}
+
 fn peer_section(out: &mut String, s: &Setup, p: &Peer) {
     let (mut v, mut n) = (p.vedetta.latencies.clone(), p.nominatim.latencies.clone());
     v.sort_unstable();
@@ -225,7 +236,7 @@ fn peer_section(out: &mut String, s: &Setup, p: &Peer) {
     let _ = writeln!(out, "|---|---:|---:|---:|");
     for (what, q) in [("p50 latency, ms", 0.50), ("p95 latency, ms", 0.95), ("p99 latency, ms", 0.99)] {
         let (a, b) = (percentile(&v, q), percentile(&n, q));
-        let _ = writeln!(out, "| {what} | {a:.2} | {b:.2} | {} |", ratio(b, a));
+        let _ = writeln!(out, "| {what} | {a:.3} | {b:.2} | {} |", ratio(b, a));
     }
     let (a, b) =
         (percent(p.vedetta.top1, p.vedetta.complete), percent(p.nominatim.top1, p.nominatim.complete));
@@ -233,16 +244,16 @@ fn peer_section(out: &mut String, s: &Setup, p: &Peer) {
         out,
         "| civico sought first ({} complete queries) | {a:.1}% | {b:.1}% | {} |",
         p.nominatim.complete,
-        ratio(b, a)
+        share_ratio(b, a)
     );
     let (a, b) =
         (percent(p.vedetta.top10, p.vedetta.complete), percent(p.nominatim.top10, p.nominatim.complete));
-    let _ = writeln!(out, "| civico sought in the top 10 | {a:.1}% | {b:.1}% | {} |", ratio(b, a));
+    let _ = writeln!(out, "| civico sought in the top 10 | {a:.1}% | {b:.1}% | {} |", share_ratio(b, a));
     let (a, b) = (
         percent(p.vedetta.with_comune_top1, p.vedetta.with_comune),
         percent(p.nominatim.with_comune_top1, p.nominatim.with_comune),
     );
-    let _ = writeln!(out, "| … first, comune named | {a:.1}% | {b:.1}% | {} |", ratio(b, a));
+    let _ = writeln!(out, "| … first, comune named | {a:.1}% | {b:.1}% | {} |", share_ratio(b, a));
     let _ = writeln!(
         out,
         "| import, s (Vedetta: ANNCSU import + street index; Nominatim: `nominatim import`) | {:.1} | {:.1} | {} |",
@@ -252,14 +263,33 @@ fn peer_section(out: &mut String, s: &Setup, p: &Peer) {
     );
     let _ = writeln!(
         out,
-        "| database size, MB (Vedetta: before the baseline's table) | {:.0} | {:.0} | {} |",
+        "| tables + indexes, MB (Vedetta: schema `toponymy`; Nominatim: its database without PostGIS's `spatial_ref_sys`) | {:.1} | {:.1} | {} |",
         p.vedetta_db_mb,
         p.db_mb,
         ratio(p.db_mb, p.vedetta_db_mb)
     );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Civico sought first, by how the address was typed (complete queries; a query may be in several rows):"
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| typed | queries | Vedetta | Nominatim |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for (k, (what, ..)) in crate::workload::typed::ROWS.iter().enumerate() {
+        let (Some(&(nv, tv)), Some(&(nn, tn))) = (p.vedetta.by_typing.get(k), p.nominatim.by_typing.get(k))
+        else {
+            continue;
+        };
+        let _ = writeln!(out, "| {what} | {nn} | {:.1}% | {:.1}% |", percent(tv, nv), percent(tn, nn));
+    }
     if !p.stages.is_empty() {
         let _ = writeln!(out);
         let stages: Vec<String> = p.stages.iter().map(|(what, s)| format!("{what} {s:.0} s")).collect();
-        let _ = writeln!(out, "Nominatim's import stages (its log): {}.", stages.join("; "));
+        let _ = writeln!(
+            out,
+            "Nominatim's import by stage (from its log, whole seconds): {}.",
+            stages.join("; ")
+        );
     }
 }
