@@ -143,7 +143,8 @@ async fn observation_ids_name_readings_from_1900_to_2399() {
         let found =
             one(&pool, EntitySet::Observations, Scope::Id(*id)).await.unwrap_or_else(|| panic!("{time}"));
         assert_eq!(found.id, *id);
-        let phenomenon: DateTime<Utc> = found.fields["phenomenonTime"].as_str().unwrap().parse().unwrap();
+        let phenomenon: DateTime<Utc> =
+            found.field_map()["phenomenonTime"].as_str().unwrap().parse().unwrap();
         assert_eq!(phenomenon, t(time), "{time}");
         assert_eq!(sta::observation_key(*id), Some((ds, t(time))));
         // The Datastream and FeatureOfInterest of the Observation.
@@ -241,7 +242,7 @@ async fn expansions_keep_their_own_options() {
         // 15 readings of 20 have result ≥ 0.5; newest first, after 2 skipped.
         assert_eq!(observations.count, Some(15));
         let results: Vec<f64> =
-            observations.items.iter().map(|o| o.fields["result"].as_f64().unwrap()).collect();
+            observations.items.iter().map(|o| o.field_map()["result"].as_f64().unwrap()).collect();
         assert_eq!(results.len(), 3);
         assert!((results[0] - 1.7).abs() < 1e-9 && (results[2] - 1.5).abs() < 1e-9, "{results:?}");
         assert_eq!(observations.next, Some(Next { top: 3, skip: 5 }));

@@ -293,6 +293,22 @@ fn links_use_the_public_url_whatever_the_request_headers() {
     for link in links {
         assert!(link.as_str().is_some_and(|l| l.starts_with(&format!("{PUBLIC_URL}/sta/v1.1/"))), "{link}");
     }
+    // `$select` picks members, at every level of expansion.
+    let (status, body) = sta(
+        &vedetta,
+        "Things",
+        &[("$select", "id,name"), ("$expand", "Datastreams($select=name,unitOfMeasurement)")],
+    );
+    assert_eq!(status, 200, "{body}");
+    let thing = body["value"][0].as_object().unwrap();
+    let mut keys: Vec<&str> = thing.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["@iot.id", "Datastreams", "name"]);
+    let datastream = thing["Datastreams"][0].as_object().unwrap();
+    let mut keys: Vec<&str> = datastream.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["name", "unitOfMeasurement"]);
+    assert!(datastream["name"].as_str().unwrap().starts_with("Stazione "));
     let (_, landing) = raw_get(&vedetta, "/sta/v1.1", "evil.example");
     assert!(!landing.contains("evil.example") && landing.contains(PUBLIC_URL), "{landing}");
 }

@@ -3,9 +3,11 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use sensors::sta::model::{self, Entity, EntitySet, Expanded, Expansion, Next, Scope};
 use sensors::sta::query::QueryOptions;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::{ApiError, AppState};
 
@@ -16,6 +18,8 @@ fn base_url(state: &AppState) -> String {
 }
 
 /// `GET /sta/v1.1`: the entity sets and the conformance classes.
+#[utoipa::path(get, path = "/sta/v1.1", tag = "sensorthings",
+    responses((status = 200, description = "Entity sets and conformance", body = crate::schema::Document)))]
 pub(crate) async fn landing(State(state): State<AppState>) -> Json<Value> {
     let base = base_url(&state);
     let value: Vec<Value> = EntitySet::ALL
@@ -56,11 +60,21 @@ fn segment(s: &str) -> Result<(&str, Option<i64>), ApiError> {
 /// `GET /sta/v1.1/{path}`: an entity set, an entity, or a navigation from one.
 ///
 /// One read-only transaction with a statement timeout serves the whole request (see `sensors::sta::read`).
+#[utoipa::path(get, path = "/sta/v1.1/{path}", tag = "sensorthings",
+    params(("path" = String, Path, description = "An entity set, entity or navigation: `Things`, `Things(1)/Datastreams`", example = "Things"),
+           ("$top" = Option<i64>, Query, description = "Page size", minimum = 0, maximum = 1000),
+           ("$skip" = Option<i64>, Query, description = "Page start", minimum = 0),
+           ("$count" = Option<bool>, Query, description = "Include @iot.count"),
+           ("$filter" = Option<String>, Query, description = "OData filter"),
+           ("$orderby" = Option<String>, Query, description = "OData order"),
+           ("$select" = Option<String>, Query, description = "Properties"),
+           ("$expand" = Option<String>, Query, description = "Related entities")),
+    responses((status = 200, description = "Entities or an entity", body = crate::schema::Document)))]
 pub(crate) async fn resource(
     State(state): State<AppState>,
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let base = base_url(&state);
     let raw = raw.unwrap_or_default();
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
@@ -117,31 +131,30 @@ pub(crate) async fn resource(
         set = target;
     }
 
-    let body = if single {
+    let mut out = String::with_capacity(16 * 1024);
+    if single {
         let entity = model::read_one(conn, set, &scope, &opts)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("nothing at /sta/v1.1/{path}")))?;
-        render(&base, &entity, &opts.select)
+        write_entity(&mut out, &base, &entity, &opts.select);
     } else {
         let page = model::read(conn, set, &scope, &opts).await?;
-        let mut body = Map::new();
+        let first = &mut true;
+        out.push('{');
         if let Some(count) = page.count {
-            body.insert("@iot.count".into(), json!(count));
+            key(&mut out, first, "@iot.count");
+            out.push_str(&count.to_string());
         }
         if let Some(next) = page.next {
-            body.insert(
-                "@iot.nextLink".into(),
-                json!(page_link(&format!("{base}/{path}"), opts.link_pairs(), next)),
-            );
+            key(&mut out, first, "@iot.nextLink");
+            string(&mut out, &page_link(&format!("{base}/{path}"), opts.link_pairs(), next));
         }
-        body.insert(
-            "value".into(),
-            Value::Array(page.items.iter().map(|e| render(&base, e, &opts.select)).collect()),
-        );
-        Value::Object(body)
-    };
+        key(&mut out, first, "value");
+        write_entities(&mut out, &base, &page.items, &opts.select);
+        out.push('}');
+    }
     tx.commit().await.map_err(sensors::Error::from)?;
-    Ok(Json(body))
+    Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
 }
 
 /// The URL of another page of a collection: the same options with its `$top` and `$skip`.
@@ -157,44 +170,111 @@ fn page_link<'a>(url: &str, options: impl Iterator<Item = (&'a str, &'a str)>, n
 
 /// An entity in STA JSON: `@iot.id`, `@iot.selfLink`, its properties, navigation links and expanded relations
 /// (each with its own `$select`, count and nextLink).
-fn render(base: &str, entity: &Entity, select: &[String]) -> Value {
+///
+/// The JSON is written as text: the properties PostgreSQL rendered are copied, never parsed, unless `$select`
+/// picks among them.
+fn write_entity(out: &mut String, base: &str, entity: &Entity, select: &[String]) {
     let self_link = format!("{base}/{}({})", entity.set.name(), entity.id);
-    let mut obj = Map::new();
-    obj.insert("@iot.id".into(), json!(entity.id));
-    obj.insert("@iot.selfLink".into(), json!(self_link));
-    obj.extend(entity.fields.clone());
-    for (nav, _, _) in entity.set.navigation() {
-        obj.insert(format!("{nav}@iot.navigationLink"), json!(format!("{self_link}/{nav}")));
+    let keep = |name: &str| select.is_empty() || select.iter().any(|s| s == name);
+    let first = &mut true;
+    out.push('{');
+    if keep("id") {
+        key(out, first, "@iot.id");
+        out.push_str(&entity.id.to_string());
     }
-    if !select.is_empty() {
-        let keep = |k: &str| {
-            let name = match k {
-                "@iot.id" => "id",
-                "@iot.selfLink" => "selfLink",
-                other => other.split('@').next().unwrap_or(other),
-            };
-            select.iter().any(|s| s == name)
-        };
-        obj.retain(|k, _| keep(k));
+    if keep("selfLink") {
+        key(out, first, "@iot.selfLink");
+        string(out, &self_link);
+    }
+    if select.is_empty() {
+        let inner = entity.fields.trim().strip_prefix('{').and_then(|f| f.strip_suffix('}')).unwrap_or("");
+        if !inner.trim().is_empty() {
+            if !std::mem::take(first) {
+                out.push(',');
+            }
+            out.push_str(inner);
+        }
+    } else {
+        for (name, value) in entity.field_map() {
+            if keep(&name) {
+                key(out, first, &name);
+                out.push_str(&value.to_string());
+            }
+        }
+    }
+    for (nav, _, _) in entity.set.navigation() {
+        if keep(nav) {
+            key(out, first, &format!("{nav}@iot.navigationLink"));
+            string(out, &format!("{self_link}/{nav}"));
+        }
     }
     for Expansion { nav, options, value } in &entity.expanded {
         match value {
             Expanded::One(Some(e)) => {
-                obj.insert(nav.clone(), render(base, e, &options.select));
+                key(out, first, nav);
+                write_entity(out, base, e, &options.select);
             }
             Expanded::One(None) => {}
             Expanded::Many(page) => {
-                let items = page.items.iter().map(|e| render(base, e, &options.select)).collect();
-                obj.insert(nav.clone(), Value::Array(items));
                 if let Some(count) = page.count {
-                    obj.insert(format!("{nav}@iot.count"), json!(count));
+                    key(out, first, &format!("{nav}@iot.count"));
+                    out.push_str(&count.to_string());
                 }
                 if let Some(next) = page.next {
-                    let link = page_link(&format!("{self_link}/{nav}"), options.link_pairs(), next);
-                    obj.insert(format!("{nav}@iot.nextLink"), json!(link));
+                    key(out, first, &format!("{nav}@iot.nextLink"));
+                    string(out, &page_link(&format!("{self_link}/{nav}"), options.link_pairs(), next));
                 }
+                key(out, first, nav);
+                write_entities(out, base, &page.items, &options.select);
             }
         }
     }
-    Value::Object(obj)
+    out.push('}');
+}
+
+fn write_entities(out: &mut String, base: &str, entities: &[Entity], select: &[String]) {
+    out.push('[');
+    for (i, entity) in entities.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_entity(out, base, entity, select);
+    }
+    out.push(']');
+}
+
+/// `"key":`, after a comma unless it is the object's first member.
+fn key(out: &mut String, first: &mut bool, name: &str) {
+    if !std::mem::take(first) {
+        out.push(',');
+    }
+    string(out, name);
+    out.push(':');
+}
+
+/// A JSON string.
+fn string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = String::new();
+        string(&mut out, "a\"b\\c\u{1}é");
+        assert_eq!(out, r#""a\"b\\c\u0001é""#);
+        assert_eq!(serde_json::from_str::<String>(&out).unwrap(), "a\"b\\c\u{1}é");
+    }
 }

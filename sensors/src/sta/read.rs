@@ -58,8 +58,8 @@ pub enum Scope {
 pub struct Entity {
     pub set: EntitySet,
     pub id: i64,
-    /// Its properties, as PostgreSQL rendered them.
-    pub fields: Map<String, Value>,
+    /// Its properties: the text of a JSON object as PostgreSQL wrote it, passed through to the response as is.
+    pub fields: String,
     pub expanded: Vec<Expansion>,
 }
 
@@ -149,11 +149,11 @@ async fn read_page(
     let skip = opts.skip.unwrap_or(0).min(MAX_SKIP);
     let mut binds = Vec::new();
     let condition = where_clause(set, scope, opts.filter.as_ref(), &mut binds)?;
-    let rows: Vec<(i64, Value)> = if top == 0 {
+    let rows: Vec<(i64, String)> = if top == 0 {
         Vec::new()
     } else {
         let sql = format!(
-            "select {id} as id, {json} as e from {from} where {condition} order by {order} limit {limit} offset {skip}",
+            "select {id} as id, ({json})::text as e from {from} where {condition} order by {order} limit {limit} offset {skip}",
             id = set.id_sql(),
             json = set.json_sql(),
             from = set.source_sql(),
@@ -179,12 +179,18 @@ async fn read_page(
     Ok(Page { items, next, count })
 }
 
-fn entity(set: EntitySet, id: i64, e: Value) -> Entity {
-    let fields = match e {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
+fn entity(set: EntitySet, id: i64, fields: String) -> Entity {
     Entity { set, id, fields, expanded: Vec::new() }
+}
+
+impl Entity {
+    /// Its properties parsed (for `$select` and tests; the response passes [`Entity::fields`] through).
+    pub fn field_map(&self) -> Map<String, Value> {
+        match serde_json::from_str(&self.fields) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        }
+    }
 }
 
 /// The `order by` list: the user's `$orderby`, then the set's own order so that pages are stable.
@@ -288,7 +294,7 @@ fn expand<'a>(
                     more.push(owner);
                 }
                 for (id, e) in group.into_iter().take(per_parent as usize) {
-                    children.push(entity(target, id, e.unwrap_or(Value::Null)));
+                    children.push(entity(target, id, e.unwrap_or_default()));
                     owners.push(owner);
                     child_weights.push(w);
                     *budget = budget.saturating_sub(w);
@@ -348,7 +354,7 @@ struct Related<'a> {
     ids: &'a [i64],
 }
 
-type Rows = Vec<(i64, Vec<(i64, Option<Value>)>)>;
+type Rows = Vec<(i64, Vec<(i64, Option<String>)>)>;
 
 impl Related<'_> {
     /// The `where` clause for the parent `p.pid`, and the binds after `$1` (the parent ids).
@@ -374,7 +380,11 @@ impl Related<'_> {
         skip: u64,
     ) -> Result<Rows> {
         let (condition, binds) = self.condition(options)?;
-        let json = if per_parent == 0 { "null::jsonb".to_owned() } else { self.target.json_sql() };
+        let json = if per_parent == 0 {
+            "null::text".to_owned()
+        } else {
+            format!("({})::text", self.target.json_sql())
+        };
         let order = order_sql(self.target, options)?;
         let sql = format!(
             "select p.pid, x.id, x.e from unnest($1::bigint[]) with ordinality as p (pid, n) \
@@ -386,7 +396,7 @@ impl Related<'_> {
             limit = per_parent + 1,
         );
         let query = sqlx::query_as(&sql).bind(self.ids);
-        let flat: Vec<(i64, i64, Option<Value>)> = bind_all(query, &binds).fetch_all(&mut *conn).await?;
+        let flat: Vec<(i64, i64, Option<String>)> = bind_all(query, &binds).fetch_all(&mut *conn).await?;
         let mut rows: Rows = Vec::new();
         for (pid, id, e) in flat {
             match rows.last_mut() {
