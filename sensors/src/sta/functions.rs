@@ -2,8 +2,9 @@
 //! strings, dates and rounding. Literal arguments PostgreSQL would refuse (a `substring` position outside 32 bits,
 //! a negative length, a malformed DE-9IM pattern) are refused here with a [`FilterError::Value`].
 
+use super::arithmetic::fold;
 use super::filter::{self, Expr, FilterError, Literal};
-use super::query::{Bind, FieldKind, Operand, Translator, fold, like_escape};
+use super::query::{Bind, FieldKind, Operand, Translator, like_escape};
 
 type Result<T, E = FilterError> = std::result::Result<T, E>;
 

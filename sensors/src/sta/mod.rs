@@ -13,9 +13,10 @@
 //! Ids are derived, not stored: every STA id maps back to a key of the readings table.
 //!
 //! The modules, from text to rows: [`filter`] parses `$filter` (with [`wkt`] checking geography literals) into
-//! an [`expr::Expr`], [`options`] parses the other query options, [`query`] and [`functions`] translate them to
-//! SQL, [`model`] says what each entity set is in SQL and [`read`] runs the queries with bounded responses.
+//! an [`expr::Expr`], [`options`] parses the other query options, [`query`], [`functions`], [`arithmetic`]
+//! and [`orderby`] translate them to SQL, [`model`] says what each entity set is in SQL and [`read`] runs the queries with bounded responses.
 
+pub mod arithmetic;
 pub mod error;
 pub mod expr;
 pub mod filter;
@@ -23,6 +24,7 @@ pub mod functions;
 mod lex;
 pub mod model;
 pub mod options;
+pub mod orderby;
 pub mod query;
 pub mod read;
 pub mod wkt;

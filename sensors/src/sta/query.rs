@@ -7,16 +7,18 @@
 //! The options themselves are parsed in [`super::options`]; they are re-exported here. Function calls are
 //! translated in [`super::functions`].
 //!
-//! Arithmetic on literals alone is computed here with checked arithmetic, so that an overflow or a division by
-//! zero is a [`FilterError::Value`], not an error of the database.
+//! Arithmetic on literals alone is computed beforehand ([`super::arithmetic`]), so that an overflow or a division
+//! by zero is a [`FilterError::Value`], not an error of the database; `$orderby` is in [`super::orderby`].
 
 use chrono::{DateTime, FixedOffset};
 
+use super::arithmetic::{fold, number_text};
 use super::filter::{self, ArithOp, CompareOp, Expr, FilterError, Literal};
 pub use super::options::{
     Expand, MAX_EXPAND_DEPTH, MAX_EXPANSIONS, MAX_SKIP, QueryOptions, parse_expand, parse_orderby,
     parse_select,
 };
+pub use super::orderby::orderby_sql;
 
 type Result<T, E = FilterError> = std::result::Result<T, E>;
 
@@ -106,39 +108,6 @@ pub fn to_sql(expr: &Expr, resolver: &dyn FieldResolver, first_param: usize) -> 
     let mut translator = Translator { resolver, first_param, binds: Vec::new() };
     let sql = translator.typed(expr, FieldKind::Boolean)?;
     Ok((sql, translator.binds))
-}
-
-/// The SQL `order by` list (without the keywords) for parsed `$orderby` items, e.g.
-/// `r.observed_at desc, s.id asc`; empty when `items` is.
-///
-/// JSON members are written inline, so their names may only hold letters, digits and `_`.
-pub fn orderby_sql(items: &[(Vec<String>, bool)], resolver: &dyn FieldResolver) -> Result<String> {
-    let mut parts = Vec::with_capacity(items.len());
-    for (path, desc) in items {
-        let (field, keys) = lookup(resolver, path)?;
-        let sql = match field.kind {
-            FieldKind::Geometry => {
-                return Err(FilterError::Type(format!("cannot order by `{}`, a geometry", path.join("/"))));
-            }
-            FieldKind::Json if !keys.is_empty() => {
-                let mut sql = atom(&field.sql);
-                for key in keys {
-                    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                        let message = format!(
-                            "cannot order by the JSON member `{}`: use letters, digits and `_`",
-                            filter::clip(key)
-                        );
-                        return Err(FilterError::Type(message));
-                    }
-                    sql = format!("{sql} -> '{key}'");
-                }
-                format!("({sql})")
-            }
-            _ => atom(&field.sql),
-        };
-        parts.push(format!("{sql} {}", if *desc { "desc" } else { "asc" }));
-    }
-    Ok(parts.join(", "))
 }
 
 /// The field of the longest known prefix of `path`, and the JSON member names after it (JSON fields only).
@@ -388,91 +357,6 @@ impl Translator<'_> {
     }
 }
 
-/// The value of `expr` when it is arithmetic on number literals only, computed with checked arithmetic;
-/// `None` when it reads a property or calls a function.
-pub(super) fn fold(expr: &Expr) -> Result<Option<Literal>> {
-    Ok(match expr {
-        Expr::Literal(literal @ (Literal::Integer(_) | Literal::Number(_))) => Some(literal.clone()),
-        Expr::Neg(inner) => match fold(inner)? {
-            Some(Literal::Integer(n)) => {
-                Some(n.checked_neg().map_or(Literal::Number(-(n as f64)), Literal::Integer))
-            }
-            Some(Literal::Number(x)) => Some(Literal::Number(-x)),
-            _ => None,
-        },
-        Expr::Arith { op, left, right } => match (fold(left)?, fold(right)?) {
-            (Some(a), Some(b)) => Some(arithmetic(*op, &a, &b)?),
-            _ => None,
-        },
-        _ => None,
-    })
-}
-
-/// `a op b` on two number literals: integers stay exact (and must fit in 64 bits), anything else is a finite
-/// double. Integer division truncates, as PostgreSQL's does.
-fn arithmetic(op: ArithOp, a: &Literal, b: &Literal) -> Result<Literal> {
-    let shown = || format!("`{} {} {}`", show(a), op.word(), show(b));
-    let zero = |divisor: bool| divisor.then(|| FilterError::Value(format!("{}: division by zero", shown())));
-    if let (Literal::Integer(x), Literal::Integer(y)) = (a, b) {
-        if matches!(op, ArithOp::Div | ArithOp::Mod)
-            && let Some(e) = zero(*y == 0)
-        {
-            return Err(e);
-        }
-        let value = match op {
-            ArithOp::Add => x.checked_add(*y),
-            ArithOp::Sub => x.checked_sub(*y),
-            ArithOp::Mul => x.checked_mul(*y),
-            ArithOp::Div => x.checked_div(*y),
-            ArithOp::Mod => x.checked_rem(*y),
-        };
-        return value
-            .map(Literal::Integer)
-            .ok_or_else(|| FilterError::Value(format!("{} does not fit in a 64-bit integer", shown())));
-    }
-    let (Some(x), Some(y)) = (number(a), number(b)) else {
-        return Err(FilterError::Type(format!("{} is not arithmetic on numbers", shown())));
-    };
-    if matches!(op, ArithOp::Div | ArithOp::Mod)
-        && let Some(e) = zero(y == 0.0)
-    {
-        return Err(e);
-    }
-    let value = match op {
-        ArithOp::Add => x + y,
-        ArithOp::Sub => x - y,
-        ArithOp::Mul => x * y,
-        ArithOp::Div => x / y,
-        ArithOp::Mod => x % y,
-    };
-    if value.is_finite() {
-        Ok(Literal::Number(value))
-    } else {
-        Err(FilterError::Value(format!("{} is out of the range of numbers", shown())))
-    }
-}
-
-/// A number for a message: `1e300` rather than three hundred digits.
-pub(super) fn number_text(x: f64) -> String {
-    if x != 0.0 && !(1e-6..1e16).contains(&x.abs()) { format!("{x:e}") } else { x.to_string() }
-}
-
-fn number(literal: &Literal) -> Option<f64> {
-    match literal {
-        Literal::Integer(n) => Some(*n as f64),
-        Literal::Number(x) => Some(*x),
-        _ => None,
-    }
-}
-
-fn show(literal: &Literal) -> String {
-    match literal {
-        Literal::Integer(n) => n.to_string(),
-        Literal::Number(x) => number_text(*x),
-        _ => "…".to_owned(),
-    }
-}
-
 #[cfg(test)]
 pub(super) mod testing {
     //! A resolver and shortcuts for the translation tests here and in [`super::super::functions`].
@@ -677,30 +561,6 @@ mod tests {
     }
 
     #[test]
-    fn orderby_is_translated() {
-        // Parsing is tested in options.rs; here, the translation of what it yields.
-        let items = parse_orderby("phenomenonTime desc, result,name ASC , @iot.id").unwrap();
-        assert_eq!(
-            orderby_sql(&items, &Observations).unwrap(),
-            "r.observed_at desc, r.value asc, s.name asc, r.id asc"
-        );
-        let json = parse_orderby("properties/river desc").unwrap();
-        assert_eq!(orderby_sql(&json, &Observations).unwrap(), "(s.properties -> 'river') desc");
-        assert_eq!(orderby_sql(&[], &Observations).unwrap(), "");
-    }
-
-    #[test]
-    fn orderby_errors_are_precise() {
-        let bad = |s: &str| orderby_sql(&parse_orderby(s).unwrap(), &Observations).unwrap_err().to_string();
-        assert_eq!(bad("location"), "cannot order by `location`, a geometry");
-        assert_eq!(bad("Datastream/foo"), "unknown property `Datastream/foo` for Observations");
-        assert_eq!(
-            bad("properties/a.b"),
-            "cannot order by the JSON member `a.b`: use letters, digits and `_`"
-        );
-    }
-
-    #[test]
     fn random_input_never_panics() {
         const PIECES: [&str; 24] = [
             "(",
@@ -742,31 +602,5 @@ mod tests {
             }
             let _ = (parse_expand(&input), parse_select(&input), parse_orderby(&input));
         }
-    }
-
-    #[test]
-    fn arithmetic_on_literals_is_computed_with_checks() {
-        assert_eq!(sql("result gt 2 add 3"), ("(r.value > $1)".into(), vec![Bind::Integer(5)]));
-        assert_eq!(sql("result gt 1.5 mul 2"), ("(r.value > $1)".into(), vec![Bind::Number(3.0)]));
-        assert_eq!(sql("result gt -(7 div 2)"), ("(r.value > $1)".into(), vec![Bind::Integer(-3)]));
-        assert_eq!(sql("result gt -7 mod 3"), ("(r.value > $1)".into(), vec![Bind::Integer(-1)]));
-        assert_eq!(
-            err("9223372036854775807 add 1 eq 0"),
-            "`9223372036854775807 add 1` does not fit in a 64-bit integer"
-        );
-        assert_eq!(
-            err("-9223372036854775807 sub 2 eq 0"),
-            "`-9223372036854775807 sub 2` does not fit in a 64-bit integer"
-        );
-        assert_eq!(err("1e308 mul 10 eq 0"), "`1e308 mul 10` is out of the range of numbers");
-        assert_eq!(err("result gt 1 div 0"), "`1 div 0`: division by zero");
-        assert_eq!(err("result gt 1.5 mod 0"), "`1.5 mod 0`: division by zero");
-        assert_eq!(
-            err("result gt 2 mul (1e300 mul 1e10)"),
-            "`1e300 mul 10000000000` is out of the range of numbers"
-        );
-        assert_eq!(err("name eq 1e-300"), "expected a string, found the number 1e-300");
-        // With a property involved, PostgreSQL computes (and the database errors are turned into 400s).
-        assert_eq!(only_sql("result add 9223372036854775807 gt 0"), "((r.value + $1) > $2)");
     }
 }
