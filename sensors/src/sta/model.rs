@@ -224,6 +224,18 @@ impl EntitySet {
         self.navigation().iter().find(|(n, _, _)| *n == nav).map(|(_, t, c)| (*t, *c))
     }
 
+    /// Whether each parent has at most a few targets through `nav` (a to-one navigation, or a station's
+    /// Datastreams and Location): then one join serves all parents, where unbounded collections (Observations,
+    /// the Datastreams of an ObservedProperty) are read parent by parent, by index, up to the page size.
+    pub(super) fn few_per_parent(self, nav: &str) -> bool {
+        match (self, nav) {
+            (EntitySet::Datastreams, "Observations")
+            | (EntitySet::FeaturesOfInterest, "Observations")
+            | (EntitySet::ObservedProperties, "Datastreams") => false,
+            _ => true,
+        }
+    }
+
     /// The condition on the target set of `nav` for the parent whose id is the SQL `p` (a `bigint`).
     pub(super) fn relation_condition(self, nav: &str, p: &str) -> Option<String> {
         Some(match (self, nav) {

@@ -386,15 +386,26 @@ impl Related<'_> {
             format!("({})::text", self.target.json_sql())
         };
         let order = order_sql(self.target, options)?;
-        let sql = format!(
-            "select p.pid, x.id, x.e from unnest($1::bigint[]) with ordinality as p (pid, n) \
-             cross join lateral (select {id} as id, {json} as e, row_number() over (order by {order}) as rn \
-             from {from} where {condition} order by {order} limit {limit} offset {skip}) x \
-             order by p.n, x.rn",
-            id = self.target.id_sql(),
-            from = self.target.source_sql(),
-            limit = per_parent + 1,
-        );
+        let (id, from) = (self.target.id_sql(), self.target.source_sql());
+        let sql = if self.parent.few_per_parent(self.nav) {
+            // One join for all parents, numbered per parent.
+            format!(
+                "select x.pid, x.id, x.e from (select p.pid, p.n, {id} as id, {json} as e, \
+                 row_number() over (partition by p.n order by {order}) as rn \
+                 from unnest($1::bigint[]) with ordinality as p (pid, n), {from} where {condition}) x \
+                 where x.rn > {skip} and x.rn <= {end} order by x.n, x.rn",
+                end = skip + per_parent + 1,
+            )
+        } else {
+            // Parent by parent, so that `limit` stops the (index) scan of each.
+            format!(
+                "select p.pid, x.id, x.e from unnest($1::bigint[]) with ordinality as p (pid, n) \
+                 cross join lateral (select {id} as id, {json} as e, row_number() over (order by {order}) as rn \
+                 from {from} where {condition} order by {order} limit {limit} offset {skip}) x \
+                 order by p.n, x.rn",
+                limit = per_parent + 1,
+            )
+        };
         let query = sqlx::query_as(&sql).bind(self.ids);
         let flat: Vec<(i64, i64, Option<String>)> = bind_all(query, &binds).fetch_all(&mut *conn).await?;
         let mut rows: Rows = Vec::new();
