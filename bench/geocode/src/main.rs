@@ -316,8 +316,8 @@ where
     for q in log {
         let t = Instant::now();
         let found = run(q).await?;
-        outcome.latencies.push(t.elapsed());
-        tally(&mut outcome, q, found.iter().position(|(id, _)| *id == q.expected as i64));
+        let latency = t.elapsed();
+        tally(&mut outcome, q, found.iter().position(|(id, _)| *id == q.expected as i64), latency);
     }
     outcome.total = started.elapsed();
     eprintln!("  {}", report::summary(&outcome));
@@ -326,10 +326,12 @@ where
 
 /// Counts a query's result: `position` is where the civico sought came among the results (the same rule for
 /// every engine: that civico, identified by its row, its exact position or its OSM node).
-fn tally(outcome: &mut Outcome, q: &Query, position: Option<usize>) {
+fn tally(outcome: &mut Outcome, q: &Query, position: Option<usize>, latency: std::time::Duration) {
+    outcome.latencies.push(latency);
     if !q.complete {
         return;
     }
+    outcome.complete_latencies.push(latency);
     let rows = workload::typed::ROWS;
     outcome.by_typing.resize(rows.len(), (0, 0));
     for (k, &(_, mask, all)) in rows.iter().enumerate() {
@@ -444,12 +446,11 @@ async fn nominatim_peer(
     };
     let civici = work.data.civici.len();
     for (q, reply) in sample.iter().zip(&replies) {
-        outcome.latencies.push(reply.latency);
         let position = reply
             .results
             .iter()
             .position(|&(kind, id)| kind == 'N' && osm::civico_of_node(id, civici) == Some(q.expected));
-        tally(&mut outcome, q, position);
+        tally(&mut outcome, q, position, reply.latency);
     }
     eprintln!("  {}", report::summary(&outcome));
     if args.show_misses > 0 {

@@ -10,6 +10,8 @@ use geodata::geocoder::IndexStats;
 pub struct Outcome {
     pub engine: String,
     pub latencies: Vec<Duration>,
+    /// The latencies of the complete queries alone.
+    pub complete_latencies: Vec<Duration>,
     pub total: Duration,
     /// Fully typed queries, and how often the civico sought was first / in the results.
     pub complete: usize,
