@@ -591,12 +591,15 @@ fn push_from(qb: &mut QueryBuilder<'_, Postgres>, layer: &Layer, q: &ItemsQuery)
 /// [`Error::InvalidInput`] when the query is out of its bounds (see [`ItemsQuery::check`]).
 pub async fn items(pool: &PgPool, layer: &Layer, q: &ItemsQuery) -> Result<Page> {
     q.check()?;
+    // The page is chosen first and its geometries written after: PostgreSQL evaluates a select list below the
+    // LIMIT, and would otherwise write (and throw away) the GeoJSON of every row skipped by the offset.
     let mut page = QueryBuilder::new("select id, ");
     page.push(geometry_sql(q.crs)).push(", props::text, extra::text, (select count(*)");
     push_from(&mut page, layer, q)?;
-    page.push(")");
+    page.push(") from (select id, geom, props, extra");
     push_from(&mut page, layer, q)?;
     page.push(" order by id limit ").push_bind(q.limit).push(" offset ").push_bind(q.offset);
+    page.push(") p order by id");
     let rows: Vec<Row> = page.build_query_as().fetch_all(pool).await?;
     let matched = match rows.first() {
         Some(row) => row.4,
