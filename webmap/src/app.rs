@@ -39,6 +39,8 @@ struct Inner {
     geocoder: geodata::geocoder::Geocoder,
     /// The URL clients reach Vedetta at, without a trailing slash (links in STA, OGC and HTML are built on it).
     public_url: String,
+    /// The OGC API collections, their extents cached until the data changes.
+    catalog: Arc<geodata::features::Catalog>,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
                 events,
                 geocoder,
                 public_url: "http://localhost:8080".into(),
+                catalog: Arc::new(geodata::features::Catalog::new()),
             }),
         }
     }
@@ -70,6 +73,11 @@ impl AppState {
             inner.public_url = url.trim_end_matches('/').to_string();
         }
         self
+    }
+
+    /// The OGC API catalog of collections.
+    pub fn catalog(&self) -> &Arc<geodata::features::Catalog> {
+        &self.inner.catalog
     }
 
     /// The URL clients reach Vedetta at, without a trailing slash.

@@ -175,7 +175,15 @@ impl From<sqlx::Error> for ApiError {
 impl From<geodata::Error> for ApiError {
     fn from(e: geodata::Error) -> Self {
         match e {
-            geodata::Error::Import(_) | geodata::Error::Crs { .. } => ApiError::Unprocessable(e.to_string()),
+            geodata::Error::InvalidInput { .. } => ApiError::BadRequest(e.to_string()),
+            geodata::Error::Import(_)
+            | geodata::Error::Crs { .. }
+            | geodata::Error::InvalidGeometry { .. }
+            | geodata::Error::TooLarge { .. } => ApiError::Unprocessable(e.to_string()),
+            geodata::Error::Timeout { .. } => {
+                tracing::warn!(error = %e, "A territorial query ran past its time limit.");
+                ApiError::Unavailable(format!("{e}; simplify or narrow it, or retry later"))
+            }
             geodata::Error::Database(db) => db.into(),
             other => ApiError::Internal(other.to_string()),
         }

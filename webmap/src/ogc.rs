@@ -1,7 +1,7 @@
 //! OGC API – Features (Part 1 core, GeoJSON, HTML; Part 2 CRS) at `/ogc`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -9,7 +9,6 @@ use axum::response::{Html, IntoResponse, Response};
 use geodata::features::{self, Catalog, Collection, Crs, ItemsQuery, Layer};
 use serde_json::{Value, json};
 
-use crate::territory::territory_error;
 use crate::{ApiError, AppState};
 
 const CONFORMANCE: [&str; 5] = [
@@ -21,20 +20,8 @@ const CONFORMANCE: [&str; 5] = [
 ];
 
 /// The catalog of collections (extents cached until the data changes) of the database `state` serves.
-///
-/// It belongs in [`AppState`]; until it moves there, this registry keeps one per database, so that two states
-/// over two databases (as in the tests) never share one.
 fn catalog(state: &AppState) -> Arc<Catalog> {
-    static CATALOGS: LazyLock<Mutex<HashMap<String, Arc<Catalog>>>> = LazyLock::new(Default::default);
-    let options = state.pool().connect_options();
-    let key = format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or_default()
-    );
-    let mut catalogs = CATALOGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    catalogs.entry(key).or_insert_with(|| Arc::new(Catalog::new())).clone()
+    state.catalog().clone()
 }
 
 /// A path segment, percent-encoded (everything but RFC 3986's unreserved characters).
@@ -197,7 +184,7 @@ pub(crate) async fn collections(
 ) -> Result<Response, ApiError> {
     let base = base(&state);
     let html = wants_html(&headers, &params)?;
-    let all = catalog(&state).collections(state.pool()).await.map_err(territory_error)?;
+    let all = catalog(&state).collections(state.pool()).await.map_err(ApiError::from)?;
     if html {
         let rows: String = all
             .iter()
@@ -225,7 +212,7 @@ fn no_collection(id: &str) -> ApiError {
 
 /// The collection `id`, for its items (no extent needed).
 async fn find(state: &AppState, id: &str) -> Result<Layer, ApiError> {
-    features::layer(state.pool(), id).await.map_err(territory_error)?.ok_or_else(|| no_collection(id))
+    features::layer(state.pool(), id).await.map_err(ApiError::from)?.ok_or_else(|| no_collection(id))
 }
 
 /// `GET /ogc/collections/{id}`.
@@ -239,7 +226,7 @@ pub(crate) async fn collection(
     let c = catalog(&state)
         .collection(state.pool(), &id)
         .await
-        .map_err(territory_error)?
+        .map_err(ApiError::from)?
         .ok_or_else(|| no_collection(&id))?;
     Ok(axum::Json(collection_json(&base(&state), &c)))
 }
@@ -357,9 +344,9 @@ pub(crate) async fn items(
         limit,
         offset,
     };
-    query.check().map_err(territory_error)?;
+    query.check().map_err(ApiError::from)?;
     let c = find(&state, &id).await?;
-    let found = features::items(state.pool(), &c, &query).await.map_err(territory_error)?;
+    let found = features::items(state.pool(), &c, &query).await.map_err(ApiError::from)?;
     let matched = found.matched;
     let base = base(&state);
     let page_url = |offset: i64, f: &str| {
@@ -454,7 +441,7 @@ pub(crate) async fn item(
     let (html, crs, at) = (wants_html(&headers, &params)?, parse_crs(&params, "crs")?, instant(&params)?);
     let c = find(&state, &id).await?;
     let feature =
-        features::item(state.pool(), &c, &fid, crs, at).await.map_err(territory_error)?.ok_or_else(|| {
+        features::item(state.pool(), &c, &fid, crs, at).await.map_err(ApiError::from)?.ok_or_else(|| {
             ApiError::NotFound(format!(
                 "no feature {:?} in {id:?}",
                 fid.chars().take(100).collect::<String>()

@@ -13,22 +13,6 @@ use crate::{ApiError, AppState};
 /// Most bytes a parcel may have: 10,000 positions written out in full take about 400 KB.
 pub(crate) const MAX_PARCEL_BYTES: usize = 512 * 1024;
 
-/// The answer to a territorial request that failed. The request's own faults get their status here: malformed
-/// input 400, a geometry or size that cannot be used 422, a statement past its time limit 503; the rest goes
-/// through the crate-wide mapping.
-pub(crate) fn territory_error(e: geodata::Error) -> ApiError {
-    match e {
-        geodata::Error::InvalidInput { .. } => ApiError::BadRequest(e.to_string()),
-        geodata::Error::InvalidGeometry { .. } | geodata::Error::TooLarge { .. } => {
-            ApiError::Unprocessable(e.to_string())
-        }
-        geodata::Error::Timeout { .. } => {
-            tracing::warn!(error = %e, "A territorial query ran past its time limit.");
-            ApiError::Unavailable(format!("{e}; simplify or narrow it, or retry later"))
-        }
-        other => other.into(),
-    }
-}
 
 /// `GET /api/comuni`: the comuni of the federation.
 #[utoipa::path(get, path = "/api/comuni", tag = "territory",
@@ -101,7 +85,7 @@ pub(crate) async fn zoning_at(
     let date = date(q.date.as_deref())?;
     let zones = geodata::zoning::at(state.pool(), lon, lat, date, q.plan.as_deref())
         .await
-        .map_err(territory_error)?;
+        .map_err(ApiError::from)?;
     Ok(Json(json!({ "lat": lat, "lon": lon, "date": date, "zones": zones })))
 }
 
@@ -152,7 +136,7 @@ pub(crate) async fn zoning_intersect(
     let date = date(q.date.as_deref())?;
     let (area, zones) = geodata::zoning::intersect(state.pool(), &geometry, date, q.plan.as_deref())
         .await
-        .map_err(territory_error)?;
+        .map_err(ApiError::from)?;
     Ok(Json(json!({ "date": date, "area_m2": area, "zones": zones })))
 }
 
@@ -179,7 +163,7 @@ mod tests {
     #[test]
     fn each_territorial_fault_has_its_status() {
         use axum::http::StatusCode;
-        let status = |e: geodata::Error| territory_error(e).status();
+        let status = |e: geodata::Error| ApiError::from(e).status();
         assert_eq!(
             status(geodata::Error::InvalidInput { field: "plan".into(), reason: "NUL".into() }),
             StatusCode::BAD_REQUEST
