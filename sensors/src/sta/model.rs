@@ -151,42 +151,43 @@ impl EntitySet {
         }
     }
 
+    /// The entity's properties as a `json` object (text built by PostgreSQL, passed through to the response).
     pub(super) fn json_sql(self) -> String {
         match self {
             EntitySet::Things => format!(
-                "jsonb_build_object('name', s.name, 'description', {KIND_LABEL} || ' ' || s.code, \
+                "json_build_object('name', s.name, 'description', {KIND_LABEL} || ' ' || s.code, \
                  'properties', {THING_PROPERTIES})"
             ),
-            EntitySet::Locations => "jsonb_build_object('name', s.name, 'description', 'Posizione della stazione ' \
-                 || s.code, 'encodingType', 'application/geo+json', 'location', st_asgeojson(s.geom)::jsonb)"
+            EntitySet::Locations => "json_build_object('name', s.name, 'description', 'Posizione della stazione ' \
+                 || s.code, 'encodingType', 'application/geo+json', 'location', st_asgeojson(s.geom)::json)"
                 .into(),
-            EntitySet::FeaturesOfInterest => "jsonb_build_object('name', s.name, 'description', \
+            EntitySet::FeaturesOfInterest => "json_build_object('name', s.name, 'description', \
                  'Punto di misura della stazione ' || s.code, 'encodingType', 'application/geo+json', \
-                 'feature', st_asgeojson(s.geom)::jsonb)"
+                 'feature', st_asgeojson(s.geom)::json)"
                 .into(),
             EntitySet::Sensors => format!(
-                "jsonb_build_object('name', {KIND_LABEL} || ' ' || s.code, 'description', 'Strumento della stazione ' \
+                "json_build_object('name', {KIND_LABEL} || ' ' || s.code, 'description', 'Strumento della stazione ' \
                  || s.name, 'encodingType', 'text/plain', 'metadata', s.kind, 'properties', \
                  jsonb_strip_nulls(jsonb_build_object('range', case when s.range_min is null then null \
                  else jsonb_build_array(s.range_min, s.range_max) end, 'interval_s', s.interval_s)))"
             ),
             EntitySet::ObservedProperties => {
-                "jsonb_build_object('name', op.name, 'definition', op.definition, 'description', op.description)"
+                "json_build_object('name', op.name, 'definition', op.definition, 'description', op.description)"
                     .into()
             }
-            EntitySet::Datastreams => "jsonb_build_object('name', s.name || case d.q when 1 then ' – pioggia' \
+            EntitySet::Datastreams => "json_build_object('name', s.name || case d.q when 1 then ' – pioggia' \
                  else ' – livello' end, 'description', case d.q when 1 then 'Pioggia (mm) dal rapporto precedente' \
                  else 'Livello idrometrico (m)' end, 'unitOfMeasurement', case d.q when 1 then \
-                 jsonb_build_object('name', 'millimetre', 'symbol', 'mm', 'definition', 'http://unitsofmeasure.org/ucum.html#mm') \
-                 else jsonb_build_object('name', 'metre', 'symbol', 'm', 'definition', 'http://unitsofmeasure.org/ucum.html#m') end, \
+                 json_build_object('name', 'millimetre', 'symbol', 'mm', 'definition', 'http://unitsofmeasure.org/ucum.html#mm') \
+                 else json_build_object('name', 'metre', 'symbol', 'm', 'definition', 'http://unitsofmeasure.org/ucum.html#m') end, \
                  'observationType', 'http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement', \
-                 'properties', jsonb_build_object('station', s.code, 'quantity', case d.q when 1 then 'rain' else 'level' end))"
+                 'properties', json_build_object('station', s.code, 'quantity', case d.q when 1 then 'rain' else 'level' end))"
                 .into(),
             EntitySet::Observations => format!(
-                "jsonb_build_object('phenomenonTime', {OBSERVATION_TIME}, 'resultTime', {OBSERVATION_TIME}, \
+                "json_build_object('phenomenonTime', {OBSERVATION_TIME}, 'resultTime', {OBSERVATION_TIME}, \
                  'result', r.value, 'resultQuality', {QUALITY})"
             ),
-            EntitySet::HistoricalLocations => "jsonb_build_object()".into(),
+            EntitySet::HistoricalLocations => "json_build_object()".into(),
         }
     }
 

@@ -104,14 +104,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A read-only transaction whose statements time out after [`STATEMENT_TIMEOUT_MS`]: what the reads run in.
 pub fn begin(pool: &PgPool) -> BoxFuture<'_, Result<Transaction<'static, Postgres>>> {
     Box::pin(async move {
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "select set_config('transaction_read_only', 'on', true), set_config('statement_timeout', $1, true)",
-        )
-        .bind(STATEMENT_TIMEOUT_MS.to_string())
-        .execute(&mut *tx)
-        .await?;
-        Ok(tx)
+        // One round trip: the settings travel with the `begin`.
+        let begin = format!("begin read only; set local statement_timeout = {STATEMENT_TIMEOUT_MS}");
+        Ok(pool.begin_with(begin).await?)
     })
 }
 
