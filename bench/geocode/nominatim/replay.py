@@ -4,7 +4,8 @@ Usage: replay.py PROJECT_DIR QUERIES OUT LIMIT WARM_UP
 
 QUERIES has one query a line: `text<TAB>viewbox` where viewbox is `minlon,minlat,maxlon,maxlat` (a bounded
 filter, as the HTTP API's `viewbox=…&bounded=1`) or empty. OUT gets one line a query, in order:
-`milliseconds<TAB>N12 W3 …<TAB>display name of the first result`, then `total<TAB>seconds` of the measured loop.
+`milliseconds<TAB>N12 W3 …<TAB>display name of the first result<TAB>1 if it timed out`, then `total<TAB>seconds` of
+the measured loop.
 
 Each query does what the HTTP `/search` endpoint does before formatting: `search()` with address details (the
 display name needs them) and the results localised; the first WARM_UP queries are run once before measuring.
@@ -37,9 +38,12 @@ async def one(api, locales, text, viewbox, limit):
         results = await api.search(text, **params)
     except napi.UsageError:
         # What the HTTP API answers with a 400 (e.g. nothing left to search for): no result.
-        return []
+        return [], False
+    except TimeoutError:
+        # NOMINATIM_QUERY_TIMEOUT (10 s by default): the HTTP API answers 503.
+        return [], True
     locales.localize_results(results)
-    return results
+    return results, False
 
 
 async def main(project_dir, queries_path, out_path, limit, warm_up):
@@ -53,11 +57,11 @@ async def main(project_dir, queries_path, out_path, limit, warm_up):
         started = time.perf_counter()
         for text, viewbox in queries:
             t = time.perf_counter()
-            results = await one(api, locales, text, viewbox, limit)
+            results, timed_out = await one(api, locales, text, viewbox, limit)
             ms = (time.perf_counter() - t) * 1000.0
             ids = " ".join(f"{r.osm_object[0]}{r.osm_object[1]}" for r in results if r.osm_object)
             first = (results[0].display_name or "") if results else ""
-            lines.append(f"{ms:.4f}\t{ids}\t{first.replace(chr(9), ' ')}\n")
+            lines.append(f"{ms:.4f}\t{ids}\t{first.replace(chr(9), ' ')}\t{int(timed_out)}\n")
         total = time.perf_counter() - started
     finally:
         await api.close()

@@ -493,6 +493,7 @@ async fn nominatim_peer(
         },
         whole_log,
         threads: args.nominatim_threads,
+        timeouts: replies.iter().filter(|r| r.timed_out).count(),
         vedetta,
         nominatim: outcome,
     })

@@ -167,6 +167,8 @@ pub struct Reply {
     /// Results in order: OSM type (`N`, `W`, `R`) and id.
     pub results: Vec<(char, i64)>,
     pub first_label: String,
+    /// Nominatim gave up (its query timeout).
+    pub timed_out: bool,
 }
 
 /// Replays `queries` (text, bounded viewbox) through `replay.py`; `warm_up` first queries run once unmeasured.
@@ -223,7 +225,13 @@ pub fn replay(
             })
             .collect();
         let first_label = fields.next().unwrap_or_default().to_string();
-        replies.push(Reply { latency: Duration::from_secs_f64(ms / 1000.0), results, first_label });
+        let timed_out = fields.next() == Some("1");
+        replies.push(Reply {
+            latency: Duration::from_secs_f64(ms / 1000.0),
+            results,
+            first_label,
+            timed_out,
+        });
     }
     ensure!(
         replies.len() == queries.len(),

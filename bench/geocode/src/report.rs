@@ -59,6 +59,8 @@ pub struct Peer {
     pub filter: &'static str,
     pub whole_log: bool,
     pub threads: usize,
+    /// Queries Nominatim gave up on (its `NOMINATIM_QUERY_TIMEOUT`, 10 s), counted as finding nothing.
+    pub timeouts: usize,
     /// Vedetta over the same queries as Nominatim.
     pub vedetta: Outcome,
     pub nominatim: Outcome,
@@ -240,6 +242,15 @@ fn peer_section(out: &mut String, s: &Setup, p: &Peer) {
         let (a, b) = (percentile(&v, q), percentile(&n, q));
         let _ = writeln!(out, "| {what} | {a:.3} | {b:.2} | {} |", ratio(b, a));
     }
+    let (mut vc, mut nc) = (p.vedetta.complete_latencies.clone(), p.nominatim.complete_latencies.clone());
+    vc.sort_unstable();
+    nc.sort_unstable();
+    for (what, q) in
+        [("p50 latency, complete queries only, ms", 0.50), ("p99 latency, complete queries only, ms", 0.99)]
+    {
+        let (a, b) = (percentile(&vc, q), percentile(&nc, q));
+        let _ = writeln!(out, "| {what} | {a:.3} | {b:.2} | {} |", ratio(b, a));
+    }
     let (a, b) =
         (percent(p.vedetta.top1, p.vedetta.complete), percent(p.nominatim.top1, p.nominatim.complete));
     let _ = writeln!(
@@ -284,6 +295,14 @@ fn peer_section(out: &mut String, s: &Setup, p: &Peer) {
             continue;
         };
         let _ = writeln!(out, "| {what} | {nn} | {:.1}% | {:.1}% |", percent(tv, nv), percent(tn, nn));
+    }
+    if p.timeouts > 0 {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Nominatim timed out (its 10 s query timeout) on {} queries, counted as finding nothing.",
+            p.timeouts
+        );
     }
     if !p.stages.is_empty() {
         let _ = writeln!(out);
