@@ -238,7 +238,7 @@ fn run(args: &Args) -> Result<()> {
         uptime_before,
         uptime_after,
         postgres,
-        vedetta: describe_binary(&binary),
+        vedetta: format!("{} (working tree at {})", describe_binary(&binary), git_head(&root)),
         vedetta_pool: args.pool,
         peer: peer_text,
         data: format!(
@@ -257,8 +257,11 @@ fn run(args: &Args) -> Result<()> {
             "per cell, N closed-loop clients (OS threads, one keep-alive HTTP/1.1 connection each, no compression), \
              {} s warm-up then {} s measured; every request started in the window counts, errors are answers other \
              than 200 and failures (timeout {} s). Vedetta and TiPG run back to back for each workload and N. The \
-             client threads share the {cores} cores with both servers and PostgreSQL. `vedetta serve` exited with \
-             {vedetta_exit} on SIGTERM.",
+             client threads share the {cores} cores with both servers and PostgreSQL. CPU per request is the \
+             measured server's process group, the cluster's postmaster and backends, and the load generator over \
+             the window (/proc); \"other processes\" is the CPU the rest of the machine used meanwhile, in cores of \
+             {cores} (other builds, the idle server); the load average counts the benchmark's own runnable threads \
+             too. `vedetta serve` exited with {vedetta_exit} on SIGTERM.",
             args.warmup, args.seconds, args.timeout
         ),
         workloads,
@@ -281,7 +284,7 @@ fn progress(workload: &str, server: &Server, row: &Row) -> String {
     let per = |seconds: f64| seconds * 1000.0 / c.requests.max(1) as f64;
     format!(
         "  {workload:<48} {:>4} clients  {:<15} {:>8.1} req/s  p50 {:>8.1} ms  p95 {:>8.1} ms  p99 {:>8.1} ms  \
-         errors {}  CPU ms/req {:.2} server {:.2} pg {:.2} client  load {:.1}",
+         errors {}  CPU ms/req {:.2} server {:.2} pg {:.2} client  others {:.2} cores  load {:.1}",
         row.clients,
         server.name,
         c.rate(),
@@ -292,6 +295,7 @@ fn progress(workload: &str, server: &Server, row: &Row) -> String {
         per(row.cpu.server),
         per(row.cpu.postgres),
         per(row.cpu.client),
+        row.cpu.others() / c.seconds,
         row.load
     )
 }
@@ -354,6 +358,23 @@ fn describe_binary(path: &Path) -> String {
         .map(|t| chrono::DateTime::<chrono::Local>::from(t).format("%Y-%m-%d %H:%M %:z").to_string())
         .unwrap_or_else(|_| "?".into());
     format!("`{}` built {built}", path.display())
+}
+
+/// `2dfe200`, and whether sources outside `bench/` had uncommitted changes.
+fn git_head(root: &Path) -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let Some(head) = git(&["rev-parse", "--short", "HEAD"]) else { return "an unknown commit".into() };
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"])
+        .is_some_and(|s| !s.is_empty());
+    if dirty { format!("`{head}` with uncommitted changes") } else { format!("`{head}`") }
 }
 
 /// `uptime`'s line, trimmed.

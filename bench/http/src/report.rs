@@ -150,9 +150,9 @@ impl Report {
         let _ = writeln!(
             md,
             "| workload | clients | server | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | kB/answer | \
-             CPU ms/request: server / PostgreSQL / load generator | load 1m |"
+             CPU ms/request: server / PostgreSQL / load generator | other processes, cores | load 1m |"
         );
-        let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for row in &self.rows {
             let w = &self.workloads[row.workload];
             let server = match row.side {
@@ -162,7 +162,7 @@ impl Report {
             let c = &row.cell;
             let _ = writeln!(
                 md,
-                "| {} | {} | {server} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {:.1} |",
+                "| {} | {} | {server} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {:.2} | {:.1} |",
                 w.name,
                 row.clients,
                 rate(c.rate()),
@@ -173,6 +173,7 @@ impl Report {
                 c.errors,
                 c.mean_kb(),
                 cpu_per_request(&row.cpu, c.requests),
+                row.cpu.others() / c.seconds,
                 row.load
             );
         }
