@@ -229,12 +229,12 @@ impl EntitySet {
     /// Datastreams and Location): then one join serves all parents, where unbounded collections (Observations,
     /// the Datastreams of an ObservedProperty) are read parent by parent, by index, up to the page size.
     pub(super) fn few_per_parent(self, nav: &str) -> bool {
-        match (self, nav) {
+        !matches!(
+            (self, nav),
             (EntitySet::Datastreams, "Observations")
-            | (EntitySet::FeaturesOfInterest, "Observations")
-            | (EntitySet::ObservedProperties, "Datastreams") => false,
-            _ => true,
-        }
+                | (EntitySet::FeaturesOfInterest, "Observations")
+                | (EntitySet::ObservedProperties, "Datastreams")
+        )
     }
 
     /// The condition on the target set of `nav` for the parent whose id is the SQL `p` (a `bigint`).
