@@ -116,6 +116,19 @@ fn is_belfiore(code: &str) -> bool {
     b.len() == 4 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit)
 }
 
+/// How hard a search tries. A query runs every reading in one pass, and the next pass only when none found
+/// anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// Words as typed, and typos only for the words that find nothing as typed (`garibladi`).
+    Strict,
+    /// Typos for every word (`tommaso` is a word, but in `via niccolo tommaso` a typo of `tommaseo`).
+    Typos,
+    /// Each word left out in turn, at a cost: a word that names other streets but not this one (`atrio
+    /// addolorata garibaldi 12`).
+    LeaveOneOut,
+}
+
 /// The cost of a query word that matches nothing, or that a street lacks (a score is multiplied by it).
 pub(crate) const UNKNOWN_WORD: f64 = 0.8;
 
@@ -356,12 +369,8 @@ impl Index {
 
     /// The streets best matching `words`, at most `k`, best first; `comuni` restricts them. Among equal scores,
     /// the street nearer `near` (WGS84 longitude, latitude) first when given, then the one with more civici.
-    ///
-    /// A word that matches nothing is left out at a cost ([`UNKNOWN_WORD`]), unless it is a number (`via roma 999`
-    /// is not `via roma`) or no other word is left. Typos are looked for only for words that find nothing as typed;
-    /// when that finds no street, once more with typos for every word (`tommaso` is a word, but in `via niccolo
-    /// tommaso` a typo of `tommaseo`); when still nothing, each word is left out in turn (a word that names other
-    /// streets but not this one: `atrio addolorata centro`).
+    /// Every [`Pass`] in turn until one finds something.
+    #[cfg(test)]
     pub fn search(
         &self,
         words: &[QWord],
@@ -369,27 +378,47 @@ impl Index {
         k: usize,
         near: Option<(f64, f64)>,
     ) -> Vec<StreetHit> {
-        let matchers: Vec<Matcher> = words.iter().map(|w| self.matcher(w, false)).collect();
-        let found = self.search_with(matchers, comuni, k, near);
+        [Pass::Strict, Pass::Typos, Pass::LeaveOneOut]
+            .into_iter()
+            .map(|pass| self.search_pass(words, comuni, k, near, pass))
+            .find(|found| !found.is_empty())
+            .unwrap_or_default()
+    }
+
+    /// The streets best matching `words` in one [`Pass`], at most `k`, best first; `comuni` restricts them.
+    /// Among equal scores, the street nearer `near` (WGS84 longitude, latitude) first when given, then the one
+    /// with more civici.
+    ///
+    /// A word that matches nothing is left out at a cost ([`UNKNOWN_WORD`]), unless it is a number (`via roma 999`
+    /// is not `via roma`) or no other word is left.
+    pub fn search_pass(
+        &self,
+        words: &[QWord],
+        comuni: Option<&[u32]>,
+        k: usize,
+        near: Option<(f64, f64)>,
+        pass: Pass,
+    ) -> Vec<StreetHit> {
         // A number has no typos: when one matches no name, there is nothing to retry.
-        let number_missing = words.iter().any(|w| {
-            w.role == Role::Content
-                && normalize::is_number(&w.literal)
-                && self.prefix_range(&w.literal).is_empty()
-        });
-        if !found.is_empty() || number_missing {
-            return found;
+        let number_missing = || {
+            words.iter().any(|w| {
+                w.role == Role::Content
+                    && normalize::is_number(&w.literal)
+                    && self.prefix_range(&w.literal).is_empty()
+            })
+        };
+        if pass != Pass::Strict && number_missing() {
+            return vec![];
         }
-        let matchers: Vec<Matcher> = words.iter().map(|w| self.matcher(w, true)).collect();
-        let found = self.search_with(matchers.clone(), comuni, k, near);
-        if !found.is_empty() {
-            return found;
+        let matchers: Vec<Matcher> = words.iter().map(|w| self.matcher(w, pass != Pass::Strict)).collect();
+        if pass != Pass::LeaveOneOut {
+            return self.search_with(matchers, comuni, k, near);
         }
         let content: Vec<usize> = (0..matchers.len())
             .filter(|&i| matchers[i].role == Role::Content && !matchers[i].number && matchers[i].estimate > 0)
             .collect();
         if content.len() < 2 {
-            return found;
+            return vec![];
         }
         let mut best: Vec<StreetHit> = Vec::new();
         for &left_out in content.iter().take(MAX_LEFT_OUT) {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::PgPool;
 
-use super::index::{Index, NameMatch, StreetHit, distance2};
+use super::index::{Index, NameMatch, Pass, StreetHit, distance2};
 use super::normalize::is_number;
 use super::query::{self, NumberQuery, QWord, Token};
 use super::{Candidate, MatchKind};
@@ -326,15 +326,22 @@ pub(crate) async fn search(
     }
     let mut out = Collector::default();
     // The streets of every reading first (in memory), then the civici of all of them, one query per number.
-    let mut found: Vec<(Plan, Vec<StreetHit>)> = Vec::new();
-    for plan in plans(index, &tokens, filter) {
-        let k = if plan.number.is_some() { STREETS_FOR_CIVICO } else { limit };
-        let mut hits = index.search(&plan.words, plan.comuni.as_deref(), k, near);
-        for hit in &mut hits {
-            hit.score *= plan.factor;
+    // Every reading strictly; typos and left-out words only when no reading found anything.
+    let plans = plans(index, &tokens, filter);
+    let mut found: Vec<(&Plan, Vec<StreetHit>)> = Vec::new();
+    for pass in [Pass::Strict, Pass::Typos, Pass::LeaveOneOut] {
+        for plan in &plans {
+            let k = if plan.number.is_some() { STREETS_FOR_CIVICO } else { limit };
+            let mut hits = index.search_pass(&plan.words, plan.comuni.as_deref(), k, near, pass);
+            for hit in &mut hits {
+                hit.score *= plan.factor;
+            }
+            if !hits.is_empty() {
+                found.push((plan, hits));
+            }
         }
-        if !hits.is_empty() {
-            found.push((plan, hits));
+        if !found.is_empty() {
+            break;
         }
     }
     // A comune named in the text filters, when the readings that take it so match at least as well as the others
