@@ -26,9 +26,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Spawns `cmd` as the leader of a new process group, output to `log`, with a watchdog that stops the group if
-    /// this process dies first.
-    fn spawn(name: &'static str, mut cmd: Command, base: String, log: &Path) -> Result<Server> {
+    /// Spawns `cmd` as the leader of a new process group, output to `log` (in `work`, the benchmark's temporary
+    /// directory), with a watchdog that stops the group and removes `work` if this process dies first.
+    fn spawn(name: &'static str, mut cmd: Command, base: String, work: &Path, log: &str) -> Result<Server> {
+        let log = work.join(log);
+        let log = log.as_path();
         let out = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let err = out.try_clone().with_context(|| format!("cannot reopen {}", log.display()))?;
         let child = cmd
@@ -40,9 +42,11 @@ impl Server {
             .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
         testkit::spawn_detached(&format!(
             "while kill -0 {me} 2>/dev/null; do kill -0 {child} 2>/dev/null || exit 0; sleep 0.5; done; \
-             kill -TERM -- -{child} 2>/dev/null; sleep 3; kill -KILL -- -{child} 2>/dev/null",
+             kill -TERM -{child} 2>/dev/null; sleep 3; kill -KILL -{child} 2>/dev/null; \
+             case '{work}' in */vedetta-bench-http-*) rm -rf '{work}';; esac",
             me = std::process::id(),
             child = child.id(),
+            work = work.display(),
         ));
         Ok(Server { name, base, child, log: log.to_path_buf() })
     }
@@ -170,8 +174,7 @@ pub fn start_vedetta(
         .env("VEDETTA_MQTT_LISTEN", format!("127.0.0.1:{mqtt_port}"))
         .env("VEDETTA_ADMIN_TOKEN", admin_token)
         .env("VEDETTA_LOG_LEVEL", "warn,rumqttd=off");
-    let mut server =
-        Server::spawn("vedetta serve", cmd, format!("http://{http}"), &work.join("vedetta.log"))?;
+    let mut server = Server::spawn("vedetta serve", cmd, format!("http://{http}"), work, "vedetta.log")?;
     server.wait_ready("/healthz", Duration::from_secs(90))?;
     Ok((server, mqtt_port))
 }
@@ -213,7 +216,7 @@ pub fn start_tipg(
         .env("TIPG_DB_TABLES", table_list)
         // PostGIS's own functions live in `public` too: TiPG publishes no function as a collection.
         .env("TIPG_DB_FUNCTIONS", "[]");
-    let mut server = Server::spawn("TiPG (uvicorn)", cmd, format!("http://{http}"), &work.join("tipg.log"))?;
+    let mut server = Server::spawn("TiPG (uvicorn)", cmd, format!("http://{http}"), work, "tipg.log")?;
     server.wait_ready(&format!("/collections/public.{}", tables[0]), Duration::from_secs(90))?;
     Ok(server)
 }
