@@ -85,7 +85,10 @@ async fn comuni(db: &Database, file: &Path) -> anyhow::Result<()> {
     let report = geodata::comune::import(&db.pool, &json)
         .await
         .with_context(|| format!("while importing {}", file.display()))?;
-    let (c, u, i, s) = (report.created, report.updated, report.invalid.len(), report.stations_located);
+    // Stations belong to `sensors`: it locates them again, through the `core.comune_at` contract.
+    let mut conn = db.pool.acquire().await.context("while locating the stations")?;
+    let located = sensors::store::locate_stations(&mut conn).await.context("while locating the stations")?;
+    let (c, u, i, s) = (report.created, report.updated, report.invalid.len(), located);
     println!(
         "{}: {c} comuni creati, {u} aggiornati, {i} scartati; {s} stazioni ricollocate / \
          {c} comuni created, {u} updated, {i} invalid; {s} stations relocated",

@@ -3,7 +3,6 @@
 use serde_json::Value;
 use sqlx::PgPool;
 
-use super::CONTAINING;
 use crate::{Error, Result};
 
 /// What an import did.
@@ -11,8 +10,6 @@ use crate::{Error, Result};
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
-    /// Stations whose comune was (re)derived from their location.
-    pub stations_located: u64,
     /// Features refused, with the reason.
     pub invalid: Vec<(usize, String)>,
 }
@@ -83,7 +80,6 @@ pub async fn import(pool: &PgPool, collection: &Value) -> Result<ImportReport> {
             None => report.invalid.push((i, format!("comune {istat} ({name}): empty geometry"))),
         }
     }
-    report.stations_located = locate_stations(&mut tx).await?;
     let changed = report.created + report.updated > 0;
     if changed {
         super::bump_revision(&mut tx).await?;
@@ -93,16 +89,4 @@ pub async fn import(pool: &PgPool, collection: &Value) -> Result<ImportReport> {
         super::changed_locally();
     }
     Ok(report)
-}
-
-/// Gives every station the comune that contains it (`None` outside every comune).
-async fn locate_stations(conn: &mut sqlx::PgConnection) -> Result<u64> {
-    let done = sqlx::query(&format!(
-        "update sensors.station s set comune_istat = ({}) where s.comune_istat is distinct from ({})",
-        CONTAINING.replace("$POINT", "s.geom"),
-        CONTAINING.replace("$POINT", "s.geom")
-    ))
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
 }
