@@ -130,9 +130,17 @@ fn digits(value: &str, len: usize) -> Option<String> {
     (!v.is_empty() && v.len() <= len && v.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{v:0>len$}"))
 }
 
+/// ISTAT's list as read.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ParsedList {
+    pub comuni: Vec<ListedComune>,
+    /// Rows refused, by line number of the file, with the reason.
+    pub invalid: Vec<(u64, String)>,
+}
+
 /// Reads ISTAT's list: the comuni, and the rows refused (line number, reason). Fails when the text is not that
 /// list (a required column is missing).
-pub fn parse_list(bytes: &[u8]) -> std::result::Result<(Vec<ListedComune>, Vec<(u64, String)>), String> {
+pub fn parse_list(bytes: &[u8]) -> std::result::Result<ParsedList, String> {
     let text = decode(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b';')
@@ -180,7 +188,7 @@ pub fn parse_list(bytes: &[u8]) -> std::result::Result<(Vec<ListedComune>, Vec<(
             Err(reason) => invalid.push((line, reason)),
         }
     }
-    Ok((comuni, invalid))
+    Ok(ParsedList { comuni, invalid })
 }
 
 /// One row of the list, validated.
@@ -243,7 +251,7 @@ fn listed(record: &csv::StringRecord, at: &[Option<usize>]) -> std::result::Resu
 /// (one statement), deletes nothing, touches no boundary. Rows that cannot be read are reported and skipped.
 pub async fn import_list(pool: &PgPool, path: &Path) -> Result<ListReport> {
     let bytes = std::fs::read(path).map_err(Error::io("cannot read", path))?;
-    let (comuni, invalid) =
+    let ParsedList { comuni, invalid } =
         parse_list(&bytes).map_err(|detail| Error::ComuniList { path: path.to_path_buf(), detail })?;
     let mut report = ListReport { rows: comuni.len(), invalid, ..ListReport::default() };
     let column = |f: fn(&ListedComune) -> Option<&str>| -> Vec<Option<String>> {
@@ -323,7 +331,7 @@ mod tests {
              04;021;021;008;021008;Bolzano/Bozen;Bolzano;Bozen;2;Nord-est;Trentino-Alto Adige/S\u{fc}dtirol;\
              Bolzano/Bozen;2;1;BZ;21008;A952\r\n"
         );
-        let (comuni, invalid) = parse_list(&cp1252(&text)).unwrap();
+        let ParsedList { comuni, invalid } = parse_list(&cp1252(&text)).unwrap();
         assert!(invalid.is_empty(), "{invalid:?}");
         assert_eq!(comuni[0].istat, "001001");
         assert_eq!(comuni[0].name, "Agli\u{e8}");
@@ -337,7 +345,7 @@ mod tests {
         assert_eq!((bz.province_acronym.as_str(), bz.region_code.as_str()), ("BZ", "04"));
         assert_eq!(bz.region_name, "Trentino-Alto Adige/S\u{fc}dtirol");
         // The same in UTF-8 reads the same.
-        assert_eq!(parse_list(text.as_bytes()).unwrap().0, comuni);
+        assert_eq!(parse_list(text.as_bytes()).unwrap().comuni, comuni);
     }
 
     #[test]
@@ -349,7 +357,7 @@ mod tests {
              01;201;001;001;001001;Agli\u{e8};Agli\u{e8};;1;Nord-ovest;Piemonte;Torino;3;0;TO;1001;A074\r\n\
              ;;;;;;;;;;;;;;;;\r\n"
         );
-        let (comuni, invalid) = parse_list(text.as_bytes()).unwrap();
+        let ParsedList { comuni, invalid } = parse_list(text.as_bytes()).unwrap();
         assert_eq!(comuni.len(), 1);
         assert_eq!(comuni[0].istat, "001001", "zeros lost by a spreadsheet come back");
         let lines: Vec<u64> = invalid.iter().map(|(l, _)| *l).collect();

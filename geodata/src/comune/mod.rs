@@ -19,7 +19,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::{Error, Result};
 pub use boundary::{ImportReport, import};
-pub use istat::{ListReport, ListedComune, import_list, parse_list};
+pub use istat::{ListReport, ListedComune, ParsedList, import_list, parse_list};
 
 /// A comune as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]

@@ -68,8 +68,9 @@ fn comune_spans(tokens: &[Token]) -> Vec<(usize, usize, NameMatch)> {
 /// The readings of `tokens`: a comune may be written in the query (at the end, at the start, between commas, with
 /// its province), the last number may be the house number or part of the name (`strada statale 18`).
 fn plans(index: &Index, tokens: &[Token], filter: Option<&[u32]>) -> Vec<Plan> {
-    let mut readings: Vec<(Vec<Token>, Option<Vec<u32>>, bool, f64)> =
-        vec![(tokens.to_vec(), filter.map(<[u32]>::to_vec), false, 1.0)];
+    // (tokens, comuni, named in the text, factor)
+    type Reading = (Vec<Token>, Option<Vec<u32>>, bool, f64);
+    let mut readings: Vec<Reading> = vec![(tokens.to_vec(), filter.map(<[u32]>::to_vec), false, 1.0)];
     let mut seen = HashSet::new();
     for (start, end, how) in comune_spans(tokens) {
         if !seen.insert((start, end)) || end - start == tokens.len() {
