@@ -13,7 +13,6 @@ use crate::{ApiError, AppState};
 /// Most bytes a parcel may have: 10,000 positions written out in full take about 400 KB.
 pub(crate) const MAX_PARCEL_BYTES: usize = 512 * 1024;
 
-
 /// `GET /api/comuni`: the comuni of the federation.
 #[utoipa::path(get, path = "/api/comuni", tag = "territory",
     responses((status = 200, description = "The comuni", body = crate::schema::ComuneList)))]
@@ -83,9 +82,8 @@ pub(crate) async fn zoning_at(
 ) -> Result<Json<Value>, ApiError> {
     let (lon, lat) = q.point()?;
     let date = date(q.date.as_deref())?;
-    let zones = geodata::zoning::at(state.pool(), lon, lat, date, q.plan.as_deref())
-        .await
-        .map_err(ApiError::from)?;
+    let zones =
+        geodata::zoning::at(state.pool(), lon, lat, date, q.plan.as_deref()).await.map_err(ApiError::from)?;
     Ok(Json(json!({ "lat": lat, "lon": lon, "date": date, "zones": zones })))
 }
 

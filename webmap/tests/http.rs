@@ -101,7 +101,12 @@ async fn send(state: &AppState, request: Request<Body>) -> (StatusCode, axum::ht
     (status, headers, String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn assert_problem(status: StatusCode, headers: &axum::http::HeaderMap, body: &str, expected: StatusCode) -> Value {
+fn assert_problem(
+    status: StatusCode,
+    headers: &axum::http::HeaderMap,
+    body: &str,
+    expected: StatusCode,
+) -> Value {
     assert_eq!(status, expected, "{body}");
     assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json", "{body}");
     let problem: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
@@ -170,8 +175,10 @@ async fn responses_carry_security_headers_and_public_reads_allow_cors() {
     assert!(headers.contains_key(header::REFERRER_POLICY));
 
     // A browser on another origin may read the public APIs (no credentials)…
-    let request =
-        Request::get("/api/comuni").header(header::ORIGIN, "https://example.org").body(Body::empty()).unwrap();
+    let request = Request::get("/api/comuni")
+        .header(header::ORIGIN, "https://example.org")
+        .body(Body::empty())
+        .unwrap();
     let (_, headers, _) = send(&state, request).await;
     assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
