@@ -110,6 +110,7 @@ fn run(args: &Args) -> Result<()> {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     let binary = vedetta_binary(args.vedetta.clone(), &root, &target)?;
+    let head = git_head(&root);
     let peer_env = if args.skip_tipg {
         Err("--skip-tipg".to_string())
     } else {
@@ -238,7 +239,7 @@ fn run(args: &Args) -> Result<()> {
         uptime_before,
         uptime_after,
         postgres,
-        vedetta: format!("{} (working tree at {})", describe_binary(&binary), git_head(&root)),
+        vedetta: format!("{} (working tree at {})", describe_binary(&binary), head),
         vedetta_pool: args.pool,
         peer: peer_text,
         data: format!(
