@@ -483,3 +483,32 @@ async fn a_comune_is_named_in_either_of_its_languages() {
         assert_eq!(found[0].comune, "Bolzano/Bozen");
     }
 }
+
+#[tokio::test]
+async fn long_and_repetitive_queries_stay_cheap() {
+    let (_db, _pool, g) = lamezia_with_the_istat_list().await;
+    g.refresh().await.unwrap();
+    let queries = [
+        "lamezia, ".repeat(22),
+        "garibaldo ".repeat(20),
+        "lamezia terme atrio addolorata garibaldi ".repeat(5),
+        "a,".repeat(100),
+        "12 ".repeat(66),
+        "via roma 3 lamezia xyzzy frobnicate ".repeat(5),
+    ];
+    for q in &queries {
+        let started = std::time::Instant::now();
+        let found = search(&g, q).await;
+        let took = started.elapsed();
+        // Generous for an unoptimised build on a busy machine: in release, a few milliseconds.
+        assert!(took.as_millis() < 500, "{} ms for `{q}`", took.as_millis());
+        assert!(found.len() <= 10);
+    }
+    // The address still counts in a long query: only its first words are read.
+    let long = format!("atrio addolorata 12, lamezia terme {}", "xyzzy ".repeat(30));
+    let found = search(&g, &long).await;
+    assert_eq!(
+        (found[0].label.as_str(), found[0].istat.as_str()),
+        ("Atrio Addolorata 12, Lamezia Terme", "079160")
+    );
+}

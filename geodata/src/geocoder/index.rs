@@ -124,16 +124,29 @@ pub(crate) enum Pass {
     Strict,
     /// Typos for every word (`tommaso` is a word, but in `via niccolo tommaso` a typo of `tommaseo`).
     Typos,
-    /// Each word left out in turn, at a cost: a word that names other streets but not this one (`atrio
-    /// addolorata garibaldi 12`).
-    LeaveOneOut,
+    /// Streets that have some of the words, each missing word at a cost: words that name other streets but not
+    /// this one (`atrio addolorata garibaldi 12`, `…, lamezia terme centro`).
+    Partial,
+}
+
+/// The typos of each word of one query, computed once for all its readings and passes (a scan of the vocabulary
+/// each).
+#[derive(Debug, Default)]
+pub(crate) struct TypoCache(std::cell::RefCell<std::collections::HashMap<String, Vec<(u32, f64)>>>);
+
+impl TypoCache {
+    fn get(&self, index: &Index, word: &str) -> Vec<(u32, f64)> {
+        if let Some(known) = self.0.borrow().get(word) {
+            return known.clone();
+        }
+        let found = index.typos(word);
+        self.0.borrow_mut().insert(word.to_string(), found.clone());
+        found
+    }
 }
 
 /// The cost of a query word that matches nothing, or that a street lacks (a score is multiplied by it).
 pub(crate) const UNKNOWN_WORD: f64 = 0.8;
-
-/// Words left out in turn, at most, when no street has them all.
-const MAX_LEFT_OUT: usize = 6;
 
 /// Squared distance between two WGS84 points on a local plane (degrees of latitude): for ordering only.
 pub(crate) fn distance2(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -302,15 +315,18 @@ impl Index {
         lo as u32..hi as u32
     }
 
-    fn matcher(&self, w: &QWord, typos: bool) -> Matcher {
+    fn matcher(&self, w: &QWord, typos: bool, cache: &TypoCache) -> Matcher {
         let mut exact: Vec<u32> =
             std::iter::once(&w.literal).chain(&w.alts).filter_map(|t| self.lookup(t)).collect();
         exact.sort_unstable();
         exact.dedup();
         let prefix = if w.literal.is_empty() { 0..0 } else { self.prefix_range(&w.literal) };
         let chars = w.literal.chars().count();
-        let typo =
-            if typos || (exact.is_empty() && prefix.is_empty()) { self.typos(&w.literal) } else { vec![] };
+        let typo = if typos || (exact.is_empty() && prefix.is_empty()) {
+            cache.get(self, &w.literal)
+        } else {
+            vec![]
+        };
         let mut estimate =
             self.postings_before[prefix.end as usize] - self.postings_before[prefix.start as usize];
         for t in exact.iter().chain(typo.iter().map(|(t, _)| t)) {
@@ -378,9 +394,9 @@ impl Index {
         k: usize,
         near: Option<(f64, f64)>,
     ) -> Vec<StreetHit> {
-        [Pass::Strict, Pass::Typos, Pass::LeaveOneOut]
+        [Pass::Strict, Pass::Typos, Pass::Partial]
             .into_iter()
-            .map(|pass| self.search_pass(words, comuni, k, near, pass))
+            .map(|pass| self.search_pass(words, comuni, k, near, pass, &TypoCache::default()))
             .find(|found| !found.is_empty())
             .unwrap_or_default()
     }
@@ -398,6 +414,7 @@ impl Index {
         k: usize,
         near: Option<(f64, f64)>,
         pass: Pass,
+        cache: &TypoCache,
     ) -> Vec<StreetHit> {
         // A number has no typos: when one matches no name, there is nothing to retry.
         let number_missing = || {
@@ -410,32 +427,9 @@ impl Index {
         if pass != Pass::Strict && number_missing() {
             return vec![];
         }
-        let matchers: Vec<Matcher> = words.iter().map(|w| self.matcher(w, pass != Pass::Strict)).collect();
-        if pass != Pass::LeaveOneOut {
-            return self.search_with(matchers, comuni, k, near);
-        }
-        let content: Vec<usize> = (0..matchers.len())
-            .filter(|&i| matchers[i].role == Role::Content && !matchers[i].number && matchers[i].estimate > 0)
-            .collect();
-        if content.len() < 2 {
-            return vec![];
-        }
-        let mut best: Vec<StreetHit> = Vec::new();
-        for &left_out in content.iter().take(MAX_LEFT_OUT) {
-            let fewer: Vec<Matcher> =
-                matchers.iter().enumerate().filter(|(i, _)| *i != left_out).map(|(_, m)| m.clone()).collect();
-            for mut hit in self.search_with(fewer, comuni, k, near) {
-                hit.score *= UNKNOWN_WORD;
-                match best.iter_mut().find(|b| b.street == hit.street) {
-                    Some(b) if b.score >= hit.score => {}
-                    Some(b) => *b = hit,
-                    None => best.push(hit),
-                }
-            }
-        }
-        best.sort_by(|a, b| self.order(near, (a.score, a.street), (b.score, b.street)));
-        best.truncate(k);
-        best
+        let matchers: Vec<Matcher> =
+            words.iter().map(|w| self.matcher(w, pass != Pass::Strict, cache)).collect();
+        self.search_with(matchers, comuni, k, near, pass == Pass::Partial)
     }
 
     /// Best first: score, then nearness to `near`, then civici, then the street's place in the index.
@@ -450,12 +444,15 @@ impl Index {
             .then(a.1.cmp(&b.1))
     }
 
+    /// The streets for `matchers`; `partial`: streets with only some of the content words too, each missing
+    /// word at a cost (only when there are several).
     fn search_with(
         &self,
         mut matchers: Vec<Matcher>,
         comuni: Option<&[u32]>,
         k: usize,
         near: Option<(f64, f64)>,
+        partial: bool,
     ) -> Vec<StreetHit> {
         // Words that match nothing are left out, each at a cost; numbers never are.
         let unknown = |m: &Matcher| m.role == Role::Content && m.estimate == 0;
@@ -470,18 +467,33 @@ impl Index {
                 return vec![];
             }
         }
-        let generator =
-            matchers.iter().filter(|m| m.role == Role::Content).min_by_key(|m| m.estimate).or_else(|| {
-                matchers.iter().filter(|m| m.role == Role::Dug && m.estimate > 0).min_by_key(|m| m.estimate)
-            });
-        let Some(generator) = generator else { return vec![] };
+        let generators: Vec<&Matcher> = if partial {
+            // Every content word finds candidates; a single one is what the other passes did.
+            let content: Vec<&Matcher> = matchers.iter().filter(|m| m.role == Role::Content).collect();
+            if content.len() < 2 {
+                return vec![];
+            }
+            content
+        } else {
+            let generator =
+                matchers.iter().filter(|m| m.role == Role::Content).min_by_key(|m| m.estimate).or_else(
+                    || {
+                        matchers
+                            .iter()
+                            .filter(|m| m.role == Role::Dug && m.estimate > 0)
+                            .min_by_key(|m| m.estimate)
+                    },
+                );
+            let Some(generator) = generator else { return vec![] };
+            vec![generator]
+        };
 
         let ranges: Vec<Range<u32>> = match comuni {
             Some(ids) => ids.iter().map(|&c| self.comune_entries[c as usize].clone()).collect(),
             None => std::iter::once(0..self.entries.len() as u32).collect(),
         };
         let mut candidates: Vec<u32> = Vec::new();
-        for term in generator.terms() {
+        for term in generators.iter().flat_map(|g| g.terms()) {
             let p = &self.postings[term as usize];
             for r in &ranges {
                 let lo = p.partition_point(|&e| e < r.start);
@@ -494,7 +506,7 @@ impl Index {
 
         let mut scored: Vec<(f64, u32)> = candidates
             .into_iter()
-            .filter_map(|e| self.score(e, &matchers).map(|s| (s * penalty, e)))
+            .filter_map(|e| self.score(e, &matchers, partial).map(|s| (s * penalty, e)))
             .collect();
         let street_of = |e: u32| self.entries[e as usize].street;
         let order = |a: &(f64, u32), b: &(f64, u32)| {
@@ -538,8 +550,9 @@ impl Index {
         (best, bits)
     }
 
-    /// The score of a name for the query words, `None` when a content word is missing.
-    fn score(&self, e: u32, matchers: &[Matcher]) -> Option<f64> {
+    /// The score of a name for the query words, `None` when a content word is missing (unless `partial`: then
+    /// each missing one costs [`UNKNOWN_WORD`]).
+    fn score(&self, e: u32, matchers: &[Matcher], partial: bool) -> Option<f64> {
         let entry = &self.entries[e as usize];
         let slots = &self.slots[entry.slots.start as usize..entry.slots.end as usize];
         let mut sum = 0.0;
@@ -547,6 +560,8 @@ impl Index {
         let mut matched = 0u64;
         let mut dug_factor = 1.0;
         let mut stop_factor = 1.0;
+        let mut missing = 0i32;
+        let mut content = 0u32;
         let has_dug = slots.iter().any(|s| s.dug);
         for m in matchers {
             // The DUG of the query is compared with the street's DUG (`via garibaldi` is not `Vico I di Via
@@ -560,11 +575,16 @@ impl Index {
             }
             match m.role {
                 Role::Content => {
+                    if best == 0.0 && partial {
+                        missing += 1;
+                        continue;
+                    }
                     if best == 0.0 {
                         return None;
                     }
                     sum += best;
                     n += 1;
+                    content += 1;
                     matched |= bits;
                 }
                 Role::Dug => {
@@ -581,7 +601,7 @@ impl Index {
                 Role::Stop => matched |= bits,
             }
         }
-        if n == 0 {
+        if n == 0 || (partial && content == 0) {
             return None;
         }
         let coverage = if entry.denom_mask == 0 {
@@ -591,7 +611,15 @@ impl Index {
         };
         let street = &self.streets[entry.street as usize];
         let located = if street.point_from_comune { 0.9 } else { 1.0 };
-        Some(sum / f64::from(n) * (0.75 + 0.25 * coverage) * dug_factor * stop_factor * located)
+        let missing_factor = UNKNOWN_WORD.powi(missing);
+        Some(
+            sum / f64::from(n)
+                * (0.75 + 0.25 * coverage)
+                * dug_factor
+                * stop_factor
+                * located
+                * missing_factor,
+        )
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::PgPool;
 
-use super::index::{Index, NameMatch, Pass, StreetHit, distance2};
+use super::index::{Index, NameMatch, Pass, StreetHit, TypoCache, distance2};
 use super::normalize::is_number;
 use super::query::{self, NumberQuery, QWord, Token};
 use super::{Candidate, MatchKind};
@@ -19,6 +19,12 @@ const STREETS_FOR_CIVICO: usize = 60;
 /// A reading that takes a comune from a shortened name (`lamezia`) costs this much against one that takes the
 /// same words as part of a street's name (`Villa Comunale` is a street before `Villa…` is a comune).
 const SHORTENED_COMUNE: f64 = 0.95;
+
+/// Most tokens of a query that are read (an Italian address has fewer than 12; the rest costs without helping).
+const MAX_TOKENS: usize = 16;
+
+/// Most readings that take a comune from the text (`lamezia, lamezia, …` is not 30 comuni).
+const MAX_COMUNE_READINGS: usize = 6;
 
 /// Most words a comune's name takes in a query (`San Giovanni in Fiore`, `Reggio nell'Emilia` with `(RE)`).
 const COMUNE_WORDS: usize = 5;
@@ -46,12 +52,18 @@ fn comune_spans(tokens: &[Token]) -> Vec<(usize, usize, NameMatch)> {
             spans.push((n - k, n, NameMatch::Typing));
         }
     }
-    // A part between commas: `lamezia terme, atrio addolorata 12`, `atrio addolorata 12, lamezia, cz`.
+    // A part between commas, or its first words: `lamezia terme, atrio addolorata 12`, `atrio addolorata 12,
+    // lamezia, cz`, `…, lamezia terme centro`.
     if last_segment > 0 {
         let mut start = 0;
         for i in 1..=n {
             if i == n || tokens[i].segment != tokens[start].segment {
                 spans.push((start, i, NameMatch::Words));
+                if start > 0 {
+                    for end in start + 1..i.min(start + COMUNE_WORDS + 1) {
+                        spans.push((start, end, NameMatch::Words));
+                    }
+                }
                 start = i;
             }
         }
@@ -92,6 +104,9 @@ fn plans(index: &Index, tokens: &[Token], filter: Option<&[u32]>) -> Vec<Plan> {
         }
         let factor = if named.iter().all(|(_, exact)| *exact) { 1.0 } else { SHORTENED_COMUNE };
         readings.push((rest, Some(named.into_iter().map(|(c, _)| c).collect()), true, factor));
+        if readings.len() > MAX_COMUNE_READINGS {
+            break;
+        }
     }
     let mut out = Vec::new();
     for (part, comuni, named_in_text, factor) in readings {
@@ -321,7 +336,8 @@ pub(crate) async fn search(
     limit: usize,
     near: Option<(f64, f64)>,
 ) -> Result<Vec<Candidate>> {
-    let tokens = query::drop_noise(query::tokenize(text));
+    let mut tokens = query::drop_noise(query::tokenize(text));
+    tokens.truncate(MAX_TOKENS);
     if tokens.is_empty() {
         return Ok(vec![]);
     }
@@ -329,11 +345,12 @@ pub(crate) async fn search(
     // The streets of every reading first (in memory), then the civici of all of them, one query per number.
     // Every reading strictly; typos and left-out words only when no reading found anything.
     let plans = plans(index, &tokens, filter);
+    let typos = TypoCache::default();
     let mut found: Vec<(&Plan, Vec<StreetHit>)> = Vec::new();
-    for pass in [Pass::Strict, Pass::Typos, Pass::LeaveOneOut] {
+    for pass in [Pass::Strict, Pass::Typos, Pass::Partial] {
         for plan in &plans {
             let k = if plan.number.is_some() { STREETS_FOR_CIVICO } else { limit };
-            let mut hits = index.search_pass(&plan.words, plan.comuni.as_deref(), k, near, pass);
+            let mut hits = index.search_pass(&plan.words, plan.comuni.as_deref(), k, near, pass, &typos);
             for hit in &mut hits {
                 hit.score *= plan.factor;
             }
@@ -487,7 +504,15 @@ mod tests {
         );
         assert_eq!(
             readings("via roma 3, lamezia terme"),
-            [(4, true, None), (5, false, None), (3, false, lamezia.clone()), (2, true, lamezia)]
+            [
+                (4, true, None),
+                (5, false, None),
+                (3, false, lamezia.clone()),
+                (2, true, lamezia.clone()),
+                // `lamezia` as the comune, `terme` a word of the street
+                (3, true, lamezia.clone()),
+                (4, false, lamezia)
+            ]
         );
         assert_eq!(readings("via roma 3"), [(3, false, None), (2, true, None)], "3 may be part of the name");
         assert_eq!(readings("via roma n. 3"), [(2, true, None)]);
