@@ -53,9 +53,10 @@ pub enum Import {
         /// The GeoJSON file.
         file: PathBuf,
     },
-    /// Municipal boundaries (ISTAT GeoJSON, EPSG:4326), upserted by ISTAT code; stations then get their comune.
+    /// Comuni: municipal boundaries (ISTAT GeoJSON, EPSG:4326) and/or ISTAT's list of comuni
+    /// (Elenco-comuni-italiani.csv), in any order, told apart by content.
     Comuni {
-        /// The GeoJSON file(s).
+        /// The boundary GeoJSON file(s) and/or ISTAT's list (CSV).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
