@@ -10,24 +10,9 @@ use std::time::Duration;
 use serde_json::json;
 use testkit::{TestDb, wait_for};
 
-use crate::support::{Launch, Vedetta, get, mosquitto_pub, send_json, station_feature};
+use crate::support::{Launch, Vedetta, get, import, mosquitto_pub, send_json, station_feature};
 
 const TOKEN: &str = "vdt_gate_admin_token";
-
-fn import(root: &Path, db: &TestDb, args: &[&str]) {
-    let mut launch = Launch::serve(root).env("VEDETTA_DATABASE_URL", &db.url);
-    launch.command = "import".into();
-    for a in args {
-        launch = launch.arg_after(a);
-    }
-    let out = launch.run();
-    assert!(
-        out.status.success(),
-        "import {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn data(path: &str) -> String {
     testkit::test_data(path).to_string_lossy().into_owned()

@@ -4,23 +4,7 @@
 
 use testkit::TestDb;
 
-use crate::support::{Launch, Vedetta, get};
-
-fn import(root: &std::path::Path, db: &TestDb, args: &[&str]) -> String {
-    let mut launch = Launch::serve(root).env("VEDETTA_DATABASE_URL", &db.url);
-    launch.command = "import".into();
-    for a in args {
-        launch = launch.arg_after(a);
-    }
-    let out = launch.run();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "import {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
+use crate::support::{Launch, Vedetta, get, import};
 
 fn serve(root: &std::path::Path, db: &TestDb) -> Vedetta {
     let mut vedetta = Launch::serve(root).env("VEDETTA_DATABASE_URL", &db.url).spawn();

@@ -8,19 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testkit::TestDb;
 
-use crate::support::{Launch, Vedetta, get, query_i64, send_json, station_feature};
+use crate::support::{Launch, Vedetta, get, import, query_i64, send_json, station_feature};
 
 const TOKEN: &str = "vdt_hostile_admin_token";
-
-fn import(root: &std::path::Path, db: &TestDb, args: &[&str]) {
-    let mut launch = Launch::serve(root).env("VEDETTA_DATABASE_URL", &db.url);
-    launch.command = "import".into();
-    for a in args {
-        launch = launch.arg_after(a);
-    }
-    let out = launch.run();
-    assert!(out.status.success(), "import {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
 fn serve(root: &std::path::Path, db: &TestDb) -> Vedetta {
     let dbt = testkit::test_data("dbt/venezia/TP_IDRO.shp");

@@ -279,7 +279,11 @@ pub fn station_feature(code: &str, kind: &str, extra: Value) -> Value {
 pub fn python_client(script: &str, args: &[&str]) -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests");
     let python = root.join(".venv/bin/python");
-    assert!(python.exists(), "{} is missing: run `make deps` (scripts/python-clients.sh)", python.display());
+    assert!(
+        python.exists(),
+        "{} is missing: run `make test-deps` (scripts/python-clients.sh)",
+        python.display()
+    );
     let out =
         Command::new(&python).arg(root.join("clients").join(script)).args(args).output().expect("run python");
     assert!(
@@ -289,4 +293,22 @@ pub fn python_client(script: &str, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} printed no JSON ({e})"))
+}
+
+/// Runs `vedetta import ARGS…` on the database of `db` (data dir under `root`), asserts it succeeded and returns
+/// what it printed.
+pub fn import(root: &Path, db: &testkit::TestDb, args: &[&str]) -> String {
+    let mut launch = Launch::serve(root).env("VEDETTA_DATABASE_URL", &db.url);
+    launch.command = "import".into();
+    for a in args {
+        launch = launch.arg_after(a);
+    }
+    let out = launch.run();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "import {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }

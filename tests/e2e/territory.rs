@@ -6,25 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testkit::TestDb;
 
-use crate::support::{Launch, Vedetta, get, python_client, query_i64, send_json, station_feature};
+use crate::support::{Launch, Vedetta, get, import, python_client, query_i64, send_json, station_feature};
 
 const TOKEN: &str = "vdt_territory_test_token";
-
-fn import(root: &std::path::Path, db: &TestDb, args: &[&str]) -> String {
-    let mut launch = Launch::serve(root).env("VEDETTA_DATABASE_URL", &db.url);
-    launch.command = "import".into();
-    for a in args {
-        launch = launch.arg_after(a);
-    }
-    let out = launch.run();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "import {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 fn serve(root: &std::path::Path, db: &TestDb) -> Vedetta {
     let mut vedetta =
