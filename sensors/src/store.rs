@@ -145,7 +145,21 @@ pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Stat
          returning {STATION_COLUMNS}, (xmax = 0) as created"
     );
     let mut tx = pool.begin().await?;
-    let row = bind_station(sqlx::query(&sql), input).fetch_one(&mut *tx).await?;
+    // Update first: `insert … on conflict do update` would use up an identity value on every call, and station
+    // ids are bounded (they are part of SensorThings Observation ids). The insert runs only for a new code (or when
+    // another writer created it in between, which its `on conflict` absorbs).
+    let update = format!(
+        "update sensors.station set name = $2, kind = $3, geom = st_setsrid(st_makepoint($4, $5), 4326),
+             elevation_m = $6, comune_istat = coalesce($7, core.comune_at(st_setsrid(st_makepoint($4, $5), 4326))),
+             river = $8, basin = $9, range_min = $10, range_max = $11, interval_s = $12, thresholds = $13, qc = $14,
+             properties = $15, updated_at = now()
+         where code = $1
+         returning {STATION_COLUMNS}, false as created"
+    );
+    let row = match bind_station(sqlx::query(&update), input).fetch_optional(&mut *tx).await? {
+        Some(row) => row,
+        None => bind_station(sqlx::query(&sql), input).fetch_one(&mut *tx).await?,
+    };
     let created: bool = row.try_get("created")?;
     let station = station_from_row(&row)?;
     same_as_sent(&station, input)?;

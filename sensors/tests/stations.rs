@@ -208,3 +208,25 @@ async fn stations_take_the_comune_that_contains_them() {
     assert_eq!(store::station(&pool, "LOC-01").await.unwrap().comune.as_deref(), Some("010025"));
     assert_eq!(store::locate_stations(&mut conn).await.unwrap(), 0, "only what changes is written");
 }
+
+#[tokio::test]
+async fn updating_a_station_again_and_again_uses_up_no_station_id() {
+    // Station ids are part of SensorThings Observation ids, so they must not grow with every re-import.
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let (first, created) =
+        store::upsert_station(&pool, &input("UPS-01", "hydrometer", json!({}))).await.unwrap();
+    assert!(created);
+    for n in 0..20 {
+        let (again, created) =
+            store::upsert_station(&pool, &input("UPS-01", "hydrometer", json!({"river": format!("R{n}")})))
+                .await
+                .unwrap();
+        assert!(!created);
+        assert_eq!(again.id, first.id);
+    }
+    let (next, created) =
+        store::upsert_station(&pool, &input("UPS-02", "rain_gauge", json!({}))).await.unwrap();
+    assert!(created);
+    assert_eq!(next.id, first.id + 1, "twenty updates consumed no identity value");
+}
