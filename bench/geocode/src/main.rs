@@ -49,8 +49,8 @@ use workload::Query;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "bench-geocode")]
 struct Args {
-    /// Civici generated and imported (Vedetta's target is stated over 1,000,000: `--civici 1000000`, about an
-    /// hour with Nominatim's import on 2 cores).
+    /// Civici generated and imported (Vedetta's target is stated over 1,000,000: `--civici 1000000`, about
+    /// 35 minutes on 2 cores, 20 of them Nominatim's import).
     #[arg(long, default_value_t = 20_000)]
     civici: usize,
     /// Addresses of the query log (each typed keystroke by keystroke: about 7 queries per address).
