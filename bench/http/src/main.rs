@@ -31,7 +31,7 @@ mod workload;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use clap::Parser;
@@ -107,9 +107,8 @@ fn run(args: &Args) -> Result<()> {
     let machine = testkit::Machine::detect();
     let uptime_before = uptime();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let binary = vedetta_binary(args.vedetta.clone(), &root, &target)?;
+    let target = testkit::target_dir();
+    let binary = testkit::release_vedetta(args.vedetta.clone()).map_err(anyhow::Error::msg)?;
     let head = git_head(&root);
     let peer_env = if args.skip_tipg {
         Err("--skip-tipg".to_string())
@@ -239,7 +238,7 @@ fn run(args: &Args) -> Result<()> {
         uptime_before,
         uptime_after,
         postgres,
-        vedetta: format!("{} (working tree at {})", describe_binary(&binary), head),
+        vedetta: format!("{} (working tree at {})", testkit::describe_binary(&binary), head),
         vedetta_pool: args.pool,
         peer: peer_text,
         data: format!(
@@ -303,62 +302,6 @@ fn progress(workload: &str, server: &Server, row: &Row) -> String {
 
 fn path_arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
-}
-
-/// `target/release/vedetta` of this workspace (or `explicit`), built with cargo when missing; a warning when it is
-/// older than the sources it is built from.
-fn vedetta_binary(explicit: Option<PathBuf>, root: &Path, target: &Path) -> Result<PathBuf> {
-    if let Some(path) = explicit {
-        ensure!(path.is_file(), "no Vedetta binary at {}", path.display());
-        return Ok(path);
-    }
-    let path = target.join("release/vedetta");
-    if !path.is_file() {
-        eprintln!("{} is missing; building it: cargo build --release -p vedetta", path.display());
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "-p", "vedetta"])
-            .current_dir(root)
-            .status()
-            .context("cannot run cargo")?;
-        ensure!(status.success(), "cargo build --release -p vedetta failed ({status})");
-        ensure!(path.is_file(), "cargo built Vedetta but {} is not there", path.display());
-    }
-    let built = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-    let newest = ["vedetta", "webmap", "geodata", "sensors", "database", "ingest"]
-        .iter()
-        .filter_map(|krate| newest_file(&root.join(krate).join("src")))
-        .max();
-    if let (Some(built), Some(newest)) = (built, newest)
-        && newest > built
-    {
-        eprintln!(
-            "warning: {} is older than the sources; `cargo build --release -p vedetta` to measure the code as it is",
-            path.display()
-        );
-    }
-    Ok(path.canonicalize().unwrap_or(path))
-}
-
-/// The newest modification time of a file under `dir`.
-fn newest_file(dir: &Path) -> Option<SystemTime> {
-    let mut newest = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let time =
-            if path.is_dir() { newest_file(&path) } else { entry.metadata().and_then(|m| m.modified()).ok() };
-        newest = newest.max(time);
-    }
-    newest
-}
-
-/// The binary's path and when it was built, so that a stale build shows.
-fn describe_binary(path: &Path) -> String {
-    let built = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map(|t| chrono::DateTime::<chrono::Local>::from(t).format("%Y-%m-%d %H:%M %:z").to_string())
-        .unwrap_or_else(|_| "?".into());
-    format!("`{}` built {built}", path.display())
 }
 
 /// `2dfe200`, and whether sources outside `bench/` had uncommitted changes.

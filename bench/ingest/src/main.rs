@@ -103,7 +103,7 @@ async fn run(args: Args) -> Result<()> {
     let machine = report::Machine::detect();
     let binary = tokio::task::spawn_blocking({
         let explicit = args.vedetta.clone();
-        move || vedetta::binary(explicit)
+        move || testkit::release_vedetta(explicit).map_err(anyhow::Error::msg)
     })
     .await??;
 
@@ -149,7 +149,7 @@ async fn run(args: Args) -> Result<()> {
         command: command_line(&args),
         postgres,
         mosquitto,
-        vedetta_binary: describe_binary(&binary),
+        vedetta_binary: testkit::describe_binary(&binary),
         stations: args.stations,
         publishers: args.publishers,
         vedetta,
@@ -189,13 +189,4 @@ fn command_line(args: &Args) -> String {
         cmd.push_str(&format!(" --vedetta {}", path.display()));
     }
     cmd
-}
-
-/// The binary's path and when it was built, so that a stale build shows.
-fn describe_binary(path: &Path) -> String {
-    let built = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map(|t| chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|_| "?".into());
-    format!("`{}` built {built}", path.display())
 }

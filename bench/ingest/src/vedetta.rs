@@ -66,30 +66,6 @@ pub struct Latency {
     pub within_target: Option<f64>,
 }
 
-/// `target/release/vedetta` of this workspace (or `explicit`), built with cargo when it is missing.
-pub fn binary(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(path) = explicit {
-        ensure!(path.is_file(), "no Vedetta binary at {}", path.display());
-        return Ok(path);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let path = target.join("release/vedetta");
-    if !path.is_file() {
-        eprintln!("{} is missing; building it: cargo build --release -p vedetta", path.display());
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "-p", "vedetta"])
-            .current_dir(&root)
-            .status()
-            .context("cannot run cargo")?;
-        ensure!(status.success(), "cargo build --release -p vedetta failed ({status})");
-        ensure!(path.is_file(), "cargo built Vedetta but {} is not there", path.display());
-    }
-    Ok(path.canonicalize().unwrap_or(path))
-}
-
 /// A running `vedetta ingest`.
 struct Vedetta {
     child: ChildGuard,

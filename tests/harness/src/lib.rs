@@ -10,11 +10,13 @@
 //! Nothing is left running: clusters and brokers die with the test process.
 
 mod bench;
+mod binary;
 mod machine;
 mod mosquitto;
 mod postgres;
 
 pub use bench::BenchCluster;
+pub use binary::{describe_binary, release_vedetta, target_dir};
 pub use machine::Machine;
 pub use mosquitto::Mosquitto;
 pub use postgres::{Stop, TestCluster, TestDb, spawn_detached, watch_cluster};
