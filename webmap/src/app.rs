@@ -7,7 +7,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -185,16 +184,9 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
-    let problem = error::Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{method} is not allowed on {} (the Allow header lists what is)", uri.path()),
-    );
-    let mut response = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(problem)).into_response();
-    response
-        .headers_mut()
-        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(error::PROBLEM_JSON));
-    response
+    let detail = format!("{method} is not allowed on {} (the Allow header lists what is)", uri.path());
+    error::Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", detail)
+        .into_response_with(StatusCode::METHOD_NOT_ALLOWED)
 }
 
 impl ApiError {

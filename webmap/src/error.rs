@@ -80,7 +80,7 @@ impl Problem {
         }
     }
 
-    fn into_response_with(self, status: StatusCode) -> Response {
+    pub(crate) fn into_response_with(self, status: StatusCode) -> Response {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
