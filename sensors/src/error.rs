@@ -34,10 +34,12 @@ impl Error {
     }
 
     /// Whether a reading fell in a month whose partition does not exist (dropped by retention, or its creation
-    /// rolled back): PostgreSQL's "no partition of relation … found for row".
+    /// rolled back): PostgreSQL's "no partition of relation … found for row". It is a check violation (23514)
+    /// without a constraint name (every real CHECK violation names its constraint); the message is not read, as
+    /// it changes with the server's `lc_messages`.
     pub fn is_missing_partition(&self) -> bool {
         matches!(self, Error::Database(sqlx::Error::Database(db))
-            if db.code().as_deref() == Some("23514") && db.message().contains("no partition"))
+            if db.code().as_deref() == Some("23514") && db.constraint().is_none())
     }
 
     /// Whether retrying the same operation later may succeed: the database is down, restarting or overloaded
