@@ -137,8 +137,8 @@ pub async fn ingest_only(config: Config) -> anyhow::Result<()> {
 fn spawn_demo(pool: PgPool, broker_url: String, cancel: CancellationToken) {
     let opts = ingest::SimulatorOptions { stations: 24, rate: 24.0, storm: true, ..Default::default() };
     tokio::spawn(async move {
-        let abort = cancel.clone();
-        if let Err(e) = ingest::simulator::run(&opts, &pool, &broker_url, &cancel, &abort).await {
+        // On shutdown the simulation stops and gives up waiting for acknowledgements at once.
+        if let Err(e) = ingest::simulator::run(&opts, &pool, &broker_url, &cancel, &cancel).await {
             error!(error = %e, "The demo simulation stopped.");
         }
     });
