@@ -135,19 +135,9 @@ pub async fn insert_station(pool: &PgPool, input: &StationInput) -> Result<Stati
 /// validated first and the row is committed only if it reads back as sent.
 pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Station, bool)> {
     input.validate().map_err(|reason| Error::InvalidStation { code: input.code.clone(), reason })?;
-    let sql = format!(
-        "{STATION_INSERT}
-         on conflict (code) do update set
-             name = excluded.name, kind = excluded.kind, geom = excluded.geom, elevation_m = excluded.elevation_m,
-             comune_istat = excluded.comune_istat, river = excluded.river, basin = excluded.basin,
-             range_min = excluded.range_min, range_max = excluded.range_max, interval_s = excluded.interval_s,
-             thresholds = excluded.thresholds, qc = excluded.qc, properties = excluded.properties, updated_at = now()
-         returning {STATION_COLUMNS}, (xmax = 0) as created"
-    );
-    let mut tx = pool.begin().await?;
     // Update first: `insert … on conflict do update` would use up an identity value on every call, and station
-    // ids are bounded (they are part of SensorThings Observation ids). The insert runs only for a new code (or when
-    // another writer created it in between, which its `on conflict` absorbs).
+    // ids are bounded (they are part of SensorThings Observation ids). The insert runs only for a new code; when
+    // another writer created it in between, the insert does nothing and the update runs again.
     let update = format!(
         "update sensors.station set name = $2, kind = $3, geom = st_setsrid(st_makepoint($4, $5), 4326),
              elevation_m = $6, comune_istat = coalesce($7, core.comune_at(st_setsrid(st_makepoint($4, $5), 4326))),
@@ -156,9 +146,17 @@ pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Stat
          where code = $1
          returning {STATION_COLUMNS}, false as created"
     );
-    let row = match bind_station(sqlx::query(&update), input).fetch_optional(&mut *tx).await? {
+    let mut tx = pool.begin().await?;
+    let mut row = bind_station(sqlx::query(&update), input).fetch_optional(&mut *tx).await?;
+    if row.is_none() {
+        let insert = format!(
+            "{STATION_INSERT} on conflict (code) do nothing returning {STATION_COLUMNS}, true as created"
+        );
+        row = bind_station(sqlx::query(&insert), input).fetch_optional(&mut *tx).await?;
+    }
+    let row = match row {
         Some(row) => row,
-        None => bind_station(sqlx::query(&sql), input).fetch_one(&mut *tx).await?,
+        None => bind_station(sqlx::query(&update), input).fetch_one(&mut *tx).await?,
     };
     let created: bool = row.try_get("created")?;
     let station = station_from_row(&row)?;

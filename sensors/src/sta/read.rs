@@ -281,12 +281,13 @@ fn expand<'a>(
                 HashMap::new()
             };
             // The children of all parents in one list (for the next level), with their owner.
-            let (mut children, mut owners, mut child_weights, mut more) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            // The parents with more targets than shown (a set: it is asked once per parent).
+            let mut more = std::collections::HashSet::new();
+            let (mut children, mut owners, mut child_weights) = (Vec::new(), Vec::new(), Vec::new());
             for (owner, group) in rows {
                 let w = weight.get(&owner).copied().unwrap_or(0);
                 if group.len() as u64 > per_parent {
-                    more.push(owner);
+                    more.insert(owner);
                 }
                 for (id, e) in group.into_iter().take(per_parent as usize) {
                     children.push(entity(target, id, e.unwrap_or_default()));
