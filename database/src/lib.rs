@@ -2,6 +2,7 @@
 
 pub mod cluster;
 mod error;
+pub mod event;
 pub mod pool;
 
 pub use error::{Error, Result};

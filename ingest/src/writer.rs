@@ -1,12 +1,13 @@
 //! The batch writer: decodes messages, checks them, stores readings and dead letters in one transaction per batch,
-//! and only then acknowledges the messages to the broker and publishes "readings committed" events.
+//! together with the "readings committed" events of the live-event spine, and only then acknowledges the messages
+//! to the broker.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sensors::event::{EventLog, ReadingsCommitted};
+use sensors::event::ReadingsCommitted;
 use sensors::qc::{self, Flags, Previous, QcStation};
 use sensors::store::{self, Partitions, ReadingRow};
 use sensors::{Decoded, Quantity, RawReading, Reject, RejectKind, Source};
@@ -68,17 +69,11 @@ pub struct Writer {
     opts: WriterOptions,
     partitions: Partitions,
     stations: StationCache,
-    events: Arc<EventLog<ReadingsCommitted>>,
     status: Arc<IngestStatus>,
 }
 
 /// A writer and the sink that feeds it.
-pub fn writer(
-    pool: PgPool,
-    events: Arc<EventLog<ReadingsCommitted>>,
-    status: Arc<IngestStatus>,
-    opts: WriterOptions,
-) -> (BatchSink, Writer) {
+pub fn writer(pool: PgPool, status: Arc<IngestStatus>, opts: WriterOptions) -> (BatchSink, Writer) {
     // Unbounded on purpose. What can queue here is bounded by the broker's in-flight window: nothing is acknowledged
     // before commit, so while the database is down at most `max_inflight_messages` wait here. A bounded queue would
     // make the MQTT loop stop polling when full; the loop also carries the acknowledgements out, so the writer
@@ -94,7 +89,6 @@ pub fn writer(
         opts,
         partitions: Partitions::default(),
         stations: StationCache::default(),
-        events,
         status,
     };
     (sink, writer)
@@ -205,7 +199,6 @@ impl Writer {
                 warn!(error = %e, "Cannot acknowledge a message; the broker will deliver it again.");
             }
         }
-        self.events.publish(events_of(&committed.rows, &committed.codes));
     }
 
     /// Stores `items` in one transaction, retrying what may succeed later: an outage (with backoff, for as long
@@ -251,6 +244,9 @@ impl Writer {
         let inserted = store::insert_readings(&mut tx, &plan.rows).await?;
         store::advance_latest(&mut tx, &plan.latest).await?;
         dead_letter::insert(&mut tx, &plan.dead).await?;
+        // Last before the commit: appending takes the lock that keeps event ids in commit order.
+        let events = events_of(&inserted, &plan.codes);
+        database::event::append(&mut tx, &events).await.map_err(spine_error)?;
         tx.commit().await?;
         self.partitions.remember(months);
         let duplicates = plan.decoded - inserted.len();
@@ -459,7 +455,26 @@ async fn qc_and_latest(
     Ok(())
 }
 
-fn events_of(rows: &[ReadingRow], codes: &HashMap<i64, String>) -> Vec<ReadingsCommitted> {
+/// The spine's failures are the database's.
+fn spine_error(e: database::Error) -> sensors::Error {
+    match e {
+        database::Error::Database(e) => sensors::Error::Database(e),
+        other => sensors::Error::Database(sqlx::Error::Protocol(other.to_string())),
+    }
+}
+
+/// One `readings.committed` event per station and quantity of the batch.
+fn events_of(rows: &[ReadingRow], codes: &HashMap<i64, String>) -> Vec<database::event::NewEvent> {
+    committed(rows, codes)
+        .into_iter()
+        .map(|e| {
+            let payload = serde_json::to_value(&e).unwrap_or_default();
+            database::event::NewEvent::new(ReadingsCommitted::KIND, Some(e.station), payload)
+        })
+        .collect()
+}
+
+fn committed(rows: &[ReadingRow], codes: &HashMap<i64, String>) -> Vec<ReadingsCommitted> {
     let mut by_series: BTreeMap<(i64, i16), ReadingsCommitted> = BTreeMap::new();
     for r in rows {
         let e = by_series.entry((r.station_id, r.quantity.code())).or_insert_with(|| ReadingsCommitted {

@@ -94,8 +94,7 @@ async fn each_dead_letter_is_counted_once_even_when_its_batch_is_retried() {
     };
     store::insert_station(&pool, &StationInput::from_feature(&feature("M-PLUV")).unwrap()).await.unwrap();
     let opts = WriterOptions { max_delay: Duration::from_millis(200), ..WriterOptions::default() };
-    let (mut sink, writer) =
-        ingest::writer(pool.clone(), Arc::default(), Arc::new(IngestStatus::default()), opts);
+    let (mut sink, writer) = ingest::writer(pool.clone(), Arc::new(IngestStatus::default()), opts);
     tokio::spawn(writer.run());
     let topic = "vedetta/v1/sensors/M-PLUV/rain";
     let first = send(&mut sink, topic, r#"{"t":"2026-11-22T10:00:00Z","v":0.2}"#).await;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use ingest::client::{Ack, IngestStatus, Message, MessageSink};
 use ingest::dead_letter;
 use ingest::{BatchSink, WriterOptions};
-use sensors::event::{EventLog, ReadingsCommitted};
+use sensors::event::ReadingsCommitted;
 use sensors::{Quantity, StationInput, store};
 use serde_json::json;
 use sqlx::PgPool;
@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 /// A running writer.
 struct Pipeline {
     sink: BatchSink,
-    events: Arc<EventLog<ReadingsCommitted>>,
+    events: Arc<database::event::Spine>,
     status: Arc<IngestStatus>,
 }
 
@@ -26,10 +26,10 @@ impl Pipeline {
     /// A writer that batches whatever arrives within 200 ms, so that the messages a test sends together are one
     /// batch.
     fn start(pool: &PgPool) -> Pipeline {
-        let events = Arc::new(EventLog::default());
+        let events = database::event::Spine::start(pool.clone(), None);
         let status = Arc::new(IngestStatus::default());
         let opts = WriterOptions { max_delay: Duration::from_millis(200), ..WriterOptions::default() };
-        let (sink, writer) = ingest::writer(pool.clone(), events.clone(), status.clone(), opts);
+        let (sink, writer) = ingest::writer(pool.clone(), status.clone(), opts);
         tokio::spawn(writer.run());
         Pipeline { sink, events, status }
     }
@@ -223,7 +223,7 @@ async fn readings_in_the_future_never_become_latest_and_beyond_a_day_are_dead_le
     let pool = db.pool().await;
     let id = station(&pool, "FUT-IDRO", "hydrometer").await;
     let mut pipeline = Pipeline::start(&pool);
-    let (_, mut live) = pipeline.events.subscribe(None);
+    let mut live = pipeline.events.subscribe(Some(0), &[ReadingsCommitted::KIND]);
     let now = Utc::now();
     let topic = "vedetta/v1/sensors/FUT-IDRO/level";
     let batch = [
@@ -251,12 +251,9 @@ async fn readings_in_the_future_never_become_latest_and_beyond_a_day_are_dead_le
     assert_eq!(letters.iter().map(|l| l.kind.as_str()).collect::<Vec<_>>(), ["time_out_of_range"; 2]);
     assert!(letters.iter().any(|l| l.reason.contains("is more than a day after reception")), "{letters:?}");
     assert!(letters.iter().any(|l| l.reason.contains("is before 1900")), "{letters:?}");
-    let event = tokio::time::timeout(Duration::from_secs(5), live.recv()).await.unwrap().unwrap();
-    assert_eq!(
-        (event.event.count, event.event.latest_value),
-        (2, 1.0),
-        "events prefer readings not in the future"
-    );
+    let event = tokio::time::timeout(Duration::from_secs(5), live.next()).await.unwrap().unwrap().unwrap();
+    let event: ReadingsCommitted = serde_json::from_value(event.payload.clone()).unwrap();
+    assert_eq!((event.count, event.latest_value), (2, 1.0), "events prefer readings not in the future");
 
     // A later reading on time becomes the latest.
     let next = pipeline.send(topic, &reading(now - chrono::Duration::minutes(5), 1.1)).await;

@@ -13,7 +13,7 @@
 //! station silent for more than 3× its interval is a state of the station ([`is_silent`]), not a flag of a reading.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::station::{QcParams, StationKind};
 use crate::{Quantity, RawReading};
@@ -61,6 +61,22 @@ impl Flags {
 impl Serialize for Flags {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.names().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Flags {
+    /// From the names [`Flags::names`] writes; an unknown name is an error.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        let mut flags = Flags::default();
+        for name in names {
+            match Self::NAMES.iter().find(|(_, n)| *n == name) {
+                Some((f, _)) => flags.insert(*f),
+                None if name == "ok" => {}
+                None => return Err(serde::de::Error::custom(format!("unknown QC flag `{name}`"))),
+            }
+        }
+        Ok(flags)
     }
 }
 

@@ -614,8 +614,112 @@ fn committed_readings_stream_as_server_sent_events_and_resume() {
         .call()
         .unwrap();
     let mut lines = BufReader::new(response.into_reader()).lines();
-    let (_, data) = next_event(&mut lines);
+    let (second, data) = next_event(&mut lines);
     assert_eq!(data["latest_value"], 2.9);
+
+    // The events live in PostGIS: after a restart of Vedetta the same id still resumes where the client was.
+    drop(lines);
+    let mut vedetta = vedetta;
+    assert!(vedetta.terminate().success());
+    let (vedetta, port) = platform(root.path(), &db);
+    publish_all(port, &[msg("vedetta/v1/sensors/SSE-IDRO/level", r#"{"t":"2026-11-22T10:10:00Z","v":3.1}"#)]);
+    wait_count(&db, 3);
+    for (resume, expect) in [(&id, [2.9, 3.1].as_slice()), (&second, [3.1].as_slice())] {
+        let response = ureq::get(&vedetta.url("/api/readings/stream?station=SSE-IDRO"))
+            .timeout(SSE_TIMEOUT)
+            .set("Last-Event-ID", resume)
+            .call()
+            .unwrap();
+        let mut lines = BufReader::new(response.into_reader()).lines();
+        for value in expect {
+            assert_eq!(next_event(&mut lines).1["latest_value"], *value, "resumed after {resume}");
+        }
+    }
+}
+
+#[test]
+fn one_serve_and_two_ingest_workers_stream_every_reading_once_in_commit_order() {
+    let mosquitto = Mosquitto::for_vedetta();
+    let db = TestDb::new_blocking();
+    let roots: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let launch = |root: &std::path::Path, id: &str, command: &str| {
+        let mut launch = Launch::serve(root)
+            .env("VEDETTA_DATABASE_URL", &db.url)
+            .env("VEDETTA_ADMIN_TOKEN", TOKEN)
+            .env("VEDETTA_MQTT_URL", mosquitto.url())
+            .env("VEDETTA_MQTT_CLIENT_ID", id)
+            .env("VEDETTA_MQTT_SHARED_GROUP", "vedetta");
+        launch.command = command.into();
+        let mut v = launch.spawn();
+        v.wait_healthy();
+        v
+    };
+    let mut serve = launch(roots[0].path(), "vedetta-serve", "serve");
+    let mut workers = [
+        launch(roots[1].path(), "vedetta-worker-a", "ingest"),
+        launch(roots[2].path(), "vedetta-worker-b", "ingest"),
+    ];
+    let codes = ["SP-PLUV-1", "SP-PLUV-2", "SP-PLUV-3"];
+    for code in codes {
+        create_station(&serve, station_feature(code, "rain_gauge", json!({})));
+    }
+    let response = ureq::get(&serve.url("/api/readings/stream")).timeout(SSE_TIMEOUT).call().unwrap();
+    let mut lines = BufReader::new(response.into_reader()).lines();
+
+    let start: DateTime<Utc> = "2026-11-03T00:00:00Z".parse().unwrap();
+    let per_station = 2000;
+    let mut messages = Vec::new();
+    for i in 0..per_station {
+        for code in codes {
+            messages.extend(stream_of(code, start + chrono::Duration::seconds(i as i64), 1));
+        }
+    }
+    publish_all(mosquitto.port(), &messages);
+
+    let mut ids: Vec<i64> = Vec::new();
+    let mut per_code: std::collections::BTreeMap<String, Vec<(i64, i64, DateTime<Utc>, DateTime<Utc>)>> =
+        Default::default();
+    let mut total = 0;
+    while total < codes.len() * per_station {
+        let (id, data) = next_event(&mut lines);
+        let id: i64 = id.parse().expect("numeric event ids");
+        let count = data["count"].as_i64().unwrap();
+        total += count as usize;
+        let t = |k: &str| data[k].as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+        per_code.entry(data["station"].as_str().unwrap().into()).or_default().push((
+            id,
+            count,
+            t("from"),
+            t("to"),
+        ));
+        ids.push(id);
+    }
+    assert_eq!(total, codes.len() * per_station, "every reading once, none twice");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "events in the order of their ids");
+    let share = |v: &Vedetta| metric(v, "vedetta_ingest_readings_stored_total");
+    assert!(workers.iter().all(|w| share(w) > 0.0), "both workers committed readings");
+    // Exactly the events the workers committed, in id order, which is commit order (see `database::event`).
+    let in_db: Vec<(i64, String)> = crate::support::block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let rows = sqlx::query_as(
+            "select id, subject from core.event where kind = 'readings.committed' order by id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        rows
+    });
+    assert_eq!(in_db.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids, "exactly the committed events");
+    for (code, events) in &per_code {
+        let counted: i64 = events.iter().map(|e| e.1).sum();
+        assert_eq!(counted, per_station as i64, "{code}");
+    }
+    drop(lines);
+    assert!(serve.terminate().success());
+    for w in &mut workers {
+        assert!(w.terminate().success());
+    }
 }
 
 /// The longest a test reads a server-sent event stream (ureq's deadline covers reading the body).

@@ -21,6 +21,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub ingest: IngestConfig,
     pub sensors: SensorsConfig,
+    pub events: EventsConfig,
     pub log: LogConfig,
 }
 
@@ -93,6 +94,20 @@ pub struct SensorsConfig {
     pub retention_months: u32,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Live events (the spine behind SSE, alerts and tile invalidation) are kept this many days, so that a client
+    /// can resume after an outage (`Last-Event-ID`).
+    pub retention_days: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig { retention_days: 7 }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
@@ -126,6 +141,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             ingest: IngestConfig::default(),
             sensors: SensorsConfig::default(),
+            events: EventsConfig::default(),
             log: LogConfig::default(),
         }
     }

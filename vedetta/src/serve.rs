@@ -6,7 +6,6 @@ use anyhow::Context;
 use ingest::{
     BrokerOptions, EmbeddedBroker, Endpoint, IngestLoop, IngestOptions, IngestStatus, WriterOptions,
 };
-use sensors::event::{EventLog, ReadingsCommitted};
 use sqlx::PgPool;
 use std::future::IntoFuture;
 use tokio::task::JoinHandle;
@@ -154,8 +153,9 @@ fn start_ingest(
 ) -> anyhow::Result<(AppState, JoinHandle<ingest::Result<()>>)> {
     spawn_retention(config, pool.clone());
     let status = Arc::new(IngestStatus::default());
-    let events = Arc::new(EventLog::<ReadingsCommitted>::default());
-    let ingest = spawn_ingest(config, pool, broker_url, status.clone(), events.clone(), cancel)?;
+    let retention = std::time::Duration::from_secs(u64::from(config.events.retention_days.max(1)) * 86_400);
+    let spine = ::database::event::Spine::start(pool.clone(), Some(retention));
+    let ingest = spawn_ingest(config, pool, broker_url, status.clone(), cancel)?;
     let (mqtt_status, storage_status) = (status.clone(), status);
     let state = AppState::new(
         pool.clone(),
@@ -164,8 +164,8 @@ fn start_ingest(
             Check::component("ingest", move || storage_status.check_storage()),
         ],
         Some(prometheus),
-        events,
     )
+    .with_spine(spine)
     .with_public_url(&config.http.public_url());
     Ok((state, ingest))
 }
@@ -182,7 +182,6 @@ fn spawn_ingest(
     pool: &PgPool,
     broker_url: &str,
     status: Arc<IngestStatus>,
-    events: Arc<EventLog<ReadingsCommitted>>,
     cancel: CancellationToken,
 ) -> anyhow::Result<JoinHandle<ingest::Result<()>>> {
     let endpoint = Endpoint::parse(broker_url)?;
@@ -196,7 +195,7 @@ fn spawn_ingest(
         max_delay: std::time::Duration::from_millis(config.ingest.max_delay_ms),
         max_payload: config.ingest.max_payload_bytes,
     };
-    let (sink, writer) = ingest::writer(pool.clone(), events, status.clone(), writer_opts);
+    let (sink, writer) = ingest::writer(pool.clone(), status.clone(), writer_opts);
     tokio::spawn(writer.run());
     Ok(tokio::spawn(IngestLoop::new(opts, sink, status).run(cancel)))
 }

@@ -16,7 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::health::Check;
-use sensors::event::{EventLog, ReadingsCommitted};
+use database::event::Spine;
 
 use crate::{
     ApiError, auth, dead_letters, error, geocode, health, ogc, openapi, pages, security, sta, stations,
@@ -34,7 +34,7 @@ struct Inner {
     pool: PgPool,
     checks: Vec<Check>,
     prometheus: Option<PrometheusHandle>,
-    events: Arc<EventLog<ReadingsCommitted>>,
+    spine: Arc<Spine>,
     geocoder: geodata::geocoder::Geocoder,
     /// The URL clients reach Vedetta at, without a trailing slash (links in STA, OGC and HTML are built on it).
     public_url: String,
@@ -43,22 +43,18 @@ struct Inner {
 }
 
 impl AppState {
-    /// State over `pool`; `/healthz` always checks the database, plus `checks`.
-    pub fn new(
-        pool: PgPool,
-        checks: Vec<Check>,
-        prometheus: Option<PrometheusHandle>,
-        events: Arc<EventLog<ReadingsCommitted>>,
-    ) -> Self {
+    /// State over `pool`; `/healthz` always checks the database, plus `checks`. It follows the live-event spine
+    /// with a [`Spine`] of its own unless [`AppState::with_spine`] shares the process's one.
+    pub fn new(pool: PgPool, checks: Vec<Check>, prometheus: Option<PrometheusHandle>) -> Self {
         let mut all = vec![Check::Database(pool.clone())];
         all.extend(checks);
         let geocoder = geodata::geocoder::Geocoder::new(pool.clone());
         AppState {
             inner: Arc::new(Inner {
-                pool,
+                pool: pool.clone(),
                 checks: all,
                 prometheus,
-                events,
+                spine: Spine::start(pool.clone(), None),
                 geocoder,
                 public_url: "http://localhost:8080".into(),
                 catalog: Arc::new(geodata::features::Catalog::new()),
@@ -89,9 +85,17 @@ impl AppState {
         &self.inner.geocoder
     }
 
-    /// The "readings committed" events.
-    pub fn events(&self) -> &Arc<EventLog<ReadingsCommitted>> {
-        &self.inner.events
+    /// The live-event spine.
+    pub fn spine(&self) -> &Arc<Spine> {
+        &self.inner.spine
+    }
+
+    /// Shares the process's spine; call before the state is shared.
+    pub fn with_spine(mut self, spine: Arc<Spine>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.spine = spine;
+        }
+        self
     }
 
     /// The database pool.

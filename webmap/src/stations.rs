@@ -290,7 +290,7 @@ mod tests {
         let db = TestDb::new().await;
         let pool = db.pool().await;
         crate::auth::ensure_admin_token(&pool, Some(TOKEN)).await.unwrap();
-        (db, AppState::new(pool, vec![], None, Default::default()))
+        (db, AppState::new(pool, vec![], None))
     }
 
     async fn call(state: &AppState, method: &str, uri: &str, body: Option<&Value>) -> (StatusCode, Value) {

@@ -1,14 +1,17 @@
-//! `GET /api/readings/stream`: "readings committed" events as server-sent events, resumable with `Last-Event-ID`.
+//! Server-sent events from the live-event spine (`database::event`), resumable with `Last-Event-ID` across restarts
+//! of Vedetta and whichever process committed the event.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::{Stream, StreamExt, stream};
+use database::event::Event as SpineEvent;
+use futures::{Stream, StreamExt};
+use sensors::event::ReadingsCommitted;
 use serde::Deserialize;
-use tokio_stream::wrappers::BroadcastStream;
 
 use crate::AppState;
 
@@ -19,9 +22,10 @@ pub(crate) struct StreamQuery {
     station: Option<String>,
 }
 
-/// Each event is `event: readings`, `id: <run>-<n>`, `data: {"station":…,"quantity":…,"from":…,"to":…,
-/// "count":…,"latest_at":…,"latest_value":…,"latest_qc":[…]}`. A client that falls too far behind is disconnected
-/// and resumes from its `Last-Event-ID`.
+/// Each event is `event: readings`, `id: <event id>`, `data: {"station":…,"quantity":…,"from":…,"to":…,
+/// "count":…,"latest_at":…,"latest_value":…,"latest_qc":[…]}`: the readings of one station that one ingest batch
+/// committed, in commit order. With `Last-Event-ID` the stream resumes after that event (events are kept for
+/// `events.retention_days`), also after a restart of Vedetta.
 #[utoipa::path(get, path = "/api/readings/stream", tag = "sensors",
     params(StreamQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
@@ -32,23 +36,39 @@ pub(crate) async fn readings(
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let log = state.events().clone();
-    let (backlog, rx) = log.subscribe(last.as_deref());
-    let live = BroadcastStream::new(rx)
-        .take_while(|item| std::future::ready(item.is_ok()))
-        .filter_map(|item| async { item.ok() });
     let station = q.station;
-    let events = stream::iter(backlog).chain(live).filter_map(move |e| {
-        let keep = station.as_deref().is_none_or(|s| s == e.event.station);
-        let event = keep.then(|| {
+    events(&state, &headers, ReadingsCommitted::KIND, "readings", move |e| {
+        station.as_deref().is_none_or(|s| e.subject.as_deref() == Some(s))
+    })
+}
+
+/// The events of `kind` that `keep` accepts, as SSE named `name`, after the request's `Last-Event-ID`.
+pub(crate) fn events<F>(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    name: &'static str,
+    keep: F,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<F>>
+where
+    F: Fn(&SpineEvent) -> bool + Send + 'static,
+{
+    let after = last_event_id(headers);
+    let subscription = state.spine().subscribe(after, &[kind]);
+    let events = subscription.into_stream().filter_map(move |e: Arc<SpineEvent>| {
+        let event = keep(&e).then(|| {
             Event::default()
-                .event("readings")
-                .id(log.id(e.seq))
-                .json_data(&e.event)
+                .event(name)
+                .id(e.id.to_string())
+                .json_data(&e.payload)
                 .unwrap_or_else(|_| Event::default().comment("unserialisable event"))
         });
         async move { event.map(Ok) }
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// The `Last-Event-ID` header as an event id; anything else (absent, or an id of an older Vedetta) starts from now.
+fn last_event_id(headers: &HeaderMap) -> Option<i64> {
+    headers.get("last-event-id")?.to_str().ok()?.trim().parse::<i64>().ok().filter(|id| *id >= 0)
 }

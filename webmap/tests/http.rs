@@ -28,7 +28,6 @@ async fn healthz_names_the_part_that_is_down() {
         db.pool().await,
         vec![Check::component("mqtt", || Err("connection refused".into()))],
         None,
-        Default::default(),
     );
     let (status, body) = call(&state, "/healthz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -41,8 +40,7 @@ async fn healthz_names_the_part_that_is_down() {
 #[tokio::test]
 async fn healthz_is_ok_when_every_part_is() {
     let db = TestDb::new().await;
-    let state =
-        AppState::new(db.pool().await, vec![Check::component("mqtt", || Ok(()))], None, Default::default());
+    let state = AppState::new(db.pool().await, vec![Check::component("mqtt", || Ok(()))], None);
     let (status, body) = call(&state, "/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!((body["database"].as_str(), body["mqtt"].as_str()), (Some("ok"), Some("ok")));
@@ -63,7 +61,7 @@ async fn the_generated_admin_token_is_created_once_and_authenticates() {
     assert_eq!(stored.len(), 32);
     assert!(!String::from_utf8_lossy(&stored).contains(&token[4..]));
 
-    let state = AppState::new(pool, vec![], None, Default::default());
+    let state = AppState::new(pool, vec![], None);
     let (status, me) = call(&state, "/api/auth/whoami", Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["role"], "admin");
@@ -79,14 +77,14 @@ async fn a_revoked_token_is_refused() {
     let pool = db.pool().await;
     webmap::auth::ensure_admin_token(&pool, Some("vdt_configured")).await.unwrap();
     sqlx::query("update core.api_token set revoked_at = now()").execute(&pool).await.unwrap();
-    let state = AppState::new(pool, vec![], None, Default::default());
+    let state = AppState::new(pool, vec![], None);
     assert_eq!(call(&state, "/api/auth/whoami", Some("vdt_configured")).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn an_unknown_path_is_a_json_404() {
     let db = TestDb::new().await;
-    let state = AppState::new(db.pool().await, vec![], None, Default::default());
+    let state = AppState::new(db.pool().await, vec![], None);
     let (status, body) = call(&state, "/api/nowhere", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["detail"], "no resource at /api/nowhere");
@@ -121,7 +119,7 @@ async fn every_error_is_a_problem_document() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
     webmap::auth::ensure_admin_token(&pool, Some("vdt_admin")).await.unwrap();
-    let state = AppState::new(pool, vec![], None, Default::default());
+    let state = AppState::new(pool, vec![], None);
 
     // A method the route does not have: 405 with Allow, and a problem body (axum answers an empty body).
     let (status, headers, body) =
@@ -166,7 +164,7 @@ async fn every_error_is_a_problem_document() {
 #[tokio::test]
 async fn responses_carry_security_headers_and_public_reads_allow_cors() {
     let db = TestDb::new().await;
-    let state = AppState::new(db.pool().await, vec![], None, Default::default());
+    let state = AppState::new(db.pool().await, vec![], None);
     let (status, headers, _) = send(&state, Request::get("/").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
@@ -196,8 +194,7 @@ async fn responses_carry_security_headers_and_public_reads_allow_cors() {
 #[tokio::test]
 async fn the_openapi_document_is_served_with_the_public_url() {
     let db = TestDb::new().await;
-    let state = AppState::new(db.pool().await, vec![], None, Default::default())
-        .with_public_url("https://vedetta.example.it/");
+    let state = AppState::new(db.pool().await, vec![], None).with_public_url("https://vedetta.example.it/");
     let (status, doc) = call(&state, "/api/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -209,8 +206,7 @@ async fn the_openapi_document_is_served_with_the_public_url() {
 #[tokio::test]
 async fn links_use_the_public_url_never_the_host_header() {
     let db = TestDb::new().await;
-    let state = AppState::new(db.pool().await, vec![], None, Default::default())
-        .with_public_url("https://vedetta.example.it");
+    let state = AppState::new(db.pool().await, vec![], None).with_public_url("https://vedetta.example.it");
     let request = Request::get("/sta/v1.1")
         .header(header::HOST, "evil.example\"><script>alert(1)</script>")
         .header("x-forwarded-proto", "javascript")
