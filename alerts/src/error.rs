@@ -14,6 +14,41 @@ pub enum Error {
     // --- cap ---
     // --- end cap ---
     // --- webhook ---
+    /// A field of a webhook subscription is invalid (URL, name, secret, filters).
+    #[error("webhook subscription: {field}: {reason}")]
+    WebhookInvalid {
+        /// The field, as named in the API (`url`, `zones`, …).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A webhook subscription with this name exists already.
+    #[error("a webhook subscription named `{name}` exists already")]
+    WebhookNameTaken {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// The alert handed to the webhook queue lacks a field it needs or has it in the wrong shape.
+    #[error("webhook: the alert payload {reason}")]
+    WebhookPayload {
+        /// What is missing or wrong.
+        reason: String,
+    },
+
+    /// Only a dead (dead-lettered) delivery can be retried.
+    #[error("webhook delivery {id} is {state}: only a dead delivery can be retried")]
+    WebhookNotDead {
+        /// The delivery.
+        id: i64,
+        /// Its current state.
+        state: String,
+    },
+
+    /// The dispatcher's options are inconsistent, or its HTTPS client could not be set up.
+    #[error("webhook dispatcher: {0}")]
+    WebhookSetup(String),
     // --- end webhook ---
     // --- zone ---
     // --- end zone ---
