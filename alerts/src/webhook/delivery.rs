@@ -161,7 +161,7 @@ fn routing(alert: &Value) -> Result<Routing<'_>> {
     Ok(Routing { id, version, zone, category, level, silenced })
 }
 
-/// Queues one delivery of the alert change `alert` (the payload of `alert.changed`, as in `notes`/issue #8) to
+/// Queues one delivery of the alert change `alert` (the payload of the spine's `alert.changed` event) to
 /// every active subscription whose filters it passes, and returns how many were queued.
 ///
 /// Call it inside the transaction that changes the alert, with the same `(id, version)`: the queue keeps one
@@ -192,7 +192,8 @@ pub async fn enqueue(conn: &mut PgConnection, alert: &Value, event_id: Option<i6
             and (cardinality(s.zones) = 0 or $5 = any (s.zones))
             and $6 = any (s.categories)
             and s.min_level = any ($7)
-          order by s.id
+            -- a subscription deleted meanwhile is skipped instead of failing the alert's transaction on the key
+            for key share of s
          on conflict (subscription_id, alert_id, alert_version) do nothing",
     )
     .bind(routing.id)
