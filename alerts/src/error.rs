@@ -10,6 +10,9 @@ pub enum Error {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     // --- rules (rule.rs, ladder.rs) ---
+    /// A rule set (configuration, rules file or admin API) that does not validate; every problem is listed.
+    #[error("invalid alert rules: {}", crate::rule::Problem::join(.problems))]
+    InvalidRules { problems: Vec<crate::rule::Problem> },
     // --- end rules ---
     // --- cap ---
     // --- end cap ---
