@@ -54,6 +54,25 @@ pub enum Error {
     WebhookSetup(String),
     // --- end webhook ---
     // --- zone ---
+    /// A zone file that cannot be read.
+    #[error("cannot read {path}: {source}")]
+    ZoneFile { path: std::path::PathBuf, source: std::io::Error },
+
+    /// A zone file that is not JSON.
+    #[error("{path} is not JSON: {source}")]
+    ZoneJson { path: std::path::PathBuf, source: serde_json::Error },
+
+    /// A zone import that is not a GeoJSON FeatureCollection.
+    #[error("a zone file is a GeoJSON FeatureCollection of zones: {0}")]
+    ZoneCollection(String),
+
+    /// Zone features refused (each with its index, code and reason): nothing was imported.
+    #[error("{} invalid zone feature(s), nothing imported: {}", .problems.len(), crate::zone::ZoneProblem::join(.problems))]
+    InvalidZones { problems: Vec<crate::zone::ZoneProblem> },
+
+    /// A point that is not a WGS84 longitude and latitude in degrees.
+    #[error("({lon}, {lat}) is not a WGS84 longitude and latitude")]
+    ZonePoint { lon: f64, lat: f64 },
     // --- end zone ---
     // --- evaluator ---
     // --- end evaluator ---
