@@ -15,6 +15,67 @@ pub enum Error {
     InvalidRules { problems: Vec<crate::rule::Problem> },
     // --- end rules ---
     // --- cap ---
+    /// The CAP configuration is unusable.
+    #[error("CAP configuration: {field} {reason}")]
+    CapConfig {
+        /// The field of `CapConfig`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A PEM file of the CAP signing configuration cannot be read.
+    #[error("CAP signing {what}: cannot read {path}: {source}")]
+    CapPemFile {
+        /// `key` or `certificate`.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
+    /// The CAP signing key or certificate is unusable.
+    #[error("CAP signing {what}: {reason}")]
+    CapSigningMaterial {
+        /// `key` or `certificate`.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Signing a CAP message failed.
+    #[error("CAP signing failed: {0}")]
+    CapSign(String),
+
+    /// An alert version that cannot make a valid CAP message.
+    #[error("CAP message of alert {alert_id} version {version}: {reason}")]
+    CapInput {
+        /// The alert.
+        alert_id: i64,
+        /// Its version.
+        version: i64,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A GeoJSON geometry with no usable polygon for a CAP area.
+    #[error("CAP area: {reason}")]
+    CapGeometry {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A name that is not one of the CAP input's values.
+    #[error("unknown {what} `{value}` (expected {expected})")]
+    CapUnknown {
+        /// `hazard` or `change`.
+        what: &'static str,
+        /// The value given.
+        value: String,
+        /// The values accepted.
+        expected: &'static str,
+    },
     // --- end cap ---
     // --- webhook ---
     /// A field of a webhook subscription is invalid (URL, name, secret, filters).
@@ -75,6 +136,29 @@ pub enum Error {
     ZonePoint { lon: f64, lat: f64 },
     // --- end zone ---
     // --- evaluator ---
+    /// No alert has this id.
+    #[error("no alert has the id {0}")]
+    AlertNotFound(i64),
+
+    /// Something named in a request does not exist.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// The request contradicts the alert's state.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// A request field is invalid.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    /// An alert could not be encoded as JSON.
+    #[error("cannot encode an alert: {0}")]
+    Encoding(String),
+
+    /// The live-event spine refused an event.
+    #[error("event spine: {0}")]
+    Spine(String),
     // --- end evaluator ---
 }
 

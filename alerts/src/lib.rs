@@ -1,12 +1,16 @@
 #![doc = include_str!("../README.md")]
 
+pub mod alert;
 pub mod cap;
 mod error;
+pub mod evaluator;
 pub mod ladder;
 mod level;
 pub mod rule;
+pub mod store;
 pub mod webhook;
 pub mod zone;
 
 pub use error::{Error, Result};
+pub use alert::Alert;
 pub use level::Level;

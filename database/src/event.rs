@@ -91,6 +91,9 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<Vec<
     Ok(ids)
 }
 
+/// A row of `core.event`.
+type EventRow = (i64, String, Option<String>, Value, DateTime<Utc>);
+
 /// Events after `after`, in order, at most `limit`; only those of `kinds` unless it is empty.
 pub async fn read_after(
     conn: impl sqlx::PgExecutor<'_>,
@@ -98,7 +101,7 @@ pub async fn read_after(
     kinds: &[String],
     limit: i64,
 ) -> Result<Vec<Event>> {
-    let rows: Vec<(i64, String, Option<String>, Value, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<EventRow> = sqlx::query_as(
         "select id, kind, subject, payload, created_at from core.event
          where id > $1 and (cardinality($2::text[]) = 0 or kind = any($2))
          order by id limit $3",

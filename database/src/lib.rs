@@ -3,6 +3,7 @@
 pub mod cluster;
 mod error;
 pub mod event;
+pub mod leader;
 pub mod pool;
 
 pub use error::{Error, Result};
