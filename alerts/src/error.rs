@@ -128,7 +128,7 @@ pub enum Error {
     ZoneCollection(String),
 
     /// Zone features refused (each with its index, code and reason): nothing was imported.
-    #[error("{} invalid zone feature(s), nothing imported: {}", .problems.len(), crate::zone::ZoneProblem::join(.problems))]
+    #[error("zones refused, nothing imported: {}", crate::zone::ZoneProblem::join(.problems))]
     InvalidZones { problems: Vec<crate::zone::ZoneProblem> },
 
     /// A point that is not a WGS84 longitude and latitude in degrees.
