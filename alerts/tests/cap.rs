@@ -401,6 +401,52 @@ fn a_manual_zone_alert_is_likely_and_escapes_its_text() {
 }
 
 #[test]
+fn a_manual_alert_updated_then_withdrawn_is_an_update_then_a_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config();
+    let issued = manual_zone_alert();
+    let first = PreviousMessage { identifier: identifier(&cfg, 40, 1), sent: issued.sent };
+    let mut updated = manual_zone_alert();
+    updated.version = 2;
+    updated.change = "updated".parse().unwrap();
+    updated.previous_level = Some(Level::Arancione);
+    updated.level = Level::Rossa;
+    updated.sent = t(9, 0);
+    updated.previous = vec![first.clone()];
+    let mut withdrawn = updated.clone();
+    withdrawn.version = 3;
+    withdrawn.change = "withdrawn".parse().unwrap();
+    withdrawn.previous_level = None;
+    withdrawn.sent = t(15, 0);
+    withdrawn.previous =
+        vec![first, PreviousMessage { identifier: identifier(&cfg, 40, 2), sent: updated.sent }];
+
+    let files: Vec<PathBuf> = [&issued, &updated, &withdrawn]
+        .iter()
+        .map(|input| {
+            write(dir.path(), &format!("m{}.xml", input.version), &message(input, &cfg, None).unwrap())
+        })
+        .collect();
+    for file in &files {
+        assert_schema_valid(file);
+    }
+    assert_capvalidator_accepts(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    let kinds: Vec<String> = files.iter().map(|f| cap_value(f, "alert/msgType")).collect();
+    assert_eq!(kinds, ["Alert", "Update", "Cancel"]);
+    assert!(cap_value(&files[1], "alert/info[1]/headline").starts_with("Allerta rossa (era arancione)"));
+    assert!(cap_value(&files[1], "alert/info[1]/description").contains("sale da arancione a rossa"));
+    assert_eq!(cap_value(&files[1], "alert/info[1]/urgency"), "Immediate");
+    assert!(cap_value(&files[2], "alert/info[1]/headline").starts_with("Allerta revocata"));
+    assert!(cap_value(&files[2], "alert/info[2]/description").contains("has been withdrawn"));
+    assert_eq!(cap_value(&files[2], "alert/info[1]/responseType"), "AllClear");
+    assert_eq!(
+        cap_value(&files[2], "alert/references").split(' ').count(),
+        2,
+        "the Cancel references the Alert and the Update"
+    );
+}
+
+#[test]
 fn an_escalation_without_earlier_messages_is_refused() {
     let input = station_alert(2, CapChange::Escalated, Level::Rossa, Some(Level::Arancione), t(11, 0));
     let err = message(&input, &config(), None).unwrap_err().to_string();

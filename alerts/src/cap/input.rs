@@ -5,6 +5,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::rule::Hazard;
 use crate::{Error, Level, Result};
 
 /// One version of one alert, as a CAP message is written from it. Built by the caller from the alert row and its
@@ -26,7 +27,8 @@ pub struct CapInput {
     pub level: Level,
     /// The level before an escalation or de-escalation, when known.
     pub previous_level: Option<Level>,
-    /// The hazard.
+    /// The hazard (the crate's [`Hazard`](crate::rule::Hazard)): decides `category` and `event`, written as
+    /// `eventCode` `IT-PC-hazard`.
     pub hazard: Hazard,
     /// The station or zone the alert is about.
     pub subject: Subject,
@@ -66,8 +68,20 @@ pub enum CapChange {
     Deescalated,
     /// The alert ended.
     Resolved,
-    /// An operator issued or changed a manual alert.
+    /// An operator issued a manual alert (`issued` is read as this too).
+    #[serde(alias = "issued")]
     Manual,
+    /// An operator changed a manual alert (its level or its texts).
+    Updated,
+    /// An operator withdrew a manual alert.
+    Withdrawn,
+}
+
+impl CapChange {
+    /// Whether the change ends the alert (a resolution or a withdrawal): its message is a `Cancel`.
+    pub fn ends(self) -> bool {
+        matches!(self, CapChange::Resolved | CapChange::Withdrawn)
+    }
 }
 
 impl FromStr for CapChange {
@@ -80,12 +94,14 @@ impl FromStr for CapChange {
             "escalated" => CapChange::Escalated,
             "deescalated" => CapChange::Deescalated,
             "resolved" => CapChange::Resolved,
-            "manual" => CapChange::Manual,
+            "manual" | "issued" => CapChange::Manual,
+            "updated" => CapChange::Updated,
+            "withdrawn" => CapChange::Withdrawn,
             other => {
                 return Err(Error::CapUnknown {
                     what: "change",
                     value: other.to_string(),
-                    expected: "opened, fired, escalated, deescalated, resolved or manual",
+                    expected: "opened, fired, escalated, deescalated, resolved, manual (issued), updated or withdrawn",
                 });
             }
         })
@@ -100,53 +116,6 @@ pub enum Origin {
     Measured,
     /// An operator, typically copying the colour of the regional forecast bulletin: the event is likely.
     Manual,
-}
-
-/// The hazard of an alert (the Italian civil-protection risk names); it decides the CAP `category` and `event`,
-/// and is written as `eventCode` `IT-PC-hazard`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Hazard {
-    /// Flooding of the main rivers.
-    Idraulico,
-    /// Landslides and flooding of minor streams.
-    Idrogeologico,
-    /// Hydrogeological risk from thunderstorms.
-    Temporali,
-    /// A technical fault of the monitoring network (e.g. a silent station).
-    Tecnico,
-}
-
-impl Hazard {
-    /// The lowercase Italian name, as written in `eventCode`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Hazard::Idraulico => "idraulico",
-            Hazard::Idrogeologico => "idrogeologico",
-            Hazard::Temporali => "temporali",
-            Hazard::Tecnico => "tecnico",
-        }
-    }
-}
-
-impl FromStr for Hazard {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "idraulico" => Hazard::Idraulico,
-            "idrogeologico" => Hazard::Idrogeologico,
-            "temporali" => Hazard::Temporali,
-            "tecnico" => Hazard::Tecnico,
-            other => {
-                return Err(Error::CapUnknown {
-                    what: "hazard",
-                    value: other.to_string(),
-                    expected: "idraulico, idrogeologico, temporali or tecnico",
-                });
-            }
-        })
-    }
 }
 
 /// The station or zone an alert is about.
@@ -284,9 +253,9 @@ mod tests {
 
     #[test]
     fn names_parse_as_the_alert_payload_writes_them() {
-        assert_eq!("idrogeologico".parse::<Hazard>().unwrap(), Hazard::Idrogeologico);
+        assert_eq!("issued".parse::<CapChange>().unwrap(), CapChange::Manual);
+        assert_eq!(serde_json::from_value::<CapChange>(json!("issued")).unwrap(), CapChange::Manual);
         assert_eq!("deescalated".parse::<CapChange>().unwrap(), CapChange::Deescalated);
         assert!("acknowledged".parse::<CapChange>().is_err());
-        assert_eq!(serde_json::to_value(Hazard::Temporali).unwrap(), json!("temporali"));
     }
 }

@@ -6,7 +6,7 @@
 //! | arancione | Severe | Expected | Prepare |
 //! | rossa | Extreme | Immediate | Prepare, Avoid |
 //! | verde | Minor | Future | Monitor |
-//! | any colour, resolved (`Cancel`) | Minor | Past | AllClear |
+//! | any colour, resolved or withdrawn (`Cancel`) | Minor | Past | AllClear |
 //! | hazard `tecnico` (network fault), any colour | Minor | Unknown | None |
 //!
 //! `certainty` is `Observed` for alerts raised by rules over measurements (the event is happening, a sensor saw it)
@@ -17,8 +17,8 @@
 //! `category`: idraulico → Met (CAP counts floods as meteorological), idrogeologico → Geo and Met (landslides and
 //! flash floods), temporali → Met, tecnico → Infra.
 //!
-//! `msgType`: `Cancel` for a resolution; `Update` for an escalation, a de-escalation, and any other change once a
-//! message was published for the alert; `Alert` for the first message.
+//! `msgType`: `Cancel` for a resolution or a withdrawal; `Update` for an escalation, a de-escalation, an operator's
+//! update, and any other change once a message was published for the alert; `Alert` for the first message.
 
 use crate::Level;
 use crate::cap::input::{CapChange, CapInput, Hazard, Origin};
@@ -48,12 +48,21 @@ impl MsgType {
 impl CapChange {
     /// The CAP `msgType` of a message for this change, given whether earlier messages were published.
     /// `None` when the change needs earlier messages to refer to and there are none (escalation, de-escalation,
-    /// resolution).
+    /// update, resolution, withdrawal).
     pub fn msg_type(self, has_previous: bool) -> Option<MsgType> {
         match (self, has_previous) {
-            (CapChange::Resolved, true) => Some(MsgType::Cancel),
-            (CapChange::Escalated | CapChange::Deescalated, true) => Some(MsgType::Update),
-            (CapChange::Resolved | CapChange::Escalated | CapChange::Deescalated, false) => None,
+            (CapChange::Resolved | CapChange::Withdrawn, true) => Some(MsgType::Cancel),
+            (CapChange::Escalated | CapChange::Deescalated | CapChange::Updated, true) => {
+                Some(MsgType::Update)
+            }
+            (
+                CapChange::Resolved
+                | CapChange::Withdrawn
+                | CapChange::Escalated
+                | CapChange::Deescalated
+                | CapChange::Updated,
+                false,
+            ) => None,
             (CapChange::Opened | CapChange::Fired | CapChange::Manual, true) => Some(MsgType::Update),
             (CapChange::Opened | CapChange::Fired | CapChange::Manual, false) => Some(MsgType::Alert),
         }
@@ -80,19 +89,18 @@ pub(crate) fn codes(input: &CapInput) -> Codes {
         (Hazard::Tecnico, _) | (_, Origin::Measured) => "Observed",
         (_, Origin::Manual) => "Likely",
     };
-    let (response_types, urgency, severity): (&'static [&'static str], _, _) =
-        if input.change == CapChange::Resolved {
-            (&["AllClear"], "Past", "Minor")
-        } else if input.hazard == Hazard::Tecnico {
-            (&["None"], "Unknown", "Minor")
-        } else {
-            match input.level {
-                Level::Verde => (&["Monitor"], "Future", "Minor"),
-                Level::Gialla => (&["Monitor"], "Future", "Moderate"),
-                Level::Arancione => (&["Prepare"], "Expected", "Severe"),
-                Level::Rossa => (&["Prepare", "Avoid"], "Immediate", "Extreme"),
-            }
-        };
+    let (response_types, urgency, severity): (&'static [&'static str], _, _) = if input.change.ends() {
+        (&["AllClear"], "Past", "Minor")
+    } else if input.hazard == Hazard::Tecnico {
+        (&["None"], "Unknown", "Minor")
+    } else {
+        match input.level {
+            Level::Verde => (&["Monitor"], "Future", "Minor"),
+            Level::Gialla => (&["Monitor"], "Future", "Moderate"),
+            Level::Arancione => (&["Prepare"], "Expected", "Severe"),
+            Level::Rossa => (&["Prepare", "Avoid"], "Immediate", "Extreme"),
+        }
+    };
     Codes { categories, response_types, urgency, severity, certainty }
 }
 
@@ -128,5 +136,7 @@ mod tests {
         assert_eq!(CapChange::Resolved.msg_type(true), Some(MsgType::Cancel));
         assert_eq!(CapChange::Resolved.msg_type(false), None);
         assert_eq!(CapChange::Deescalated.msg_type(false), None);
+        assert_eq!(CapChange::Withdrawn.msg_type(true), Some(MsgType::Cancel));
+        assert_eq!(CapChange::Updated.msg_type(true), Some(MsgType::Update));
     }
 }

@@ -103,11 +103,13 @@ fn headline(input: &CapInput, lang: Lang) -> String {
     let status = match (input.change, lang) {
         (CapChange::Resolved, Lang::It) => "Cessata allerta".to_string(),
         (CapChange::Resolved, Lang::En) => "Alert ended".to_string(),
+        (CapChange::Withdrawn, Lang::It) => "Allerta revocata".to_string(),
+        (CapChange::Withdrawn, Lang::En) => "Alert withdrawn".to_string(),
         _ if input.hazard == Hazard::Tecnico => match lang {
             Lang::It => "Avviso tecnico".to_string(),
             Lang::En => "Technical notice".to_string(),
         },
-        (CapChange::Escalated | CapChange::Deescalated, _) if input.previous_level.is_some() => {
+        _ if direction(input).is_some() && input.previous_level.is_some() => {
             let was = input.previous_level.map(|l| colour(l, lang)).unwrap_or_default();
             match lang {
                 Lang::It => format!("{} (era {was})", input.level.label_it()),
@@ -120,6 +122,18 @@ fn headline(input: &CapInput, lang: Lang) -> String {
     let hazard = event(input.hazard, lang).to_lowercase();
     let line = format!("{status} – {hazard} – {}", subject_phrase(&input.subject, lang));
     truncate(line, HEADLINE_MAX)
+}
+
+/// `Some(true)` when the change raised the colour, `Some(false)` when it lowered it, `None` otherwise.
+fn direction(input: &CapInput) -> Option<bool> {
+    match input.change {
+        CapChange::Escalated => Some(true),
+        CapChange::Deescalated => Some(false),
+        CapChange::Updated => {
+            input.previous_level.filter(|&was| was != input.level).map(|was| was < input.level)
+        }
+        _ => None,
+    }
 }
 
 fn truncate(text: String, max: usize) -> String {
@@ -138,31 +152,32 @@ fn description(input: &CapInput, sender_name: &str, lang: Lang) -> String {
     let first = match (input.change, lang) {
         (CapChange::Resolved, Lang::It) => format!("L'allerta {now} per la {subject} è cessata."),
         (CapChange::Resolved, Lang::En) => format!("The {now} alert for {subject} has ended."),
+        (CapChange::Withdrawn, Lang::It) => format!("L'allerta {now} per la {subject} è stata revocata."),
+        (CapChange::Withdrawn, Lang::En) => format!("The {now} alert for {subject} has been withdrawn."),
         _ if input.hazard == Hazard::Tecnico => match lang {
             Lang::It => format!("Anomalia tecnica della rete di monitoraggio: {subject} (livello {now})."),
             Lang::En => format!("Technical fault of the monitoring network: {subject} ({now} level)."),
         },
-        (CapChange::Escalated | CapChange::Deescalated, _) => {
-            let up = input.change == CapChange::Escalated;
-            match (input.previous_level.map(|l| colour(l, lang)), lang) {
-                (Some(was), Lang::It) => {
-                    let verb = if up { "sale" } else { "scende" };
-                    format!("L'allerta per la {subject} {verb} da {was} {} {now}.", a_before(now))
-                }
-                (None, Lang::It) => {
-                    let verb = if up { "sale" } else { "scende" };
-                    format!("L'allerta per la {subject} {verb} {} {now}.", a_before(now))
-                }
-                (Some(was), Lang::En) => {
-                    let verb = if up { "raised" } else { "lowered" };
-                    format!("The alert for {subject} is {verb} from {was} to {now}.")
-                }
-                (None, Lang::En) => {
-                    let verb = if up { "raised" } else { "lowered" };
-                    format!("The alert for {subject} is {verb} to {now}.")
-                }
+        _ if let Some(up) = direction(input) => match (input.previous_level.map(|l| colour(l, lang)), lang) {
+            (Some(was), Lang::It) => {
+                let verb = if up { "sale" } else { "scende" };
+                format!("L'allerta per la {subject} {verb} da {was} {} {now}.", a_before(now))
             }
-        }
+            (None, Lang::It) => {
+                let verb = if up { "sale" } else { "scende" };
+                format!("L'allerta per la {subject} {verb} {} {now}.", a_before(now))
+            }
+            (Some(was), Lang::En) => {
+                let verb = if up { "raised" } else { "lowered" };
+                format!("The alert for {subject} is {verb} from {was} to {now}.")
+            }
+            (None, Lang::En) => {
+                let verb = if up { "raised" } else { "lowered" };
+                format!("The alert for {subject} is {verb} to {now}.")
+            }
+        },
+        (CapChange::Updated, Lang::It) => format!("L'allerta {now} per la {subject} è stata aggiornata."),
+        (CapChange::Updated, Lang::En) => format!("The {now} alert for {subject} has been updated."),
         _ if input.origin == Origin::Manual || input.change == CapChange::Manual => match lang {
             Lang::It => format!("{sender_name} ha emesso un'allerta {now} per la {subject}."),
             Lang::En => format!("{sender_name} has issued {} {now} alert for {subject}.", a_or_an(now)),
@@ -195,7 +210,7 @@ fn description(input: &CapInput, sender_name: &str, lang: Lang) -> String {
             Lang::En => format!("Alert zone: {} ({}).", zone.code, zone.name),
         });
     }
-    if input.change != CapChange::Resolved {
+    if !input.change.ends() {
         let onset = input.onset.map(|t| local_time(t, lang));
         let expires = input.expires.map(|t| local_time(t, lang));
         let validity = match (lang, onset, expires) {
@@ -225,7 +240,7 @@ fn instruction(input: &CapInput, lang: Lang) -> Option<&'static str> {
     if input.hazard == Hazard::Tecnico {
         return None;
     }
-    if input.change == CapChange::Resolved {
+    if input.change.ends() {
         return Some(match lang {
             Lang::It => "Il pericolo è cessato; prestare comunque attenzione a possibili effetti residui.",
             Lang::En => "The danger has passed; still beware of possible after-effects.",
