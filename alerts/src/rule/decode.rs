@@ -1,11 +1,11 @@
-//! Rules from the document tree, with every problem and its place; rules back to JSON.
+//! Rules from the document tree, every problem reported with its place.
 
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
-
-use serde_json::{Map, json};
 
 use super::node::{Node, Value, line_column};
+use super::read::{
+    Bounds, Ctx, Table, boolean, codes, colour, duration_s, integer, join, number, parsed, string,
+};
 use super::{Hazard, Problem, RainWindow, Rule, RuleKind, RuleSet, Selector, StationKind, Thresholds};
 use crate::Level;
 use crate::ladder::{COLOURS, colour_key};
@@ -14,10 +14,6 @@ pub(super) const DEFAULT_SILENT_FACTOR: f64 = 3.0;
 const DEFAULT_RATE_WINDOW_S: u32 = 1_800;
 const MAX_CODE_CHARS: usize = 64;
 const MAX_NAME_CHARS: usize = 200;
-
-/// A closed interval a number must lie in, with its unit.
-#[derive(Clone, Copy)]
-struct Bounds(f64, f64, &'static str);
 
 /// River levels (m above the hydrometric zero), as sensors bounds them.
 const LEVEL: Bounds = Bounds(-10_000.0, 10_000.0, "m");
@@ -37,209 +33,6 @@ fn kind_fields(kind: &str) -> &'static [&'static str] {
         "silent" => &["factor", "level"],
         _ => &[],
     }
-}
-
-/// Collects problems with what is known of their place.
-struct Ctx<'t> {
-    text: Option<&'t str>,
-    rule: Option<usize>,
-    code: Option<String>,
-    problems: Vec<Problem>,
-}
-
-impl<'t> Ctx<'t> {
-    fn new(text: Option<&'t str>) -> Ctx<'t> {
-        Ctx { text, rule: None, code: None, problems: Vec::new() }
-    }
-
-    fn report(&mut self, node: &Node, field: &str, message: impl Into<String>) {
-        let line_column = match (self.text, &node.span) {
-            (Some(text), Some(span)) => Some(line_column(text, span.start)),
-            _ => None,
-        };
-        self.problems.push(Problem {
-            rule: self.rule,
-            code: self.code.clone(),
-            field: (!field.is_empty()).then(|| field.to_string()),
-            line_column,
-            ..Problem::new(message)
-        });
-    }
-
-    fn finish<T>(self, value: T) -> Result<T, Vec<Problem>> {
-        if self.problems.is_empty() { Ok(value) } else { Err(self.problems) }
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
-}
-
-/// The entries of a table, remembering which were read so the rest can be reported as unknown.
-struct Table<'n> {
-    node: &'n Node,
-    entries: &'n [(String, Node)],
-    taken: Vec<bool>,
-}
-
-impl<'n> Table<'n> {
-    fn open(ctx: &mut Ctx, node: &'n Node, path: &str) -> Option<Table<'n>> {
-        match &node.value {
-            Value::Table(entries) => Some(Table { node, entries, taken: vec![false; entries.len()] }),
-            _ => {
-                ctx.report(node, path, format!("expected a table, found {}", node.type_name()));
-                None
-            }
-        }
-    }
-
-    fn take(&mut self, key: &str) -> Option<&'n Node> {
-        let i = self.entries.iter().position(|(k, _)| k == key)?;
-        self.taken[i] = true;
-        Some(&self.entries[i].1)
-    }
-
-    fn required(&mut self, ctx: &mut Ctx, key: &str, path: &str) -> Option<&'n Node> {
-        let found = self.take(key);
-        if found.is_none() {
-            ctx.report(self.node, path, format!("missing field `{key}`"));
-        }
-        found
-    }
-
-    /// Reports every entry not read, naming what was expected.
-    fn finish(self, ctx: &mut Ctx, path: &str, what: &str, expected: &[&str]) {
-        for ((key, node), taken) in self.entries.iter().zip(self.taken) {
-            if !taken {
-                let message = format!("unknown field `{key}`{what} (expected {})", expected.join(", "));
-                ctx.report(node, &join(path, key), message);
-            }
-        }
-    }
-}
-
-fn string(ctx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
-    match &node.value {
-        Value::Str(s) => Some(s.clone()),
-        _ => {
-            ctx.report(node, path, format!("expected a string, found {}", node.type_name()));
-            None
-        }
-    }
-}
-
-fn parsed<T: FromStr<Err = String>>(ctx: &mut Ctx, node: &Node, path: &str) -> Option<T> {
-    let s = string(ctx, node, path)?;
-    s.parse().map_err(|e| ctx.report(node, path, e)).ok()
-}
-
-fn boolean(ctx: &mut Ctx, node: &Node, path: &str) -> Option<bool> {
-    match node.value {
-        Value::Bool(b) => Some(b),
-        _ => {
-            ctx.report(node, path, format!("expected true or false, found {}", node.type_name()));
-            None
-        }
-    }
-}
-
-fn number(ctx: &mut Ctx, node: &Node, path: &str, Bounds(lo, hi, unit): Bounds) -> Option<f64> {
-    let v = match node.value {
-        Value::Int(i) => i as f64,
-        Value::Float(f) => f,
-        _ => {
-            ctx.report(node, path, format!("expected a number, found {}", node.type_name()));
-            return None;
-        }
-    };
-    if v.is_finite() && (lo..=hi).contains(&v) {
-        Some(v)
-    } else {
-        ctx.report(node, path, format!("{v} must lie between {lo} and {hi} {unit}"));
-        None
-    }
-}
-
-fn integer(ctx: &mut Ctx, node: &Node, path: &str, lo: i64, hi: i64) -> Option<i64> {
-    match node.value {
-        Value::Int(i) if (lo..=hi).contains(&i) => Some(i),
-        Value::Int(i) => {
-            ctx.report(node, path, format!("{path} must be at least {lo} and at most {hi}, not {i}"));
-            None
-        }
-        _ => {
-            ctx.report(node, path, format!("expected an integer, found {}", node.type_name()));
-            None
-        }
-    }
-}
-
-/// An alert colour (gialla, arancione, rossa, or yellow, orange, red).
-fn colour(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Level> {
-    let s = string(ctx, node, path)?;
-    match s.parse::<Level>() {
-        Ok(Level::Verde) | Err(_) => {
-            ctx.report(node, path, format!("unknown colour `{s}` (expected gialla, arancione or rossa)"));
-            None
-        }
-        Ok(level) => Some(level),
-    }
-}
-
-/// A duration: `"90s"`, `"10m"`, `"1h"`, or a number of seconds; within `lo..=hi` seconds.
-fn duration_s(ctx: &mut Ctx, node: &Node, path: &str, lo: u32, hi: u32) -> Option<u32> {
-    let seconds = match &node.value {
-        Value::Int(i) => Some(*i),
-        Value::Str(s) => {
-            let (digits, unit) = s.split_at(s.len().saturating_sub(1));
-            let factor = match unit {
-                "s" => Some(1),
-                "m" => Some(60),
-                "h" => Some(3_600),
-                _ => None,
-            };
-            match (digits.parse::<i64>(), factor) {
-                (Ok(n), Some(f)) if !digits.starts_with(['+', '-']) => n.checked_mul(f),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    let Some(seconds) = seconds else {
-        let message = "expected a duration such as \"90s\", \"10m\" or \"1h\", or a number of seconds";
-        ctx.report(node, path, message);
-        return None;
-    };
-    match u32::try_from(seconds) {
-        Ok(s) if (lo..=hi).contains(&s) => Some(s),
-        _ => {
-            let (lo, hi) = (format_duration(lo), format_duration(hi));
-            ctx.report(node, path, format!("{path} must be between {lo} and {hi}, not {seconds} s"));
-            None
-        }
-    }
-}
-
-/// A non-empty list of non-empty codes.
-fn codes(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<String>> {
-    let Value::Array(items) = &node.value else {
-        ctx.report(node, path, format!("expected an array of codes, found {}", node.type_name()));
-        return None;
-    };
-    if items.is_empty() {
-        ctx.report(node, path, format!("{path} is empty (leave it out to select all)"));
-        return None;
-    }
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let path = format!("{path}[{i}]");
-        match string(ctx, item, &path) {
-            Some(s) if s.trim().is_empty() => ctx.report(item, &path, "empty code"),
-            Some(s) => out.push(s),
-            None => {}
-        }
-    }
-    (out.len() == items.len()).then_some(out)
 }
 
 /// Thresholds in the stations' format: `yellow`, `orange`, `red` and `clear` with the same keys. With
@@ -431,32 +224,13 @@ fn rule(ctx: &mut Ctx, node: &Node) -> Option<Rule> {
         }
     }
 
-    let kind = kind?;
-    let name_of = kind.name();
-    if let (Some(h), Some(n)) = (hazard, hazard_node) {
-        if matches!(kind, RuleKind::Silent { .. }) && h != Hazard::Tecnico {
-            ctx.report(n, "hazard", "a silent rule is technical: its hazard is tecnico");
-        } else if !matches!(kind, RuleKind::Silent { .. }) && h == Hazard::Tecnico {
-            ctx.report(n, "hazard", "hazard `tecnico` is for silent rules (technical alerts are kept apart)");
-        }
-    }
-    if kind.subject_kind() == super::SubjectKind::Zone {
-        for (field, n) in [("stations", stations_node), ("station_kind", station_kind_node)] {
-            if let Some(n) = n {
-                ctx.report(n, field, format!("a {name_of} rule applies to zones: select them with `zones`"));
-            }
-        }
-    }
-    if let (Some(given), Some(needed), Some(n)) = (station_kind, kind.station_kind(), station_kind_node)
-        && given != needed
-    {
-        let message =
-            format!("a {name_of} rule watches {} stations, not {}", needed.as_str(), given.as_str());
-        ctx.report(n, "station_kind", message);
+    if let Some(k) = kind_name.as_deref() {
+        cross_checks(ctx, k, hazard.zip(hazard_node), station_kind.zip(station_kind_node), stations_node);
     }
     if ctx.problems.len() > before {
         return None;
     }
+    let kind = kind?;
     Some(Rule {
         code: code?,
         name: name?,
@@ -466,6 +240,46 @@ fn rule(ctx: &mut Ctx, node: &Node) -> Option<Rule> {
         for_s,
         qc_may_raise,
     })
+}
+
+/// What the fields of a rule of kind `kind` must agree on: the hazard of technical rules, zone rules selecting
+/// zones only, the kind of station watched.
+fn cross_checks(
+    ctx: &mut Ctx,
+    kind: &str,
+    hazard: Option<(Hazard, &Node)>,
+    station_kind: Option<(StationKind, &Node)>,
+    stations: Option<&Node>,
+) {
+    let silent = kind == "silent";
+    match hazard {
+        Some((h, n)) if silent && h != Hazard::Tecnico => {
+            ctx.report(n, "hazard", "a silent rule is technical: its hazard is tecnico")
+        }
+        Some((Hazard::Tecnico, n)) if !silent => {
+            ctx.report(n, "hazard", "hazard `tecnico` is for silent rules (technical alerts are kept apart)")
+        }
+        _ => {}
+    }
+    if kind.starts_with("zone_") {
+        for (field, n) in [("stations", stations), ("station_kind", station_kind.map(|(_, n)| n))] {
+            if let Some(n) = n {
+                ctx.report(n, field, format!("a {kind} rule applies to zones: select them with `zones`"));
+            }
+        }
+        return;
+    }
+    let needed = match kind {
+        "level" | "rate_of_rise" => Some(StationKind::Hydrometer),
+        "rain" => Some(StationKind::RainGauge),
+        _ => None,
+    };
+    if let (Some(needed), Some((given, n))) = (needed, station_kind)
+        && given != needed
+    {
+        let message = format!("a {kind} rule watches {} stations, not {}", needed.as_str(), given.as_str());
+        ctx.report(n, "station_kind", message);
+    }
 }
 
 /// The rules of an array node, each checked, codes unique.
@@ -580,106 +394,11 @@ pub(super) fn station_rain(
     ctx.finish(windows.unwrap_or_default())
 }
 
-/// `90s`, `10m`, `1h`.
-fn format_duration(s: u32) -> String {
-    match s {
-        0 => "0s".into(),
-        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
-
-fn thresholds_json(t: &Thresholds) -> serde_json::Value {
-    let mut out = Map::new();
-    for (level, v) in t.alert.iter() {
-        out.insert(colour_key(level).into(), json!(v));
-    }
-    if !t.clear.is_empty() {
-        let clear: Map<_, _> =
-            t.clear.iter().map(|(level, v)| (colour_key(level).to_string(), json!(v))).collect();
-        out.insert("clear".into(), clear.into());
-    }
-    out.into()
-}
-
-fn level_json(level: Level) -> serde_json::Value {
-    serde_json::to_value(level).unwrap_or_default()
-}
-
-pub(super) fn rule_to_json(rule: &Rule) -> serde_json::Value {
-    let mut out = Map::new();
-    out.insert("code".into(), json!(rule.code));
-    out.insert("name".into(), json!(rule.name));
-    out.insert("kind".into(), json!(rule.kind.name()));
-    out.insert("hazard".into(), json!(rule.hazard.as_str()));
-    if let Some(stations) = &rule.selector.stations {
-        out.insert("stations".into(), json!(stations));
-    }
-    if let Some(kind) = rule.selector.station_kind {
-        out.insert("station_kind".into(), json!(kind.as_str()));
-    }
-    if let Some(zones) = &rule.selector.zones {
-        out.insert("zones".into(), json!(zones));
-    }
-    out.insert("for".into(), json!(format_duration(rule.for_s)));
-    out.insert("qc_may_raise".into(), json!(rule.qc_may_raise));
-    match &rule.kind {
-        RuleKind::Level { thresholds } => {
-            if let Some(t) = thresholds {
-                out.insert("thresholds".into(), thresholds_json(t));
-            }
-        }
-        RuleKind::Rain { thresholds } => {
-            if let Some(windows) = thresholds {
-                let map: Map<_, _> =
-                    windows.iter().map(|(w, t)| (w.as_str().to_string(), thresholds_json(t))).collect();
-                out.insert("thresholds".into(), map.into());
-            }
-        }
-        RuleKind::RateOfRise { rate_m_per_h, clear_m_per_h, window_s, level } => {
-            out.insert("rate_m_per_h".into(), json!(rate_m_per_h));
-            if let Some(clear) = clear_m_per_h {
-                out.insert("clear_m_per_h".into(), json!(clear));
-            }
-            out.insert("window".into(), json!(format_duration(*window_s)));
-            out.insert("level".into(), level_json(*level));
-        }
-        RuleKind::ZoneCount { min_stations, station_level, level } => {
-            out.insert("min_stations".into(), json!(min_stations));
-            out.insert("station_level".into(), level_json(*station_level));
-            out.insert("level".into(), level_json(*level));
-        }
-        RuleKind::ZoneMeanRain { window, thresholds } => {
-            out.insert("window".into(), json!(window.as_str()));
-            out.insert("thresholds".into(), thresholds_json(thresholds));
-        }
-        RuleKind::Silent { factor, level } => {
-            out.insert("factor".into(), json!(factor));
-            out.insert("level".into(), level_json(*level));
-        }
-    }
-    out.into()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use serde_json::json;
 
-    #[test]
-    fn durations_read_and_print_alike() {
-        let mut ctx = Ctx::new(None);
-        for (text, seconds) in [("90s", 90), ("10m", 600), ("1h", 3_600), ("0s", 0)] {
-            let node = Node::from_json(&json!(text));
-            assert_eq!(duration_s(&mut ctx, &node, "for", 0, 86_400), Some(seconds));
-            assert_eq!(format_duration(seconds), text);
-        }
-        for bad in [json!("ten"), json!("-5m"), json!("5"), json!(true), json!("25h")] {
-            assert_eq!(duration_s(&mut ctx, &Node::from_json(&bad), "for", 0, 86_400), None, "{bad}");
-        }
-        assert_eq!(ctx.problems.len(), 5);
-        assert!(ctx.problems[4].message.contains("between 0s and 24h"), "{}", ctx.problems[4]);
-    }
+    use super::*;
 
     #[test]
     fn every_kind_round_trips_through_json() {
