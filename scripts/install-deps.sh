@@ -14,6 +14,7 @@ packages=(
   pkg-config
   gdal-bin                   # ogr2ogr: reference for the DBT import tests and benchmarks
   libxml2-utils              # xmllint: CAP 1.2 validation
+  openssl                    # makes the throwaway signing certificate of the CAP signature tests
   xmlsec1                    # verifies the XML-DSig signature of signed CAP messages in the tests
   python3-venv               # a private virtualenv for the standard clients used by tests
 )

@@ -28,11 +28,19 @@ pub struct WriterOptions {
     pub max_delay: Duration,
     /// Payloads larger than this many bytes are dead letters.
     pub max_payload: usize,
+    /// Topics under this prefix are Vedetta's own publications (the alerts it announces), not readings: they are
+    /// acknowledged and left alone.
+    pub own_prefix: Option<String>,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { max_batch: 5000, max_delay: Duration::from_millis(5), max_payload: 256 * 1024 }
+        WriterOptions {
+            max_batch: 5000,
+            max_delay: Duration::from_millis(5),
+            max_payload: 256 * 1024,
+            own_prefix: None,
+        }
     }
 }
 
@@ -138,6 +146,16 @@ impl Writer {
 
     async fn process(&mut self, batch: Vec<(Message, Ack)>) {
         let started = Instant::now();
+        let (batch, own): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(m, _)| !self.is_own(&m.topic));
+        for (_, ack) in own {
+            metrics::counter!("vedetta_ingest_own_publications_total").increment(1);
+            if let Err(e) = ack.confirm().await {
+                warn!(error = %e, "Cannot acknowledge a message; the broker will deliver it again.");
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
         let items: Vec<Item> = batch
             .into_iter()
             .map(|(message, ack)| {
@@ -199,6 +217,15 @@ impl Writer {
                 warn!(error = %e, "Cannot acknowledge a message; the broker will deliver it again.");
             }
         }
+    }
+
+    /// Whether a topic is one of Vedetta's own publications.
+    fn is_own(&self, topic: &str) -> bool {
+        self.opts.own_prefix.as_deref().is_some_and(|p| {
+            topic
+                .strip_prefix(p.trim_end_matches('/'))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
     }
 
     /// Stores `items` in one transaction, retrying what may succeed later: an outage (with backoff, for as long

@@ -22,6 +22,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub sensors: SensorsConfig,
     pub events: EventsConfig,
+    pub alerts: AlertsConfig,
     pub log: LogConfig,
 }
 
@@ -108,6 +109,83 @@ impl Default for EventsConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Whether this `serve` takes part in evaluating alerts (one process evaluates at a time, whichever holds the
+    /// lock; the others wait to take over). `vedetta ingest` workers never evaluate.
+    pub evaluate: bool,
+    /// How often (s) rules, stations and zones are reloaded and silent stations checked.
+    pub tick_s: u64,
+    /// Alert changes are published to `{mqtt_prefix}/{zone}/{station or zone}` (retained, QoS 1); empty: not at all.
+    pub mqtt_prefix: String,
+    /// Rules besides the built-in ones (level and rain on the stations' thresholds, silent stations): a list of
+    /// `[[alerts.rules]]` tables, as `vedetta alerts check` reads them.
+    pub rules: Vec<serde_json::Value>,
+    pub cap: CapSection,
+    pub webhooks: WebhooksSection,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            evaluate: true,
+            tick_s: 10,
+            mqtt_prefix: "vedetta/v1/alerts".into(),
+            rules: Vec::new(),
+            cap: CapSection::default(),
+            webhooks: WebhooksSection::default(),
+        }
+    }
+}
+
+/// The publisher of CAP 1.2 messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapSection {
+    /// CAP `sender`, e.g. protezionecivile@comune.genova.it.
+    pub sender: String,
+    /// CAP `senderName`.
+    pub sender_name: String,
+    /// Message identifiers are `{identifier_prefix}.{alert id}.{version}`; a reversed domain you control.
+    pub identifier_prefix: String,
+    /// PEM private key (RSA) and certificate to sign messages with XML-DSig; unsigned when unset.
+    pub signing_key: Option<PathBuf>,
+    pub signing_certificate: Option<PathBuf>,
+}
+
+impl Default for CapSection {
+    fn default() -> Self {
+        CapSection {
+            sender: "vedetta@localhost".into(),
+            sender_name: "Vedetta – Protezione civile".into(),
+            identifier_prefix: "localhost.vedetta".into(),
+            signing_key: None,
+            signing_certificate: None,
+        }
+    }
+}
+
+/// Outgoing webhooks of alert changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksSection {
+    /// Attempts before a delivery is dead.
+    pub max_attempts: u32,
+    /// First retry after this many ms, doubling each time.
+    pub backoff_base_ms: u64,
+    /// Longest wait between retries (s).
+    pub backoff_max_s: u64,
+    /// Time limit of one request (s).
+    pub timeout_s: u64,
+}
+
+impl Default for WebhooksSection {
+    fn default() -> Self {
+        WebhooksSection { max_attempts: 8, backoff_base_ms: 1000, backoff_max_s: 600, timeout_s: 10 }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
@@ -142,6 +220,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             sensors: SensorsConfig::default(),
             events: EventsConfig::default(),
+            alerts: AlertsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -398,6 +477,8 @@ mod tests {
         full.mqtt.url = Some(String::new());
         full.mqtt.shared_group = Some(String::new());
         full.auth.admin_token = Some(String::new());
+        full.alerts.cap.signing_key = Some(PathBuf::new());
+        full.alerts.cap.signing_certificate = Some(PathBuf::new());
         let table = toml::Value::try_from(&full).unwrap();
         let mut missing = Vec::new();
         collect_missing(&table, "", &uncommented, &mut missing);
@@ -411,10 +492,11 @@ mod tests {
         let toml::Value::Table(table) = value else { return };
         for (key, value) in table {
             if let toml::Value::Table(_) = value {
-                if !text.contains(&format!("[{key}]")) {
-                    missing.push(format!("[{key}]"));
+                let path = if section.is_empty() { key.clone() } else { format!("{section}.{key}") };
+                if !text.contains(&format!("[{path}]")) {
+                    missing.push(format!("[{path}]"));
                 }
-                collect_missing(value, key, text, missing);
+                collect_missing(value, &path, text, missing);
             } else if !text.lines().any(|l| l.trim_start().starts_with(&format!("{key} ="))) {
                 missing.push(if section.is_empty() { key.clone() } else { format!("{section}.{key}") });
             }

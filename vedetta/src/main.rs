@@ -3,6 +3,7 @@
 //! This binary only wires the library crates: configuration, the command line, and the lifecycle of the
 //! processes it runs (HTTP, MQTT ingest, the embedded broker, the private PostgreSQL cluster).
 
+mod alerting;
 mod cli;
 mod config;
 mod database;

@@ -61,6 +61,7 @@ async fn run_platform(
     let cancel = CancellationToken::new();
     tokio::spawn(shutdown_on_signal(cancel.clone()));
     let (state, ingest) = start_ingest(config, &db.pool, &broker_url, prometheus, cancel.clone())?;
+    crate::alerting::start(config, &db.pool, state.spine(), &broker_url, &cancel)?;
     let listener = bind(config).await?;
     let addr = listener.local_addr()?;
     if demo {
@@ -194,6 +195,7 @@ fn spawn_ingest(
         max_batch: config.ingest.max_batch,
         max_delay: std::time::Duration::from_millis(config.ingest.max_delay_ms),
         max_payload: config.ingest.max_payload_bytes,
+        own_prefix: Some(config.alerts.mqtt_prefix.clone()).filter(|p| !p.is_empty()),
     };
     let (sink, writer) = ingest::writer(pool.clone(), status.clone(), writer_opts);
     tokio::spawn(writer.run());

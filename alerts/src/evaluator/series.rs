@@ -105,6 +105,6 @@ mod tests {
         s.add((0..=60).map(|m| (t(m), 1.0, false)));
         let w = crate::rule::RainWindow::M15;
         assert_eq!(s.signal(Signal::Rain { window: w }, t(60)), 15.0);
-        assert_eq!(s.signal(Signal::Rain { window: w }, t(5)), 5.0);
+        assert_eq!(s.signal(Signal::Rain { window: w }, t(5)), 6.0, "minutes 0 to 5");
     }
 }
