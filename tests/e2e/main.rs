@@ -1,6 +1,7 @@
 //! End-to-end tests: they drive the real `vedetta` binary against a real PostgreSQL + PostGIS, real brokers and
 //! real HTTP.
 
+mod alerting;
 mod foundation;
 mod gate;
 mod geocode;

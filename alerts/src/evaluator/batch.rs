@@ -247,6 +247,11 @@ impl Leader {
             }
         }
         self.evaluate_zones(&zones, Utc::now(), &mut decided).await?;
+        for id in ranges.keys() {
+            if let Some(series) = self.series.get_mut(id) {
+                series.trim();
+            }
+        }
         let cursor = events.last().map_or(self.cursor, |e| e.id);
         self.commit(decided, cursor).await
     }
@@ -256,11 +261,12 @@ impl Leader {
         let (mut ids, mut froms, mut tos) = (Vec::new(), Vec::new(), Vec::new());
         for (id, (from, to)) in ranges {
             ids.push(*id);
-            let start = if self.series.contains_key(id) {
-                *from - chrono::TimeDelta::microseconds(1)
-            } else {
-                *to - LOOKBACK
-            };
+            // What a rule may look back to from the earliest new reading must be in memory.
+            let need = *from - LOOKBACK;
+            let start = match self.series.get(id).and_then(Series::covered_from) {
+                Some(covered) if covered <= need => *from,
+                _ => need,
+            } - chrono::TimeDelta::microseconds(1);
             froms.push(start);
             tos.push(*to);
         }
@@ -279,9 +285,10 @@ impl Leader {
         for (id, at, value, qc) in rows {
             by_station.entry(id).or_default().push((at, value, qc != 0));
         }
-        for id in ids {
+        for (id, start) in ids.into_iter().zip(froms) {
             let series = self.series.entry(id).or_default();
             series.add(by_station.remove(&id).unwrap_or_default());
+            series.cover(start);
             if let (Some(info), Some(newest)) = (self.stations.get_mut(&id), series.newest()) {
                 info.last_observed_at = Some(info.last_observed_at.map_or(newest, |t| t.max(newest)));
             }

@@ -14,11 +14,12 @@ pub const LOOKBACK: TimeDelta = TimeDelta::hours(25);
 pub struct Series {
     points: Vec<(DateTime<Utc>, f64)>,
     flagged: Vec<bool>,
+    /// Every stored reading from this time on is held.
+    covered_from: Option<DateTime<Utc>>,
 }
 
 impl Series {
-    /// Adds readings (any order); a reading at a time already held replaces it. Readings older than
-    /// [`LOOKBACK`] before the newest are forgotten.
+    /// Adds readings (any order); a reading at a time already held replaces it.
     pub fn add(&mut self, readings: impl IntoIterator<Item = (DateTime<Utc>, f64, bool)>) {
         for (at, value, flagged) in readings {
             match self.points.binary_search_by_key(&at, |p| p.0) {
@@ -32,7 +33,23 @@ impl Series {
                 }
             }
         }
+    }
+
+    /// Records that every stored reading after `from` has been added.
+    pub fn cover(&mut self, from: DateTime<Utc>) {
+        self.covered_from = Some(self.covered_from.map_or(from, |c| c.min(from)));
+    }
+
+    /// Since when the series holds every stored reading.
+    pub fn covered_from(&self) -> Option<DateTime<Utc>> {
+        self.covered_from
+    }
+
+    /// Forgets readings older than [`LOOKBACK`] before the newest.
+    pub fn trim(&mut self) {
         if let Some(newest) = self.points.last().map(|p| p.0) {
+            let horizon = newest - LOOKBACK;
+            self.covered_from = self.covered_from.map(|c| c.max(horizon));
             let keep_from = self.points.partition_point(|p| p.0 < newest - LOOKBACK);
             if keep_from > 0 {
                 self.points.drain(..keep_from);
@@ -96,6 +113,8 @@ mod tests {
         assert_eq!(s.since(t(0)).map(|p| p.1).collect::<Vec<_>>(), [1.0, 2.0, 3.0]);
         assert_eq!(s.signal(Signal::Level, t(5)), 2.0);
         s.add([(t(60 * 30), 4.0, false)]);
+        assert_eq!(s.since(t(0)).count(), 4, "kept until trimmed");
+        s.trim();
         assert_eq!(s.since(t(0)).count(), 1, "beyond the lookback");
     }
 

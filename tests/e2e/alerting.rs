@@ -1,0 +1,315 @@
+//! Alerting end to end: readings over MQTT into the real binary, alerts out over MQTT (retained) and webhooks;
+//! the real MONTG series gives one alert, not dozens; two `serve` processes give one notification per change and
+//! the survivor takes over when the leader is killed.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::DateTime;
+use serde_json::{Value, json};
+use testkit::{Mosquitto, TestDb, wait_for};
+
+use crate::support::{Launch, metric, publish_all, query_i64, send_json, station_feature};
+
+const TOKEN: &str = "vdt_alerting_test_token";
+
+fn config_file(root: &std::path::Path) -> std::path::PathBuf {
+    let path = root.join("vedetta.toml");
+    std::fs::write(
+        &path,
+        "[alerts]\ntick_s = 1\n[alerts.webhooks]\nbackoff_base_ms = 200\nbackoff_max_s = 1\nmax_attempts = 5\n",
+    )
+    .unwrap();
+    path
+}
+
+fn launch(root: &std::path::Path, db: &TestDb) -> Launch {
+    Launch::serve(root)
+        .arg("--config")
+        .arg(config_file(root).to_str().unwrap())
+        .env("VEDETTA_DATABASE_URL", &db.url)
+        .env("VEDETTA_ADMIN_TOKEN", TOKEN)
+}
+
+/// Waits until an evaluator leads (it evaluates what is committed from then on).
+fn wait_evaluator(db: &TestDb) {
+    wait_for("an evaluator to lead", Duration::from_secs(60), || {
+        (query_i64(&db.url, "select count(*) from alerts.consumer_cursor where consumer = 'evaluator'") > 0)
+            .then_some(())
+    });
+}
+
+/// Collects every message on `filter` (retained ones included) in a background thread.
+fn subscribe(port: u16, filter: &str) -> Arc<Mutex<Vec<(String, Value, bool)>>> {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let id = format!("test-alert-sub-{}", testkit::free_port());
+    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    let (client, mut connection) = Client::new(opts, 64);
+    client.subscribe(filter, QoS::AtLeastOnce).unwrap();
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        let _client = client;
+        for event in connection.iter() {
+            match event {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let body = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
+                    sink.lock().unwrap().push((p.topic.clone(), body, p.retain));
+                }
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    });
+    got
+}
+
+fn level_message(code: &str, minute: i64, value: f64) -> (String, String) {
+    let t = DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z").unwrap() + chrono::Duration::minutes(minute);
+    (format!("vedetta/v1/sensors/{code}/level"), format!(r#"{{"t":"{}","v":{value}}}"#, t.to_rfc3339()))
+}
+
+#[test]
+fn the_real_montg_series_with_a_threshold_inside_its_range_gives_one_alert_on_mqtt() {
+    let path = testkit::test_data("hydro/MONTG_idro.json");
+    let series: Vec<(i64, f64)> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let launch = launch(root.path(), &db);
+    let port: u16 = launch.env["VEDETTA_MQTT_LISTEN"].rsplit(':').next().unwrap().parse().unwrap();
+    let mut vedetta = launch.spawn();
+    vedetta.wait_healthy();
+    // The level oscillates between 0.96 and 1.04 m; gialla at 1.00 m crosses it 15 times. With a clear level
+    // of 0.97 m it is one episode: fired at the first reading, resolved when the level settles at 0.96 m.
+    let station = station_feature(
+        "MONTG",
+        "hydrometer",
+        json!({"interval_s": 900, "thresholds": {"yellow": 1.0, "clear": {"yellow": 0.97}}}),
+    );
+    let (status, body) = send_json("POST", &vedetta.url("/api/stations"), TOKEN, &station);
+    assert_eq!(status, 201, "{body}");
+    wait_evaluator(&db);
+    let messages: Vec<(String, String)> = series
+        .chunks(48)
+        .map(|chunk| {
+            let items: Vec<String> = chunk
+                .iter()
+                .map(|(ms, v)| {
+                    format!(
+                        r#"{{"t":"{}","v":{v}}}"#,
+                        DateTime::from_timestamp_millis(*ms).unwrap().to_rfc3339()
+                    )
+                })
+                .collect();
+            ("vedetta/v1/sensors/MONTG/level".to_string(), format!("[{}]", items.join(",")))
+        })
+        .collect();
+    publish_all(port, &messages);
+    wait_for("the evaluator to catch up", Duration::from_secs(60), || {
+        let last = query_i64(
+            &db.url,
+            "select coalesce(max(id), 0) from core.event where kind = 'readings.committed'",
+        );
+        let cursor = query_i64(
+            &db.url,
+            "select last_event_id from alerts.consumer_cursor where consumer = 'evaluator'",
+        );
+        (query_i64(&db.url, "select count(*) from sensors.reading") == 1440 && cursor >= last).then_some(())
+    });
+    assert_eq!(
+        query_i64(&db.url, "select count(*) from alerts.alert where subject = 'MONTG'"),
+        1,
+        "one alert\n{}\n{} states, {} cursor {} last",
+        vedetta.stderr(),
+        query_i64(&db.url, "select count(*) from alerts.evaluation_state"),
+        query_i64(&db.url, "select last_event_id from alerts.consumer_cursor where consumer = 'evaluator'"),
+        query_i64(&db.url, "select coalesce(max(id), 0) from core.event"),
+    );
+    assert_eq!(
+        query_i64(
+            &db.url,
+            "select count(*) from alerts.alert_history h join alerts.alert a on a.id = h.alert_id where a.subject = 'MONTG'"
+        ),
+        1,
+        "fired once, no flapping"
+    );
+    // A dashboard connecting now gets the station's last state, retained.
+    let got = subscribe(port, "vedetta/v1/alerts/#");
+    wait_for("the retained alert", Duration::from_secs(20), || {
+        let got = got.lock().unwrap();
+        got.iter().find(|(t, _, _)| t == "vedetta/v1/alerts/-/MONTG").cloned()
+    });
+    let (_, body, retained) =
+        got.lock().unwrap().iter().find(|(t, _, _)| t == "vedetta/v1/alerts/-/MONTG").cloned().unwrap();
+    assert!(retained, "retained");
+    assert_eq!((body["state"].as_str(), body["change"].as_str()), (Some("resolved"), Some("resolved")));
+    assert_eq!(
+        metric(&vedetta, "vedetta_mqtt_messages_received_total") as usize,
+        messages.len() + 1,
+        "ingest received its own alert publication and left it alone"
+    );
+    assert_eq!(query_i64(&db.url, "select count(*) from sensors.dead_letter"), 0, "no dead letter for it");
+    assert!(vedetta.terminate().success());
+}
+
+/// A webhook receiver that answers 500 to the first `failures` requests, then 200; it keeps every request.
+struct Receiver {
+    url: String,
+    requests: Arc<Mutex<Vec<(u16, BTreeMap<String, String>, Vec<u8>)>>>,
+}
+
+impl Receiver {
+    fn start(failures: usize) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut headers = BTreeMap::new();
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                    }
+                }
+                let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                let mut log = log.lock().unwrap();
+                let status = if log.len() < failures { 500 } else { 200 };
+                log.push((status, headers, body));
+                let _ =
+                    write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            }
+        });
+        Receiver { url, requests }
+    }
+}
+
+#[test]
+fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
+    let mosquitto = Mosquitto::for_vedetta();
+    let db = TestDb::new_blocking();
+    let roots: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let start = |root: &std::path::Path, id: &str| {
+        let mut v = launch(root, &db)
+            .env("VEDETTA_MQTT_URL", mosquitto.url())
+            .env("VEDETTA_MQTT_CLIENT_ID", id)
+            .env("VEDETTA_MQTT_SHARED_GROUP", "vedetta")
+            .spawn();
+        v.wait_healthy();
+        v
+    };
+    let mut serves = vec![start(roots[0].path(), "serve-a"), start(roots[1].path(), "serve-b")];
+    let (status, body) = send_json(
+        "POST",
+        &serves[0].url("/api/stations"),
+        TOKEN,
+        &station_feature(
+            "AL-IDRO",
+            "hydrometer",
+            json!({"thresholds": {"yellow": 2.0, "orange": 3.0, "red": 4.0}}),
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    // A receiver that fails twice before it works, subscribed to everything.
+    let receiver = Receiver::start(2);
+    let secret = "s3cret-webhook-key";
+    crate::support::block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let mut sub = alerts::webhook::NewSubscription::new("test", receiver.url.clone());
+        sub.secret = Some(secret.into());
+        alerts::webhook::create_subscription(&pool, &sub, Some("test")).await.unwrap();
+        pool.close().await;
+    });
+    wait_evaluator(&db);
+    let mqtt = subscribe(mosquitto.port(), "vedetta/v1/alerts/#");
+    std::thread::sleep(Duration::from_millis(500));
+
+    let versions = |n: i64| {
+        wait_for(&format!("alert version {n}"), Duration::from_secs(60), || {
+            (query_i64(
+                &db.url,
+                "select coalesce(max(version), 0)::bigint from alerts.alert where subject = 'AL-IDRO'",
+            ) >= n)
+                .then_some(())
+        })
+    };
+    publish_all(mosquitto.port(), &[level_message("AL-IDRO", 0, 1.0), level_message("AL-IDRO", 5, 2.5)]);
+    versions(1);
+    publish_all(mosquitto.port(), &[level_message("AL-IDRO", 10, 3.5)]);
+    versions(2);
+
+    // Kill the leader outright: the other process takes over within seconds.
+    let leader = serves
+        .iter()
+        .position(|v| metric(v, "vedetta_alert_changes_total") > 0.0)
+        .expect("one process evaluated");
+    assert_eq!(
+        serves.iter().filter(|v| metric(v, "vedetta_alert_changes_total") > 0.0).count(),
+        1,
+        "one evaluator"
+    );
+    drop(serves.remove(leader)); // SIGKILL
+    publish_all(mosquitto.port(), &[level_message("AL-IDRO", 15, 4.5), level_message("AL-IDRO", 20, 1.0)]);
+    versions(4);
+
+    // Webhooks: two failures, then each change delivered once, signed.
+    wait_for("four webhook deliveries", Duration::from_secs(60), || {
+        (receiver.requests.lock().unwrap().iter().filter(|r| r.0 == 200).count() >= 4).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let requests = receiver.requests.lock().unwrap().clone();
+    let delivered: Vec<_> = requests.iter().filter(|r| r.0 == 200).collect();
+    assert_eq!(delivered.len(), 4, "one delivery per change");
+    let mut changes = Vec::new();
+    for (_, headers, body) in &delivered {
+        let ts = &headers["x-vedetta-timestamp"];
+        assert!(
+            alerts::webhook::verify_signature(secret, ts, body, &headers["x-vedetta-signature"]),
+            "signed with the subscription's secret"
+        );
+        let body: Value = serde_json::from_slice(body).unwrap();
+        changes.push(format!("{}:{}", body["alert"]["change"].as_str().unwrap(), body["alert"]["version"]));
+    }
+    changes.sort();
+    assert_eq!(changes, ["escalated:2", "escalated:3", "fired:1", "resolved:4"]);
+    assert_eq!(requests.len(), 6, "two failures, four deliveries");
+
+    // MQTT: every change published; before the kill, each exactly once.
+    wait_for("four MQTT alert messages", Duration::from_secs(30), || {
+        let got = mqtt.lock().unwrap();
+        (got.iter().filter(|(t, _, _)| t == "vedetta/v1/alerts/-/AL-IDRO").count() >= 4).then_some(())
+    });
+    let published: Vec<i64> = mqtt
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _, _)| t == "vedetta/v1/alerts/-/AL-IDRO")
+        .map(|(_, b, _)| b["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(published.iter().filter(|v| **v <= 2).count(), 2, "one message per change: {published:?}");
+    for v in 1..=4 {
+        assert!(published.contains(&v), "version {v} published: {published:?}");
+    }
+    assert_eq!(
+        query_i64(&db.url, "select count(*) from alerts.alert where subject = 'AL-IDRO'"),
+        1,
+        "one alert id"
+    );
+    assert!(serves[0].terminate().success());
+}
