@@ -7,6 +7,7 @@ pub mod evaluator;
 pub mod ladder;
 mod level;
 pub mod rule;
+pub mod rules_store;
 pub mod store;
 pub mod webhook;
 pub mod zone;

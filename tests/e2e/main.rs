@@ -2,6 +2,7 @@
 //! real HTTP.
 
 mod alerting;
+mod alerts_api;
 mod foundation;
 mod gate;
 mod geocode;

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -19,8 +19,8 @@ use crate::health::Check;
 use database::event::Spine;
 
 use crate::{
-    ApiError, auth, dead_letters, error, geocode, health, ogc, openapi, pages, security, sta, stations,
-    stream, telemetry, territory,
+    ApiError, alerts, auth, cap, dead_letters, error, geocode, health, ogc, openapi, pages, security, sta,
+    stations, stream, telemetry, territory,
 };
 
 /// What handlers share: the pool, the health checks, the metrics handle.
@@ -40,6 +40,8 @@ struct Inner {
     public_url: String,
     /// The OGC API collections, their extents cached until the data changes.
     catalog: Arc<geodata::features::Catalog>,
+    /// The CAP publisher (sender, identifiers, signing); `None`: the default one built on `public_url`.
+    cap: Option<Arc<::alerts::cap::Cap>>,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
                 geocoder,
                 public_url: "http://localhost:8080".into(),
                 catalog: Arc::new(geodata::features::Catalog::new()),
+                cap: None,
             }),
         }
     }
@@ -68,6 +71,20 @@ impl AppState {
             inner.public_url = url.trim_end_matches('/').to_string();
         }
         self
+    }
+
+    /// Sets the CAP publisher (`alerts.cap` of the configuration); call before the state is shared. Without it,
+    /// CAP messages are unsigned, from `vedetta@<public host>`.
+    pub fn with_cap(mut self, cap: ::alerts::cap::Cap) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.cap = Some(Arc::new(cap));
+        }
+        self
+    }
+
+    /// The configured CAP publisher, if any.
+    pub(crate) fn cap(&self) -> Option<&Arc<::alerts::cap::Cap>> {
+        self.inner.cap.as_ref()
     }
 
     /// The OGC API catalog of collections.
@@ -138,6 +155,24 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stations/{code}/latest", get(stations::latest))
         .route("/api/readings/stream", get(stream::readings))
         .route("/api/ingest/dead-letters", get(dead_letters::list))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/stream", get(alerts::stream))
+        .route("/api/alerts/manual", post(alerts::manual))
+        .route("/api/alerts/silences", get(alerts::list_silences).post(alerts::create_silence))
+        .route("/api/alerts/silences/{id}", delete(alerts::lift_silence))
+        .route("/api/alerts/rules", get(alerts::list_rules))
+        .route("/api/alerts/rules/check", post(alerts::check_rules))
+        .route("/api/alerts/rules/{code}", put(alerts::put_rule).delete(alerts::delete_rule))
+        .route("/api/alerts/webhooks", get(alerts::list_webhooks).post(alerts::create_webhook))
+        .route("/api/alerts/webhooks/deliveries", get(alerts::list_deliveries))
+        .route("/api/alerts/webhooks/deliveries/{id}/retry", post(alerts::retry_delivery))
+        .route("/api/alerts/webhooks/{id}", delete(alerts::delete_webhook))
+        .route("/api/alerts/zones", get(alerts::zones))
+        .route("/api/alerts/zones/{code}", get(alerts::zone))
+        .route("/api/alerts/{id}", get(alerts::get))
+        .route("/api/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/cap/alerts.atom", get(cap::feed))
+        .route("/cap/alerts/{file}", get(cap::message))
         .route("/api/geocode", get(geocode::geocode))
         .route("/api/reverse", get(geocode::reverse))
         .route("/api/comuni", get(territory::comuni))

@@ -205,6 +205,28 @@ impl From<sensors::Error> for ApiError {
     }
 }
 
+impl From<alerts::Error> for ApiError {
+    fn from(e: alerts::Error) -> Self {
+        use alerts::Error as E;
+        match e {
+            E::AlertNotFound(_) | E::NotFound(_) => ApiError::NotFound(e.to_string()),
+            E::Conflict(_) | E::WebhookNameTaken { .. } | E::WebhookNotDead { .. } => {
+                ApiError::Conflict(e.to_string())
+            }
+            // Fields of request bodies (silences, manual alerts, rules, subscriptions): well-formed, invalid.
+            E::InvalidInput(_)
+            | E::InvalidRules { .. }
+            | E::WebhookInvalid { .. }
+            | E::UnknownLevel(_)
+            | E::InvalidZones { .. }
+            | E::ZoneCollection(_) => ApiError::Unprocessable(e.to_string()),
+            E::ZonePoint { .. } => ApiError::BadRequest(e.to_string()),
+            E::Database(db) => db.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod alerts;
 mod app;
 pub mod auth;
+mod cap;
 mod dead_letters;
 mod error;
 mod geocode;

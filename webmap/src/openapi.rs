@@ -22,7 +22,8 @@ use crate::error::{PROBLEM_JSON, Problem};
     info(
         title = "Vedetta",
         description = "Territory control and sensor platform for Italian comuni: stations and readings, \
-                       territory (comuni, zoning, DB Topografico through OGC API), geocoding (ANNCSU). \
+                       alerts (REST, SSE, webhooks, CAP 1.2), territory (comuni, zoning, DB Topografico through \
+                       OGC API), geocoding (ANNCSU). \
                        Errors are RFC 9457 problems (`application/problem+json`).",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
     ),
@@ -41,6 +42,27 @@ use crate::error::{PROBLEM_JSON, Problem};
         crate::stations::latest,
         crate::stream::readings,
         crate::dead_letters::list,
+        crate::alerts::feed::list,
+        crate::alerts::feed::get,
+        crate::alerts::feed::stream,
+        crate::alerts::workflow::acknowledge,
+        crate::alerts::workflow::list_silences,
+        crate::alerts::workflow::create_silence,
+        crate::alerts::workflow::lift_silence,
+        crate::alerts::workflow::manual,
+        crate::alerts::rules::list_rules,
+        crate::alerts::rules::put_rule,
+        crate::alerts::rules::delete_rule,
+        crate::alerts::rules::check_rules,
+        crate::alerts::webhooks::list_webhooks,
+        crate::alerts::webhooks::create_webhook,
+        crate::alerts::webhooks::delete_webhook,
+        crate::alerts::webhooks::list_deliveries,
+        crate::alerts::webhooks::retry_delivery,
+        crate::alerts::zones::zones,
+        crate::alerts::zones::zone,
+        crate::cap::feed,
+        crate::cap::message,
         crate::geocode::geocode,
         crate::geocode::reverse,
         crate::territory::comuni,
@@ -64,6 +86,9 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "auth", description = "Tokens and roles"),
         (name = "sensors", description = "Stations, readings, windows, live events, dead letters"),
         (name = "territory", description = "Comuni, zoning, geocoding"),
+        (name = "alerts", description = "Alerts, their live stream, acknowledgements, silences, manual alerts, \
+                                       rules, webhooks and alert zones"),
+        (name = "cap", description = "CAP 1.2 messages of the public alerts and their Atom feed"),
         (name = "ogc", description = "OGC API – Features (DB Topografico, comuni, stations, zoning)"),
         (name = "sensorthings", description = "OGC SensorThings API v1.1 (read)"),
     )
@@ -157,7 +182,12 @@ mod tests {
             .split(".route(\"")
             .skip(1)
             .filter_map(|rest| rest.split('"').next())
-            .map(|path| if path == "/sta/v1.1/{*path}" { "/sta/v1.1/{path}" } else { path })
+            .map(|path| match path {
+                "/sta/v1.1/{*path}" => "/sta/v1.1/{path}",
+                // `{id}.xml` is one path segment: the router takes it whole and the handler reads the id.
+                "/cap/alerts/{file}" => "/cap/alerts/{id}.xml",
+                other => other,
+            })
             .collect();
         assert!(routes.len() >= 30, "the router's routes were not found: {routes:?}");
         let missing: Vec<&&str> =
