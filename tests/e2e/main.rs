@@ -11,3 +11,4 @@ mod sensors;
 mod sta;
 mod support;
 mod territory;
+mod zones;

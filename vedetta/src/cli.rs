@@ -84,6 +84,13 @@ pub enum Import {
         /// The street file (stradario).
         strade: Option<PathBuf>,
     },
+    /// Alert zones from a GeoJSON FeatureCollection (EPSG:4326): polygons with `code` and `name`, or features with no
+    /// geometry and `comuni` (ISTAT codes) whose union is the zone; upserted by code, all or nothing (exit status 1
+    /// listing every problem).
+    Zones {
+        /// The GeoJSON file.
+        file: PathBuf,
+    },
     /// One version of a zoning plan (PUC/PRG) from a GeoJSON FeatureCollection (EPSG:4326).
     Zoning {
         /// The GeoJSON file.

@@ -27,6 +27,7 @@ pub async fn run(what: Import, config: Config) -> anyhow::Result<()> {
                 let opts = geodata::dbt::DbtOptions { comune, crs, release, valid_from: None };
                 dbt(&db, &paths, &opts).await
             }
+            Import::Zones { file } => zones(&db, &file).await,
             Import::Zoning { file, plan, version, approved, variant_of } => {
                 let opts = geodata::zoning::ZoningOptions {
                     plan,
@@ -113,6 +114,33 @@ async fn comuni_list(db: &Database, file: &Path) -> anyhow::Result<()> {
     if !r.invalid.is_empty() {
         bail!("{i} invalid row(s) in {}", file.display());
     }
+    Ok(())
+}
+
+/// Alert zones: all or nothing, so a refusal lists every problem and nothing is written.
+async fn zones(db: &Database, file: &Path) -> anyhow::Result<()> {
+    let json = read_json(file)?;
+    let summary = match alerts::zone::import_geojson(&db.pool, &json).await {
+        Ok(summary) => summary,
+        Err(alerts::Error::InvalidZones { problems }) => {
+            for problem in &problems {
+                println!("scartata / invalid  {problem}");
+            }
+            bail!("{} problem(s) in {}: nothing imported", problems.len(), file.display());
+        }
+        Err(e) => return Err(e).with_context(|| format!("while importing {}", file.display())),
+    };
+    for code in &summary.added {
+        println!("aggiunta / added  {code}");
+    }
+    for code in &summary.updated {
+        println!("aggiornata / updated  {code}");
+    }
+    let (a, u, k) = (summary.added.len(), summary.updated.len(), summary.unchanged.len());
+    println!(
+        "{}: {a} zone aggiunte, {u} aggiornate, {k} invariate / {a} added, {u} updated, {k} unchanged",
+        file.display()
+    );
     Ok(())
 }
 
