@@ -47,6 +47,8 @@ pub async fn import(pool: &PgPool, collection: &Value, origin: Origin) -> Result
     }
 
     let mut tx = conn.begin().await?;
+    // One zone import at a time, so that two files cannot each put the same comune in a different zone unseen.
+    sqlx::query("select pg_advisory_xact_lock(hashtext('alerts.zone import'))").execute(&mut *tx).await?;
     stage(&mut tx, &features, origin).await?;
     let written: Vec<(String, bool)> = sqlx::query_as(
         "insert into alerts.zone as z (code, name, geom, comuni, source)
