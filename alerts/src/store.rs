@@ -574,3 +574,18 @@ pub async fn save_cursor(conn: impl sqlx::PgExecutor<'_>, consumer: &str, id: i6
     .await?;
     Ok(())
 }
+
+/// The colour a subject (station or zone) stands at: the most severe of its firing hydrological and manual alerts,
+/// verde when none fires.
+pub async fn subject_level(pool: &PgPool, subject_kind: SubjectKind, subject: &str) -> Result<Level> {
+    let level: Option<String> = sqlx::query_scalar(
+        "select level from alerts.alert
+         where subject_kind = $1 and subject = $2 and state = 'firing' and category <> 'technical'
+         order by array_position(array['gialla', 'arancione', 'rossa'], level) desc limit 1",
+    )
+    .bind(subject_kind.as_str())
+    .bind(subject)
+    .fetch_optional(pool)
+    .await?;
+    level.as_deref().map_or(Ok(Level::Verde), self::level)
+}

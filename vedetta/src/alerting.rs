@@ -80,7 +80,9 @@ pub fn start(
 }
 
 /// Publishes every alert change, from the publisher's durable cursor, retained at QoS 1 on
-/// `{prefix}/{zone}/{subject}` (`-` for an alert outside every zone).
+/// `{prefix}/{zone}/{subject}` (`-` for an alert outside every zone), technical alerts (a silent station) on
+/// `{prefix}/{zone}/{subject}/technical`. The payload is the alert with `subject_level`, the colour the subject
+/// stands at over all its alerts: the retained message is the subject's last state even when several rules watch it.
 async fn publish_alerts(
     pool: &PgPool,
     spine: &Spine,
@@ -107,8 +109,14 @@ async fn publish_alerts(
                 continue;
             }
         };
-        let topic = format!("{prefix}/{}/{}", alert.zone.as_deref().unwrap_or("-"), alert.subject);
-        let payload = serde_json::to_vec(&alert)?;
+        let mut topic = format!("{prefix}/{}/{}", alert.zone.as_deref().unwrap_or("-"), alert.subject);
+        if alert.category == alerts::alert::Category::Technical {
+            topic.push_str("/technical");
+        }
+        let level = alerts::store::subject_level(pool, alert.subject_kind, &alert.subject).await?;
+        let mut payload = serde_json::to_value(&alert)?;
+        payload["subject_level"] = serde_json::to_value(level)?;
+        let payload = serde_json::to_vec(&payload)?;
         publisher.publish(&topic, payload, true, Duration::from_secs(60)).await?;
         alerts::store::save_cursor(pool, MQTT_CONSUMER, event.id).await?;
         metrics::counter!("vedetta_alert_mqtt_published_total").increment(1);
