@@ -122,3 +122,29 @@ async fn log(
         .await?;
     Ok(())
 }
+
+/// Records the configuration file's rules (source `config`), so that the API shows every rule in force: those no
+/// longer configured are removed, a configured rule replaces a stored one with its code (the configuration wins,
+/// as in the evaluator). Run at start by the process that reads the configuration.
+pub async fn record_config(pool: &PgPool, rules: &crate::rule::RuleSet) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let codes: Vec<String> = rules.iter().map(|r| r.code.clone()).collect();
+    sqlx::query("delete from alerts.rule where source = 'config' and not (code = any($1))")
+        .bind(&codes)
+        .execute(&mut *tx)
+        .await?;
+    for rule in rules {
+        sqlx::query(
+            "insert into alerts.rule (code, definition, source, updated_by) values ($1, $2, 'config', 'configuration')
+             on conflict (code) do update set definition = excluded.definition, source = 'config',
+                 updated_by = excluded.updated_by, updated_at = now()
+             where alerts.rule.definition is distinct from excluded.definition or alerts.rule.source <> 'config'",
+        )
+        .bind(&rule.code)
+        .bind(rule.to_json())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

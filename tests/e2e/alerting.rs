@@ -161,10 +161,13 @@ fn the_real_montg_series_with_a_threshold_inside_its_range_gives_one_alert_on_mq
     assert!(vedetta.terminate().success());
 }
 
+/// A request as the receiver saw it: the status it answered, the headers (lower-case names), the body.
+type Received = (u16, BTreeMap<String, String>, Vec<u8>);
+
 /// A webhook receiver that answers 500 to the first `failures` requests, then 200; it keeps every request.
 struct Receiver {
     url: String,
-    requests: Arc<Mutex<Vec<(u16, BTreeMap<String, String>, Vec<u8>)>>>,
+    requests: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
@@ -347,4 +350,37 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
     );
     assert!(serves[0].terminate().success());
     assert!(worker.terminate().success());
+}
+
+#[test]
+fn alerts_check_says_what_is_wrong_and_where_and_accepts_a_good_file() {
+    let root = tempfile::tempdir().unwrap();
+    let bad = root.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[rules]]\ncode = \"bisagno\"\nname = \"Bisagno\"\nkind = \"level\"\nthresholds = { yellow = 2.5, orange = 2.0 }\n\n\
+         [[rules]]\ncode = \"rain-x\"\nname = \"x\"\nkind = \"rain\"\nthresholds = { \"7m\" = { yellow = 3 } }\n",
+    )
+    .unwrap();
+    let check = |file: &std::path::Path| {
+        let mut launch = Launch::serve(root.path()).arg_after("check").arg_after(file.to_str().unwrap());
+        launch.command = "alerts".into();
+        launch.run()
+    };
+    let out = check(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("bad.toml:5:39: rule 1 (`bisagno`), thresholds.orange"), "{stdout}");
+    assert!(stdout.contains("rule 2 (`rain-x`), thresholds.7m: unknown window `7m`"), "{stdout}");
+
+    let good = root.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[[rules]]\ncode = \"bisagno-salita\"\nname = \"Salita rapida\"\nkind = \"rate_of_rise\"\n\
+         stations = [\"GE-BISAGNO-01\"]\nrate_m_per_h = 0.5\nwindow = \"30m\"\n",
+    )
+    .unwrap();
+    let out = check(&good);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 rule: 1 rate_of_rise"));
 }

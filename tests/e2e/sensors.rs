@@ -677,8 +677,9 @@ fn one_serve_and_two_ingest_workers_stream_every_reading_once_in_commit_order() 
     publish_all(mosquitto.port(), &messages);
 
     let mut ids: Vec<i64> = Vec::new();
-    let mut per_code: std::collections::BTreeMap<String, Vec<(i64, i64, DateTime<Utc>, DateTime<Utc>)>> =
-        Default::default();
+    // Per station: (event id, count, from, to).
+    type Seen = Vec<(i64, i64, DateTime<Utc>, DateTime<Utc>)>;
+    let mut per_code: std::collections::BTreeMap<String, Seen> = Default::default();
     let mut total = 0;
     while total < codes.len() * per_station {
         let (id, data) = next_event(&mut lines);

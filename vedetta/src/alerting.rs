@@ -30,6 +30,29 @@ pub fn rules(config: &Config) -> anyhow::Result<RuleSet> {
     })
 }
 
+/// The CAP publisher of the configuration: sender, identifiers, the public URL, the signing key if any.
+pub fn cap(config: &Config) -> anyhow::Result<alerts::cap::Cap> {
+    let section = &config.alerts.cap;
+    let signing = match (&section.signing_key, &section.signing_certificate) {
+        (Some(key), Some(certificate)) => Some(alerts::cap::SigningConfig {
+            key: key.display().to_string(),
+            certificate: certificate.display().to_string(),
+        }),
+        (None, None) => None,
+        _ => anyhow::bail!("alerts.cap: signing_key and signing_certificate go together; one is missing"),
+    };
+    let cfg = alerts::cap::CapConfig {
+        sender: section.sender.clone(),
+        sender_name: section.sender_name.clone(),
+        identifier_prefix: section.identifier_prefix.clone(),
+        base_url: config.http.public_url(),
+        web_url: None,
+        status: alerts::cap::CapStatus::Actual,
+        signing,
+    };
+    alerts::cap::Cap::new(cfg).context("alerts.cap is not usable")
+}
+
 /// Starts the dispatcher and, when this process evaluates, the evaluator with its MQTT publisher.
 pub fn start(
     config: &Config,
@@ -52,8 +75,16 @@ pub fn start(
     if !config.alerts.evaluate {
         return Ok(());
     }
+    let rules = rules(config)?;
+    let recorded = pool.clone();
+    let recorded_rules = rules.clone();
+    tokio::spawn(async move {
+        if let Err(e) = alerts::rules_store::record_config(&recorded, &recorded_rules).await {
+            warn!(error = %e, "Cannot record the configured alert rules for the API.");
+        }
+    });
     let opts = EvaluatorOptions {
-        rules: rules(config)?,
+        rules,
         tick: Duration::from_secs(config.alerts.tick_s.max(1)),
         ..EvaluatorOptions::default()
     };

@@ -43,6 +43,19 @@ pub enum Command {
     /// Import data.
     #[command(subcommand)]
     Import(Import),
+    /// Alert rules.
+    #[command(subcommand)]
+    Alerts(Alerts),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Alerts {
+    /// Validates a rules file (`[[rules]]` tables, or a configuration file's `[[alerts.rules]]`) without applying
+    /// it: prints what it holds, or every problem with its line, column, rule and field (exit status 1).
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -78,5 +78,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             print!("{}", config.to_masked_toml());
             Ok(())
         }
+        Command::Alerts(cli::Alerts::Check { file }) => match alerts::rule::check_file(&file) {
+            Ok(summary) => {
+                println!("{}: valide / valid — {summary}", file.display());
+                Ok(())
+            }
+            Err(problems) => {
+                for p in &problems {
+                    println!("  {p}");
+                }
+                anyhow::bail!("{} problem(s) in {}: the rules are not valid", problems.len(), file.display())
+            }
+        },
     }
 }

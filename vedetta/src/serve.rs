@@ -167,6 +167,7 @@ fn start_ingest(
         Some(prometheus),
     )
     .with_spine(spine)
+    .with_cap(crate::alerting::cap(config)?)
     .with_public_url(&config.http.public_url());
     Ok((state, ingest))
 }
