@@ -12,6 +12,6 @@ pub mod store;
 pub mod webhook;
 pub mod zone;
 
-pub use error::{Error, Result};
 pub use alert::Alert;
+pub use error::{Error, Result};
 pub use level::Level;

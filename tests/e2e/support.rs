@@ -29,7 +29,10 @@ impl Launch {
         let mut env = BTreeMap::new();
         env.insert("VEDETTA_HTTP_ADDR".into(), format!("127.0.0.1:{}", free_port()));
         env.insert("VEDETTA_MQTT_LISTEN".into(), format!("127.0.0.1:{}", free_port()));
-        env.insert("VEDETTA_LOG_LEVEL".into(), "info,rumqttd=off,vedetta=debug,ingest=debug,alerts=debug".into());
+        env.insert(
+            "VEDETTA_LOG_LEVEL".into(),
+            "info,rumqttd=off,vedetta=debug,ingest=debug,alerts=debug".into(),
+        );
         Launch {
             data_dir: root.join("data"),
             env,
