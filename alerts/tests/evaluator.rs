@@ -281,3 +281,103 @@ async fn flagged_readings_do_not_raise_orange_alone_and_silent_stations_raise_a_
     }
     running.stop().await;
 }
+
+async fn zone(pool: &PgPool, code: &str) {
+    sqlx::query(
+        "insert into alerts.zone (code, name, geom, source)
+         values ($1, $1, st_multi(st_makeenvelope(8.9, 44.4, 9.0, 44.5, 4326)), 'geojson')",
+    )
+    .bind(code)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_rate_of_rise_fires_while_the_river_climbs_and_clears_when_it_levels_off() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let id = station(&pool, "EV-RATE", "hydrometer", json!({})).await;
+    let rules = RuleSet::parse_toml(
+        "[[rules]]\ncode = \"salita\"\nname = \"Salita rapida\"\nkind = \"rate_of_rise\"\n\
+         rate_m_per_h = 0.5\nwindow = \"30m\"\n",
+    )
+    .unwrap();
+    let running = start(&pool, rules);
+    leading(&pool).await;
+    // Flat, then 0.1 m every 5 minutes (1.2 m/h), then flat again.
+    let mut level = 1.0;
+    for i in 0..30 {
+        if (6..14).contains(&i) {
+            level += 0.1;
+        }
+        commit(&pool, id, "EV-RATE", 2, &[(i * 5, level)]).await;
+    }
+    settled(&pool).await;
+    assert_eq!(changes(&pool, "EV-RATE").await, ["fired:gialla", "resolved:gialla"]);
+    let got = alerts_of(&pool, "EV-RATE").await;
+    assert_eq!((got.len(), got[0].rule.as_str()), (1, "salita"));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn zone_rules_count_stations_at_a_colour_and_average_the_rain() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    zone(&pool, "ZB").await;
+    let levels = json!({"yellow": 2.0, "orange": 3.0, "red": 4.0});
+    let a = station(&pool, "EV-ZA", "hydrometer", levels.clone()).await;
+    let b = station(&pool, "EV-ZB", "hydrometer", levels).await;
+    let p1 = station(&pool, "EV-P1", "rain_gauge", json!({})).await;
+    let p2 = station(&pool, "EV-P2", "rain_gauge", json!({})).await;
+    let rules = RuleSet::parse_toml(
+        "[[rules]]\ncode = \"zona-idro\"\nname = \"Due idrometri in gialla\"\nkind = \"zone_count\"\n\
+         min_stations = 2\nstation_level = \"gialla\"\nlevel = \"arancione\"\n\n\
+         [[rules]]\ncode = \"zona-pioggia\"\nname = \"Pioggia media\"\nkind = \"zone_mean_rain\"\n\
+         window = \"1h\"\nthresholds = { yellow = 15.0 }\n",
+    )
+    .unwrap();
+    let running = start(&pool, rules);
+    leading(&pool).await;
+
+    commit(&pool, a, "EV-ZA", 2, &[(0, 2.5)]).await;
+    settled(&pool).await;
+    assert!(changes(&pool, "ZB").await.is_empty(), "one station is not two");
+    commit(&pool, b, "EV-ZB", 2, &[(0, 2.6)]).await;
+    settled(&pool).await;
+    // Zone rules are evaluated on wall-clock time; give the commit a moment.
+    let until_changes = |n: usize| {
+        let pool = pool.clone();
+        async move {
+            for _ in 0..100 {
+                let got = changes(&pool, "ZB").await;
+                if got.len() >= n {
+                    return got;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            changes(&pool, "ZB").await
+        }
+    };
+    assert_eq!(until_changes(1).await, ["fired:arancione"]);
+    commit(&pool, a, "EV-ZA", 2, &[(5, 1.5)]).await;
+    settled(&pool).await;
+    assert_eq!(until_changes(2).await, ["fired:arancione", "resolved:arancione"]);
+
+    // Rain: 3 mm every 5 minutes at one gauge, 1 mm at the other: the mean over the hour crosses 15 mm.
+    for m in 0..12 {
+        commit(&pool, p1, "EV-P1", 1, &[(m * 5, 3.0)]).await;
+        commit(&pool, p2, "EV-P2", 1, &[(m * 5, 1.0)]).await;
+    }
+    settled(&pool).await;
+    let got = until_changes(3).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[2], "fired:gialla");
+    let zone_alerts: Vec<_> = alerts_of(&pool, "ZB").await;
+    assert!(
+        zone_alerts
+            .iter()
+            .all(|a| a.subject_kind == alerts::alert::SubjectKind::Zone && a.zone.as_deref() == Some("ZB"))
+    );
+    running.stop().await;
+}
