@@ -280,6 +280,8 @@ pub struct Filter {
     /// At most this many, newest change first.
     pub limit: i64,
     pub offset: i64,
+    /// Only what the public sees: hydrological and manual alerts that fired ([`Alert::is_public`]).
+    pub public_only: bool,
 }
 
 /// Alerts, newest change first.
@@ -288,6 +290,7 @@ pub async fn list(pool: &PgPool, filter: &Filter) -> Result<Vec<Alert>> {
         "select {COLUMNS} from alerts.alert a
          where ($1::text is null or a.state = $1) and ($2::text is null or a.zone = $2)
            and ($3::text is null or a.category = $3) and ($4::timestamptz is null or a.updated_at >= $4)
+           and (not $7 or (a.category <> 'technical' and a.fired_at is not null))
          order by a.updated_at desc, a.id desc limit $5 offset $6"
     );
     let rows = sqlx::query(&sql)
@@ -297,6 +300,7 @@ pub async fn list(pool: &PgPool, filter: &Filter) -> Result<Vec<Alert>> {
         .bind(filter.since)
         .bind(filter.limit.clamp(0, 1000))
         .bind(filter.offset.max(0))
+        .bind(filter.public_only)
         .fetch_all(pool)
         .await?;
     rows.iter().map(from_row).collect()

@@ -37,32 +37,30 @@ pub(crate) async fn readings(
     Query(q): Query<StreamQuery>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let station = q.station;
-    events(&state, &headers, ReadingsCommitted::KIND, "readings", move |e| {
-        station.as_deref().is_none_or(|s| e.subject.as_deref() == Some(s))
+    events(&state, &headers, ReadingsCommitted::KIND, move |e| {
+        station
+            .as_deref()
+            .is_none_or(|s| e.subject.as_deref() == Some(s))
+            .then(|| Event::default().event("readings").json_data(&e.payload).ok())
+            .flatten()
     })
 }
 
-/// The events of `kind` that `keep` accepts, as SSE named `name`, after the request's `Last-Event-ID`.
+/// The events of `kind` after the request's `Last-Event-ID`, each as `to_sse` makes it (`None`: not for this
+/// client); the SSE `id` is the event's.
 pub(crate) fn events<F>(
     state: &AppState,
     headers: &HeaderMap,
     kind: &str,
-    name: &'static str,
-    keep: F,
+    to_sse: F,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<F>>
 where
-    F: Fn(&SpineEvent) -> bool + Send + 'static,
+    F: Fn(&SpineEvent) -> Option<Event> + Send + 'static,
 {
     let after = last_event_id(headers);
     let subscription = state.spine().subscribe(after, &[kind]);
     let events = subscription.into_stream().filter_map(move |e: Arc<SpineEvent>| {
-        let event = keep(&e).then(|| {
-            Event::default()
-                .event(name)
-                .id(e.id.to_string())
-                .json_data(&e.payload)
-                .unwrap_or_else(|_| Event::default().comment("unserialisable event"))
-        });
+        let event = to_sse(&e).map(|event| event.id(e.id.to_string()));
         async move { event.map(Ok) }
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -222,6 +222,11 @@ impl Leader {
 
     /// Evaluates the readings a batch of events announces, then commits.
     async fn process(&mut self, events: &[std::sync::Arc<Event>]) -> Result<()> {
+        let started = std::time::Instant::now();
+        if let Some(oldest) = events.first() {
+            let lag = (Utc::now() - oldest.created_at).num_milliseconds().max(0) as f64 / 1000.0;
+            metrics::histogram!("vedetta_alert_evaluation_lag_seconds").record(lag);
+        }
         let mut ranges: BTreeMap<i64, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
         for event in events {
             let Ok(c) = serde_json::from_value::<Committed>(event.payload.clone()) else {
@@ -253,7 +258,10 @@ impl Leader {
             }
         }
         let cursor = events.last().map_or(self.cursor, |e| e.id);
-        self.commit(decided, cursor).await
+        self.commit(decided, cursor).await?;
+        metrics::histogram!("vedetta_alert_evaluation_seconds").record(started.elapsed().as_secs_f64());
+        metrics::counter!("vedetta_alert_events_evaluated_total").increment(events.len() as u64);
+        Ok(())
     }
 
     /// Loads readings: the announced range of stations already followed, the lookback of the others.

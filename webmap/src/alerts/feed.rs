@@ -1,8 +1,6 @@
 //! Reading alerts: the listing, one alert with its history, and the live stream of changes.
 
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::time::Duration;
 
 use alerts::Alert;
 use alerts::alert::{Category, State as AlertState};
@@ -10,10 +8,10 @@ use alerts::store::{self, Filter};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use chrono::{DateTime, Utc};
 use database::event::Event as SpineEvent;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -120,6 +118,7 @@ pub(crate) async fn list(
         since,
         limit,
         offset,
+        public_only: false,
     };
     let alerts = if viewer.is_operator() {
         store::list(state.pool(), &filter).await?
@@ -130,43 +129,9 @@ pub(crate) async fn list(
     Ok(Json(json!({ "alerts": alerts, "limit": limit, "offset": offset, "next_offset": next })))
 }
 
-/// Rows read at a time while picking the public alerts out of a category.
-const SCAN_CHUNK: i64 = 1000;
-
-/// The page `filter.offset`, `filter.limit` of the public alerts matching `filter`, in the listing's order.
-///
-/// The store lists by category; the public alerts of a category are those that fired, so each public category
-/// is read in chunks until it gave `offset + limit` public alerts (or ran out), and the two are merged.
+/// The page of the public alerts matching `filter`: hydrological and manual alerts that fired.
 pub(crate) async fn public_page(pool: &PgPool, filter: &Filter) -> Result<Vec<Alert>, ApiError> {
-    let categories = match filter.category {
-        Some(Category::Technical) => return Ok(Vec::new()),
-        Some(c) => vec![c],
-        None => vec![Category::Hydro, Category::Manual],
-    };
-    if filter.state == Some(AlertState::Pending) {
-        return Ok(Vec::new());
-    }
-    let want = (filter.offset + filter.limit) as usize;
-    let mut merged = Vec::new();
-    for category in categories {
-        let mut kept = Vec::new();
-        let mut scanned = 0;
-        loop {
-            let chunk =
-                Filter { category: Some(category), limit: SCAN_CHUNK, offset: scanned, ..filter.clone() };
-            let rows = store::list(pool, &chunk).await?;
-            let n = rows.len() as i64;
-            scanned += n;
-            kept.extend(rows.into_iter().filter(Alert::is_public));
-            if kept.len() >= want || n < SCAN_CHUNK {
-                break;
-            }
-        }
-        kept.truncate(want);
-        merged.extend(kept);
-    }
-    merged.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
-    Ok(merged.into_iter().skip(filter.offset as usize).take(filter.limit as usize).collect())
+    Ok(store::list(pool, &Filter { public_only: true, ..filter.clone() }).await?)
 }
 
 /// The alert `id` as `viewer` may see it: operators any, the public only public ones (others are "not found").
@@ -223,18 +188,12 @@ pub(crate) async fn stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let operator = viewer.is_operator();
     let zone = q.zone;
-    let after = last_event_id(&headers);
-    let subscription = state.spine().subscribe(after, &[Alert::EVENT]);
-    let events = subscription.into_stream().filter_map(move |e: Arc<SpineEvent>| {
-        let event = sse_event(&e, operator, zone.as_deref());
-        async move { event.map(Ok) }
-    });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    crate::stream::events(&state, &headers, Alert::EVENT, move |e| sse_event(e, operator, zone.as_deref()))
 }
 
 /// The SSE event of one `alert.changed` for a viewer, if it may see it and it matches the zone.
 fn sse_event(e: &SpineEvent, operator: bool, zone: Option<&str>) -> Option<Event> {
-    let event = Event::default().event("alert").id(e.id.to_string());
+    let event = Event::default().event("alert");
     let alert = match serde_json::from_value::<Alert>(e.payload.clone()) {
         Ok(alert) => alert,
         // An alert of another version of Vedetta: operators get it as it is, the public nothing.
@@ -251,11 +210,6 @@ fn sse_event(e: &SpineEvent, operator: bool, zone: Option<&str>) -> Option<Event
         return None;
     }
     event.json_data(redacted(alert)).ok()
-}
-
-/// The `Last-Event-ID` header as an event id; anything else starts from now.
-fn last_event_id(headers: &HeaderMap) -> Option<i64> {
-    headers.get("last-event-id")?.to_str().ok()?.trim().parse::<i64>().ok().filter(|id| *id >= 0)
 }
 
 #[cfg(test)]
