@@ -102,11 +102,10 @@ impl Leader {
         self.cursor = match cursor(&self.pool, CONSUMER).await? {
             Some(id) => id,
             None => {
-                // First start: evaluate from now on.
-                let id =
-                    database::event::last_id(&self.pool).await.map_err(|e| Error::Spine(e.to_string()))?;
-                save_cursor(&self.pool, CONSUMER, id).await?;
-                id
+                // First start: evaluate every event still retained, so that readings committed before any
+                // evaluator ran (a backfill at installation) are not skipped.
+                save_cursor(&self.pool, CONSUMER, 0).await?;
+                0
             }
         };
         let mut sub = spine.subscribe(Some(self.cursor), &[sensors_kind()]);
