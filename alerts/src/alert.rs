@@ -6,22 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Level;
 
-/// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SubjectKind {
-    Station,
-    Zone,
-}
-
-impl SubjectKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubjectKind::Station => "station",
-            SubjectKind::Zone => "zone",
-        }
-    }
-}
+pub use crate::rule::SubjectKind;
 
 /// Hydrological alerts, technical ones (a silent station) and those operators issue by hand are kept apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

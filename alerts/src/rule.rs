@@ -204,7 +204,8 @@ impl Category {
 }
 
 /// What an alert of a rule is about: one station, or one zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SubjectKind {
     Station,
     Zone,

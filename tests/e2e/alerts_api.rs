@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::TestDb;
 
-use crate::support::{Launch, Vedetta, block_on, query_i64};
+use crate::support::{Launch, Vedetta, block_on, query_i64, request as call};
 
 const ADMIN: &str = "vdt_alerts_api_admin";
 const OPERATOR: &str = "vdt_alerts_api_operator";
@@ -49,26 +49,6 @@ fn serve(root: &std::path::Path, db: &TestDb) -> Vedetta {
         ],
     );
     vedetta
-}
-
-/// Any request: status and JSON body (`Value::String` when not JSON).
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-    let mut request = ureq::request(method, url).timeout(Duration::from_secs(20));
-    if let Some(token) = token {
-        request = request.set("Authorization", &format!("Bearer {token}"));
-    }
-    let response = match body {
-        Some(body) => request.send_json(body.clone()),
-        None => request.call(),
-    };
-    let response = match response {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let status = response.status();
-    let text = response.into_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 /// A GET answering text (XML): status, content type and body.
@@ -660,34 +640,13 @@ fn schemathesis_finds_no_failure_in_the_alert_endpoints_with_alerts_present() {
     let hook = json!({"name": "sala", "url": "http://127.0.0.1:9/hook"});
     assert_eq!(call("POST", &vedetta.url("/api/alerts/webhooks"), Some(ADMIN), Some(&hook)).0, 201);
 
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/.venv/bin/schemathesis");
-    assert!(venv.exists(), "{} is missing: run `make test-deps`", venv.display());
-    let out = Command::new(&venv)
-        .args(["run", &vedetta.url("/api/openapi.json")])
-        .args([
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-            "--max-examples",
-            "40",
-            "--seed",
-            "20261201",
-            "--workers",
-            "1",
-            "--request-timeout",
-            "40",
-            "--no-color",
-            "--generation-database",
-            "none",
-            "--suppress-health-check",
-            "all",
-        ])
-        .args(["--include-path-regex", "^/(api/alerts|cap/)"])
-        // The live stream never ends by design (tested above, with deadlines).
-        .args(["--exclude-path", "/api/alerts/stream"])
-        .args(["-H", &format!("Authorization: Bearer {ADMIN}")])
-        .env("SCHEMATHESIS_HOOKS", "")
-        .output()
-        .expect("run schemathesis");
+    let out = crate::support::schemathesis(
+        &vedetta,
+        ADMIN,
+        40,
+        "20261201",
+        &["--include-path-regex", "^/(api/alerts|cap/)"],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}");
     assert!(

@@ -4,7 +4,6 @@
 //! the document, and therefore this gate.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
@@ -87,41 +86,15 @@ fn schemathesis_finds_no_failure_in_the_openapi_document() {
         doc["paths"].as_object().unwrap().values().map(|p| p.as_object().map_or(0, |m| m.len())).sum();
     assert!(operations >= 5, "{doc}");
 
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/.venv/bin/schemathesis");
-    assert!(venv.exists(), "{} is missing: run `make test-deps`", venv.display());
     let report = root.path().join("schemathesis");
-    let out = Command::new(&venv)
-        .args(["run", &vedetta.url("/api/openapi.json")])
-        .args([
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-            "--max-examples",
-            "100",
-            "--seed",
-            "20261129",
-            // One worker: hypothesis' lambda descriptions call ast.parse, which CPython 3.11 does not make
-            // thread-safe ("AST constructor recursion depth mismatch" with several workers).
-            "--workers",
-            "1",
-            "--request-timeout",
-            "40",
-            "--no-color",
-            "--generation-database",
-            "none",
-            "--suppress-health-check",
-            "all",
-            "--report",
-            "junit",
-            "--report-dir",
-        ])
-        .arg(&report)
-        // The SSE stream never ends by design: it is tested by the sensors tests, with timeouts.
-        .args(["--exclude-path", "/api/readings/stream"])
-        .args(["--exclude-path", "/api/alerts/stream"])
-        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
-        .env("SCHEMATHESIS_HOOKS", "")
-        .output()
-        .expect("run schemathesis");
+    let report_arg = report.to_str().expect("a UTF-8 temporary path");
+    let out = crate::support::schemathesis(
+        &vedetta,
+        TOKEN,
+        100,
+        "20261129",
+        &["--report", "junit", "--report-dir", report_arg],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("{stdout}");

@@ -254,10 +254,20 @@ pub fn query_i64(url: &str, sql: &str) -> i64 {
 
 /// Sends a JSON body with a bearer token; returns status and JSON body.
 pub fn send_json(method: &str, url: &str, token: &str, body: &Value) -> (u16, Value) {
-    let response = ureq::request(method, url)
-        .timeout(Duration::from_secs(10))
-        .set("Authorization", &format!("Bearer {token}"))
-        .send_json(body.clone());
+    request(method, url, Some(token), Some(body))
+}
+
+/// Any request, with an optional bearer token and JSON body; returns status and JSON body (or the text as a JSON
+/// string when it is not JSON).
+pub fn request(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    let mut request = ureq::request(method, url).timeout(Duration::from_secs(20));
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let response = match body {
+        Some(body) => request.send_json(body.clone()),
+        None => request.call(),
+    };
     let response = match response {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
@@ -266,6 +276,42 @@ pub fn send_json(method: &str, url: &str, token: &str, body: &Value) -> (u16, Va
     let status = response.status();
     let text = response.into_string().unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// Runs schemathesis (from `tests/.venv`) on `vedetta`'s OpenAPI document with the gate's checks, one worker,
+/// no example database and `token`, plus `extra` arguments; returns its output.
+pub fn schemathesis(vedetta: &Vedetta, token: &str, max_examples: u32, seed: &str, extra: &[&str]) -> Output {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/.venv/bin/schemathesis");
+    assert!(venv.exists(), "{} is missing: run `make test-deps`", venv.display());
+    Command::new(&venv)
+        .args(["run", &vedetta.url("/api/openapi.json")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples",
+            &max_examples.to_string(),
+            "--seed",
+            seed,
+            // One worker: hypothesis' lambda descriptions call ast.parse, which CPython 3.11 does not make
+            // thread-safe ("AST constructor recursion depth mismatch" with several workers).
+            "--workers",
+            "1",
+            "--request-timeout",
+            "40",
+            "--no-color",
+            "--generation-database",
+            "none",
+            "--suppress-health-check",
+            "all",
+        ])
+        .args(extra)
+        // The SSE streams never end by design: they are tested with deadlines elsewhere.
+        .args(["--exclude-path", "/api/readings/stream"])
+        .args(["--exclude-path", "/api/alerts/stream"])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .expect("run schemathesis")
 }
 
 /// A station Feature as the API and `import stations` take it.

@@ -61,6 +61,30 @@ struct Decided {
     value: Option<f64>,
 }
 
+impl Decided {
+    /// A change of a station rule.
+    fn station(
+        rule: &Rule,
+        info: &StationInfo,
+        plan: &Plan,
+        change: Change,
+        at: DateTime<Utc>,
+        value: Option<f64>,
+    ) -> Decided {
+        Decided {
+            key: Key {
+                rule: rule.code.clone(),
+                subject_kind: SubjectKind::Station,
+                subject: info.code.clone(),
+            },
+            ctx: context(rule, info.zone.clone(), &info.name, plan),
+            change,
+            at,
+            value,
+        }
+    }
+}
+
 /// The evaluator while it leads.
 #[derive(Debug)]
 pub struct Leader {
@@ -321,17 +345,7 @@ impl Leader {
                     plan.ladders.iter().map(|(s, l)| (l, series.signal(*s, at))).collect();
                 if let Some(change) = ladder::step_many(&parts, state, at, flagged) {
                     let value = leading_value(&parts, change);
-                    decided.push(Decided {
-                        key: Key {
-                            rule: rule.code.clone(),
-                            subject_kind: SubjectKind::Station,
-                            subject: info.code.clone(),
-                        },
-                        ctx: context(rule, info.zone.clone(), &info.name, plan),
-                        change,
-                        at,
-                        value,
-                    });
+                    decided.push(Decided::station(rule, info, plan, change, at, value));
                 }
             }
             if *state != before {
@@ -441,17 +455,7 @@ impl Leader {
                 let state = self.states.entry(key.clone()).or_default();
                 let parts: Vec<(&Ladder, f64)> = plan.ladders.iter().map(|(_, l)| (l, ratio)).collect();
                 if let Some(change) = ladder::step_many(&parts, state, now, false) {
-                    decided.push(Decided {
-                        key: Key {
-                            rule: rule.code.clone(),
-                            subject_kind: SubjectKind::Station,
-                            subject: info.code.clone(),
-                        },
-                        ctx: context(rule, info.zone.clone(), &info.name, plan),
-                        change,
-                        at: now,
-                        value: Some(ratio),
-                    });
+                    decided.push(Decided::station(rule, info, plan, change, now, Some(ratio)));
                     self.dirty.insert(key);
                 }
             }
