@@ -3,8 +3,8 @@
 //!
 //! - **Thresholds.** A colour is reached when the signal is at or above its threshold. Colours may be left out
 //!   (a ladder with only a red threshold), the ones given increase.
-//! - **Hysteresis.** A colour, once held, is left only when the signal falls below its *clear* level (by default the
-//!   threshold itself), so a level oscillating between the clear level and the threshold does not flap.
+//! - **Hysteresis.** A colour, once held, is left only when the signal falls below its *clear* level (by default
+//!   [`DEFAULT_HYSTERESIS`], 5 %, below the threshold), so a level oscillating between the clear level and the threshold does not flap.
 //! - **Duration (`for_s`).** With `for_s > 0` a crossing first *opens* a pending alert; it *fires* on the first sample
 //!   at least `for_s` seconds after the opening sample if the signal is still above a threshold, and is *withdrawn*
 //!   if the signal falls back before. Escalation while firing is immediate; de-escalation and resolution happen on
@@ -81,9 +81,14 @@ pub fn colour_key(level: Level) -> &'static str {
 pub struct Thresholds {
     /// Where each colour is reached (at or above).
     pub alert: PerLevel,
-    /// Below which each colour is left; unset means the threshold itself.
+    /// Below which each colour is left; unset means [`DEFAULT_HYSTERESIS`] below the threshold.
     pub clear: PerLevel,
 }
+
+/// Without a clear level, a colour is left only below its threshold less this share of it (5 %): a signal
+/// oscillating by a few centimetres around a threshold does not flap. Set clear levels to choose otherwise
+/// (`clear = { yellow = 2.5 }` on a yellow of 2.5 leaves it at the threshold itself).
+pub const DEFAULT_HYSTERESIS: f64 = 0.05;
 
 impl Thresholds {
     /// One colour reached at `threshold` and left below `clear` (or below `threshold`).
@@ -94,9 +99,9 @@ impl Thresholds {
         t
     }
 
-    /// Below which `level` is left: its clear level, else its threshold.
+    /// Below which `level` is left: its clear level, else [`DEFAULT_HYSTERESIS`] below its threshold.
     pub fn clear_of(&self, level: Level) -> Option<f64> {
-        self.clear.get(level).or(self.alert.get(level))
+        self.clear.get(level).or_else(|| self.alert.get(level).map(|t| t - DEFAULT_HYSTERESIS * t.abs()))
     }
 
     /// What is wrong with these thresholds, as (field, message) with fields named as in the thresholds format
@@ -390,7 +395,9 @@ mod tests {
         assert_eq!(l.target(2.5, None), Some(Level::Gialla));
         assert_eq!(l.target(2.4, Some(Level::Gialla)), Some(Level::Gialla));
         assert_eq!(l.target(2.2, Some(Level::Gialla)), None);
-        assert_eq!(l.target(3.1, Some(Level::Arancione)), Some(Level::Gialla));
+        // No clear level for arancione: 5 % below its threshold, 3.04.
+        assert_eq!(l.target(3.1, Some(Level::Arancione)), Some(Level::Arancione));
+        assert_eq!(l.target(3.0, Some(Level::Arancione)), Some(Level::Gialla));
         assert_eq!(l.target(5.0, Some(Level::Gialla)), Some(Level::Rossa));
     }
 

@@ -137,7 +137,7 @@ fn rain_rule_uses_every_window_and_clears_when_the_rain_stops() {
     assert_eq!(ladders.len(), 2);
     // mm every 10 minutes: a shower, a pause, a long downpour, then dry
     let mut increments = vec![0.0, 4.0, 4.0, 4.0, 1.0, 0.0, 0.0, 0.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0];
-    increments.resize(22, 0.0);
+    increments.resize(27, 0.0);
     let series: Vec<_> = every_10_min(&increments).into_iter().map(|(m, v)| (t(m), v)).collect();
     let mut state = LadderState::default();
     let mut got = Vec::new();
@@ -161,7 +161,8 @@ fn rain_rule_uses_every_window_and_clears_when_the_rain_stops() {
             (90, Change::Fired { level: Gialla }),   // 16 mm
             (100, Change::Escalated { from: Gialla, to: Arancione }), // 24 mm
             (120, Change::Escalated { from: Arancione, to: Rossa }), // 53 mm in 3 h
-            (210, Change::Resolved { from: Rossa }), // 49 mm in 3 h, dry for an hour
+            // 49 mm in 3 h at 210, still above 47.5 (5 % under 50, no clear level given); 41 mm at 260
+            (260, Change::Resolved { from: Rossa }),
         ]
     );
 }
@@ -256,9 +257,13 @@ fn hysteresis_stops_a_level_oscillating_around_its_threshold_from_flapping() {
     let got = changes(&ladder, &series);
     assert_eq!(got, [(1, Change::Fired { level: Gialla }), (40, Change::Resolved { from: Gialla })]);
 
-    // without a clear level the same signal flaps: what the clear level is for
+    // with the clear level at the threshold itself the same signal flaps: what the clear level is for
+    let at_threshold =
+        rule::hydrometer_thresholds(&json!({"yellow": 2.5, "clear": {"yellow": 2.5}})).unwrap().unwrap();
+    assert_eq!(changes(&Ladder::new(at_threshold), &series).len(), 40);
+    // without one, the default hysteresis (5 % under the threshold) holds it too
     let no_clear = rule::hydrometer_thresholds(&json!({"yellow": 2.5})).unwrap().unwrap();
-    assert_eq!(changes(&Ladder::new(no_clear), &series).len(), 40);
+    assert_eq!(changes(&Ladder::new(no_clear), &series).len(), 2);
 }
 
 #[test]
@@ -299,8 +304,9 @@ fn escalation_and_deescalation_stay_in_one_episode() {
             (10, Change::Fired { level: Gialla }),
             (20, Change::Escalated { from: Gialla, to: Arancione }),
             (30, Change::Escalated { from: Arancione, to: Rossa }),
-            (50, Change::Deescalated { from: Rossa, to: Arancione }),
-            (70, Change::Deescalated { from: Arancione, to: Gialla }),
+            // rossa is left below 3.8 (5 % under 4.0, no clear level given), arancione below 3.04
+            (60, Change::Deescalated { from: Rossa, to: Arancione }),
+            (80, Change::Deescalated { from: Arancione, to: Gialla }),
             (90, Change::Resolved { from: Gialla })
         ]
     );
