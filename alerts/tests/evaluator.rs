@@ -381,3 +381,48 @@ async fn zone_rules_count_stations_at_a_colour_and_average_the_rain() {
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn an_alert_whose_rule_or_station_is_gone_ends_instead_of_firing_for_ever() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let id = station(&pool, "EV-GONE", "hydrometer", json!({"yellow": 2.0})).await;
+    let other = station(&pool, "EV-RULE", "hydrometer", json!({})).await;
+    let rule = alerts::rule::Rule::from_json(
+        &json!({"code": "bassa", "name": "Soglia bassa", "kind": "level", "stations": ["EV-RULE"], "thresholds": {"yellow": 0.5}}),
+    )
+    .unwrap();
+    alerts::rules_store::put(&pool, &rule, "test").await.unwrap();
+    let running = start(&pool, RuleSet::default());
+    leading(&pool).await;
+    commit(&pool, id, "EV-GONE", 2, &[(0, 2.5)]).await;
+    commit(&pool, other, "EV-RULE", 2, &[(0, 1.0)]).await;
+    settled(&pool).await;
+    assert_eq!(changes(&pool, "EV-GONE").await, ["fired:gialla"]);
+    assert_eq!(changes(&pool, "EV-RULE").await, ["fired:gialla"]);
+
+    alerts::rules_store::delete(&pool, "bassa", "test").await.unwrap();
+    sqlx::query("delete from sensors.station where code = 'EV-GONE'").execute(&pool).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let open: i64 = sqlx::query_scalar(
+            "select count(*) from alerts.alert where state <> 'resolved' and subject in ('EV-GONE', 'EV-RULE') and rule <> 'silent'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{open} alerts still open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(changes(&pool, "EV-GONE").await, ["fired:gialla", "resolved:gialla"]);
+    assert_eq!(changes(&pool, "EV-RULE").await, ["fired:gialla", "resolved:gialla"]);
+    let states: i64 = sqlx::query_scalar("select count(*) from alerts.evaluation_state where rule = 'bassa'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(states, 0, "the ladder state is forgotten");
+    running.stop().await;
+}

@@ -462,7 +462,59 @@ impl Leader {
         }
         let zones: BTreeSet<String> = self.zones.keys().cloned().collect();
         self.evaluate_zones(&zones, now, &mut decided).await?;
+        self.retire_orphans(now, &mut decided).await?;
         self.commit(decided, self.cursor).await
+    }
+
+    /// Open alerts that no rule watches any more (the rule was deleted or changed its selector, the station was
+    /// deleted, lost its thresholds or left the zone): they end now — resolved, or withdrawn when pending — and
+    /// their ladder state is forgotten, so that nothing stays firing for ever.
+    async fn retire_orphans(&mut self, now: DateTime<Utc>, decided: &mut Vec<Decided>) -> Result<()> {
+        let open: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "select rule, subject_kind, subject, state, level, zone from alerts.alert
+             where state <> 'resolved' and category <> 'manual'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let by_code: HashMap<&str, i64> =
+            self.stations.iter().map(|(id, s)| (s.code.as_str(), *id)).collect();
+        for (rule, subject_kind, subject, state, level, zone) in open {
+            let watched = if subject_kind == "zone" {
+                self.zone_plans.iter().any(|(z, p)| *z == subject && self.rules.rules()[p.rule].code == rule)
+            } else {
+                by_code
+                    .get(subject.as_str())
+                    .and_then(|id| self.plans.get(id))
+                    .is_some_and(|plans| plans.iter().any(|p| self.rules.rules()[p.rule].code == rule))
+            };
+            if watched {
+                continue;
+            }
+            let Ok(level) = level.parse::<Level>() else { continue };
+            let change = if state == "pending" {
+                Change::Withdrawn { level }
+            } else {
+                Change::Resolved { from: level }
+            };
+            let subject_kind = if subject_kind == "zone" { SubjectKind::Zone } else { SubjectKind::Station };
+            let key = (rule.clone(), subject.clone());
+            self.states.remove(&key);
+            self.dirty.insert(key);
+            decided.push(Decided {
+                key: Key { rule, subject_kind, subject },
+                ctx: Context {
+                    zone,
+                    category: Category::Hydro,
+                    hazard: String::new(),
+                    unit: None,
+                    message: None,
+                },
+                change,
+                at: now,
+                value: None,
+            });
+        }
+        Ok(())
     }
 
     /// Writes the decided changes, the ladder states and the cursor, and announces the changes, in one transaction.
@@ -478,13 +530,28 @@ impl Leader {
             }
         }
         let (mut rules, mut subjects, mut states) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut gone_rules, mut gone_subjects) = (Vec::new(), Vec::new());
         for key in self.dirty.drain() {
-            if let Some(state) = self.states.get(&key) {
-                rules.push(key.0.clone());
-                subjects.push(key.1.clone());
-                states.push(serde_json::to_value(state).unwrap_or_default());
+            match self.states.get(&key) {
+                Some(state) => {
+                    rules.push(key.0.clone());
+                    subjects.push(key.1.clone());
+                    states.push(serde_json::to_value(state).unwrap_or_default());
+                }
+                None => {
+                    gone_rules.push(key.0);
+                    gone_subjects.push(key.1);
+                }
             }
         }
+        sqlx::query(
+            "delete from alerts.evaluation_state e using unnest($1::text[], $2::text[]) as g(r, s)
+             where e.rule = g.r and e.subject = g.s",
+        )
+        .bind(&gone_rules)
+        .bind(&gone_subjects)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "insert into alerts.evaluation_state (rule, subject, state, evaluated_until, updated_at)
              select r, s, st, (st->>'last_at')::timestamptz, now() from unnest($1::text[], $2::text[], $3::jsonb[]) as t(r, s, st)

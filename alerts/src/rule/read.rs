@@ -162,7 +162,9 @@ pub(super) fn duration_s(ctx: &mut Ctx, node: &Node, path: &str, lo: u32, hi: u3
     let seconds = match &node.value {
         Value::Int(i) => Some(*i),
         Value::Str(s) => {
-            let (digits, unit) = s.split_at(s.len().saturating_sub(1));
+            // The unit is the last character, which may be any character (not always one byte).
+            let split = s.char_indices().last().map_or(0, |(i, _)| i);
+            let (digits, unit) = s.split_at(split);
             let factor = match unit {
                 "s" => Some(1),
                 "m" => Some(60),
