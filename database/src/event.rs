@@ -205,6 +205,9 @@ impl Subscription {
             if self.catching_up {
                 let events = read_after(&self.pool, self.last, &self.kinds, PAGE).await?;
                 if events.is_empty() {
+                    // An id beyond the newest event (a client's id from a database since recreated) would filter
+                    // out every live event until ids caught up with it: resume from the newest instead.
+                    self.last = self.last.min(last_id(&self.pool).await?);
                     self.catching_up = false;
                     continue;
                 }

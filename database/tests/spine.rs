@@ -112,3 +112,17 @@ async fn a_new_process_resumes_from_an_id_and_old_events_expire() {
     let mut sub = spine.subscribe(Some(0), &[]);
     assert_eq!(sub.next().await.unwrap().unwrap().id, ids[1]);
 }
+
+#[tokio::test]
+async fn an_id_beyond_the_newest_event_resumes_from_the_newest() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    append_committed(&pool, &[ev(1)]).await;
+    let spine = Spine::start(pool.clone(), None);
+    let mut sub = spine.subscribe(Some(1_000_000), &[]);
+    let waiting = tokio::spawn(async move { sub.next().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = append_committed(&pool, &[ev(2)]).await;
+    let e = tokio::time::timeout(Duration::from_secs(10), waiting).await.unwrap().unwrap().unwrap().unwrap();
+    assert_eq!(e.id, later[0], "the next event, not silence until ids reach a million");
+}
