@@ -99,6 +99,14 @@ impl Alert {
     pub fn is_public(&self) -> bool {
         self.category != Category::Technical && self.fired_at.is_some()
     }
+
+    /// The alert as it may leave the operators' room (public API, MQTT, webhooks): who acknowledged it and their
+    /// note removed; that and when it was acknowledged stay.
+    pub fn redacted(mut self) -> Alert {
+        self.acknowledged_by = None;
+        self.ack_note = None;
+        self
+    }
 }
 
 /// One entry of an alert's history.

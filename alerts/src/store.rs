@@ -219,7 +219,10 @@ pub async fn announce(conn: &mut PgConnection, alerts: &[Alert]) -> Result<Vec<i
     for alert in alerts {
         let payload = serde_json::to_value(alert).map_err(|e| Error::Encoding(e.to_string()))?;
         if notifies(alert) {
-            crate::webhook::enqueue(conn, &payload, None).await?;
+            // Webhooks go to other systems: not the operators' names and notes.
+            let public =
+                serde_json::to_value(alert.clone().redacted()).map_err(|e| Error::Encoding(e.to_string()))?;
+            crate::webhook::enqueue(conn, &public, None).await?;
         }
         events.push(database::event::NewEvent::new(Alert::EVENT, Some(alert.id.to_string()), payload));
     }
@@ -246,12 +249,18 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Alert>> {
 
 /// An alert's history, oldest first.
 pub async fn history(pool: &PgPool, id: i64) -> Result<Vec<HistoryEntry>> {
+    recent_history(pool, id, i64::MAX).await
+}
+
+/// The newest `limit` entries of an alert's history, oldest first.
+pub async fn recent_history(pool: &PgPool, id: i64, limit: i64) -> Result<Vec<HistoryEntry>> {
     type Row = (i32, DateTime<Utc>, String, String, Option<f64>, String, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
-        "select version, at, state, level, value, reason, actor from alerts.alert_history
-         where alert_id = $1 order by version",
+        "select * from (select version, at, state, level, value, reason, actor from alerts.alert_history
+                        where alert_id = $1 order by version desc limit $2) h order by version",
     )
     .bind(id)
+    .bind(limit.max(0))
     .fetch_all(pool)
     .await?;
     rows.into_iter()
@@ -510,6 +519,12 @@ pub async fn manual(
         )));
     }
     let mut tx = pool.begin().await?;
+    // One operator at a time per zone and hazard: parallel requests queue instead of racing to open the alert.
+    sqlx::query("select pg_advisory_xact_lock(22085, hashtext('manual:' || $1 || ':' || $2))")
+        .bind(zone)
+        .bind(hazard)
+        .execute(&mut *tx)
+        .await?;
     let exists: bool = sqlx::query_scalar("select exists(select 1 from alerts.zone where code = $1)")
         .bind(zone)
         .fetch_one(&mut *tx)

@@ -267,6 +267,17 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
     versions(1);
     publish_all(mosquitto.port(), &[level_message("AL-IDRO", 10, 3.5)]);
     versions(2);
+    // An operator acknowledges with a note: a change of the alert (version 3), not a notification, and the note
+    // and name stay in the operators' room.
+    let id = query_i64(&db.url, "select id from alerts.alert where subject = 'AL-IDRO' and rule = 'level'");
+    let (status, body) = send_json(
+        "POST",
+        &serves[1].url(&format!("/api/alerts/{id}/acknowledge")),
+        TOKEN,
+        &json!({"note": "squadra Rossi in arrivo"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    versions(3);
 
     // Kill the leader outright: the other process takes over within seconds.
     let leader = serves
@@ -285,7 +296,7 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
         if query_i64(
             &db.url,
             "select coalesce(max(version), 0)::bigint from alerts.alert where subject = 'AL-IDRO' and rule = 'level'",
-        ) >= 4
+        ) >= 5
         {
             break;
         }
@@ -296,7 +307,7 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
             &db.url,
             "select coalesce(max(version), 0)::bigint from alerts.alert where subject = 'AL-IDRO' and rule = 'level'"
         ),
-        4,
+        5,
         "the survivor took over: {} readings, {} events, cursor {}:\n{}\nworker:\n{}",
         query_i64(&db.url, "select count(*) from sensors.reading"),
         query_i64(&db.url, "select count(*) from core.event where kind = 'readings.committed'"),
@@ -324,13 +335,21 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
         changes.push(format!("{}:{}", body["alert"]["change"].as_str().unwrap(), body["alert"]["version"]));
     }
     changes.sort();
-    assert_eq!(changes, ["escalated:2", "escalated:3", "fired:1", "resolved:4"]);
+    assert_eq!(
+        changes,
+        ["escalated:2", "escalated:4", "fired:1", "resolved:5"],
+        "the acknowledgement is no news"
+    );
+    for (_, _, body) in &delivered {
+        let text = String::from_utf8_lossy(body);
+        assert!(!text.contains("squadra Rossi"), "no operator's note in a webhook: {text}");
+    }
     assert_eq!(requests.len(), 6, "two failures, four deliveries");
 
     // MQTT: every change published; before the kill, each exactly once.
-    wait_for("four MQTT alert messages", Duration::from_secs(30), || {
+    wait_for("five MQTT alert messages", Duration::from_secs(30), || {
         let got = mqtt.lock().unwrap();
-        (got.iter().filter(|(t, _, _)| t == "vedetta/v1/alerts/-/AL-IDRO").count() >= 4).then_some(())
+        (got.iter().filter(|(t, _, _)| t == "vedetta/v1/alerts/-/AL-IDRO").count() >= 5).then_some(())
     });
     let published: Vec<i64> = mqtt
         .lock()
@@ -339,8 +358,11 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
         .filter(|(t, _, _)| t == "vedetta/v1/alerts/-/AL-IDRO")
         .map(|(_, b, _)| b["version"].as_i64().unwrap())
         .collect();
-    assert_eq!(published.iter().filter(|v| **v <= 2).count(), 2, "one message per change: {published:?}");
-    for v in 1..=4 {
+    assert_eq!(published.iter().filter(|v| **v <= 3).count(), 3, "one message per change: {published:?}");
+    for (t, body, _) in mqtt.lock().unwrap().iter() {
+        assert!(body["ack_note"].is_null() && body["acknowledged_by"].is_null(), "{t}: {body}");
+    }
+    for v in 1..=5 {
         assert!(published.contains(&v), "version {v} published: {published:?}");
     }
     assert_eq!(

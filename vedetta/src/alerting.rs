@@ -145,7 +145,8 @@ async fn publish_alerts(
             topic.push_str("/technical");
         }
         let level = alerts::store::subject_level(pool, alert.subject_kind, &alert.subject).await?;
-        let mut payload = serde_json::to_value(&alert)?;
+        // The broker is not the operators' room: no names, no notes.
+        let mut payload = serde_json::to_value(alert.clone().redacted())?;
         payload["subject_level"] = serde_json::to_value(level)?;
         let payload = serde_json::to_vec(&payload)?;
         publisher.publish(&topic, payload, true, Duration::from_secs(60)).await?;

@@ -24,7 +24,6 @@ pub(crate) mod webhooks;
 pub(crate) mod workflow;
 pub(crate) mod zones;
 
-use alerts::Alert;
 use alerts::alert::HistoryEntry;
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -59,13 +58,6 @@ impl FromRequestParts<AppState> for Viewer {
             Ok(Viewer(None))
         }
     }
-}
-
-/// The alert as the public sees it: without who acknowledged it and their note.
-pub(crate) fn redacted(mut alert: Alert) -> Alert {
-    alert.acknowledged_by = None;
-    alert.ack_note = None;
-    alert
 }
 
 /// A history entry as the public sees it: no actor, no operator's note.

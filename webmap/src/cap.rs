@@ -108,8 +108,13 @@ impl<'a> Inputs<'a> {
         name
     }
 
-    /// Every published message of a public alert, oldest first.
-    async fn messages(&mut self, alert: &Alert) -> Result<Vec<CapInput>, ApiError> {
+    /// The published message of `version` of a public alert (the latest when `None`), with the references of every
+    /// earlier one; `None` when it has no such message. Linear in the alert's history.
+    async fn message_of(
+        &mut self,
+        alert: &Alert,
+        wanted_version: Option<i64>,
+    ) -> Result<Option<CapInput>, ApiError> {
         let history = store::history(self.pool, alert.id).await?;
         let zone = match alert.zone.as_deref() {
             Some(code) => self.zone(code).await?,
@@ -130,7 +135,8 @@ impl<'a> Inputs<'a> {
         let config = self.cap.config();
         let mut previous: Vec<PreviousMessage> = Vec::new();
         let mut prior_level = None;
-        let mut inputs = Vec::new();
+        // The wanted message: its history entry, its previous colour and how many messages came before it.
+        let mut wanted = None;
         for entry in history {
             let before = prior_level.replace(entry.level);
             // Acknowledgements (`acknowledged: note`) and unknown changes are not messages.
@@ -139,32 +145,35 @@ impl<'a> Inputs<'a> {
                 continue;
             }
             let version = i64::from(entry.version);
-            inputs.push(CapInput {
-                alert_id: alert.id,
-                version,
-                previous: previous.clone(),
-                change,
-                origin,
-                level: entry.level,
-                previous_level: before.filter(|l| *l != entry.level),
-                hazard,
-                subject: subject.clone(),
-                zone: zone.clone(),
-                measurement: entry
-                    .value
-                    .zip(alert.unit.clone())
-                    .filter(|(v, _)| v.is_finite())
-                    .map(|(value, unit)| Measurement { value, unit }),
-                sent: entry.at,
-                onset: alert.fired_at,
-                expires: None,
-            });
-            previous.push(PreviousMessage {
-                identifier: alerts::cap::identifier(config, alert.id, version),
-                sent: entry.at,
-            });
+            let identifier = alerts::cap::identifier(config, alert.id, version);
+            let sent = entry.at;
+            if wanted_version.is_none_or(|v| v == version) {
+                wanted = Some((entry, before, previous.len()));
+            }
+            previous.push(PreviousMessage { identifier, sent });
         }
-        Ok(inputs)
+        let Some((entry, before, earlier)) = wanted else { return Ok(None) };
+        previous.truncate(earlier);
+        Ok(Some(CapInput {
+            alert_id: alert.id,
+            version: i64::from(entry.version),
+            previous,
+            change: entry.reason.parse::<CapChange>().map_err(|e| ApiError::Internal(e.to_string()))?,
+            origin,
+            level: entry.level,
+            previous_level: before.filter(|l| *l != entry.level),
+            hazard,
+            subject,
+            zone,
+            measurement: entry
+                .value
+                .zip(alert.unit.clone())
+                .filter(|(v, _)| v.is_finite())
+                .map(|(value, unit)| Measurement { value, unit }),
+            sent: entry.at,
+            onset: alert.fired_at,
+            expires: None,
+        }))
     }
 }
 
@@ -196,7 +205,7 @@ pub(crate) async fn feed(State(state): State<AppState>) -> Result<Response, ApiE
     let mut inputs = Inputs::new(pool, &cap);
     let mut entries = Vec::with_capacity(current.len());
     for alert in &current {
-        if let Some(latest) = inputs.messages(alert).await?.pop() {
+        if let Some(latest) = inputs.message_of(alert, None).await? {
             entries.push(latest);
         }
     }
@@ -224,7 +233,11 @@ pub(crate) async fn message(
     Query(q): Query<MessageQuery>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no CAP message at /cap/alerts/{}", file.escape_debug()));
-    let id: i64 = file.strip_suffix(".xml").and_then(|id| id.parse().ok()).ok_or_else(not_found)?;
+    // One URL per message: `4.xml`, not `04.xml` or `+4.xml`.
+    let id: i64 = file
+        .strip_suffix(".xml")
+        .and_then(|id| id.parse::<i64>().ok().filter(|n| n.to_string() == id))
+        .ok_or_else(not_found)?;
     if q.version.is_some_and(|v| !(1..=i64::from(i32::MAX)).contains(&v)) {
         return Err(ApiError::BadRequest(format!("`version` must be between 1 and {}", i32::MAX)));
     }
@@ -233,16 +246,13 @@ pub(crate) async fn message(
         _ => return Err(alerts::Error::AlertNotFound(id).into()),
     };
     let cap = publisher(&state)?;
-    let mut messages = Inputs::new(state.pool(), &cap).messages(&alert).await?;
-    let input = match q.version {
-        Some(v) => messages
-            .into_iter()
-            .find(|m| m.version == v)
-            .ok_or_else(|| ApiError::NotFound(format!("alert {id} has no CAP message of version {v}")))?,
-        None => {
-            messages.pop().ok_or_else(|| ApiError::NotFound(format!("alert {id} has no CAP message yet")))?
-        }
-    };
+    let input =
+        Inputs::new(state.pool(), &cap).message_of(&alert, q.version).await?.ok_or_else(|| {
+            match q.version {
+                Some(v) => ApiError::NotFound(format!("alert {id} has no CAP message of version {v}")),
+                None => ApiError::NotFound(format!("alert {id} has no CAP message yet")),
+            }
+        })?;
     let xml = cap.message(&input)?;
     Ok(([(header::CONTENT_TYPE, CAP_XML)], xml).into_response())
 }

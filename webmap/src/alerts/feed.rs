@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{MAX_OFFSET, Viewer, page, plausible_code, redacted, redacted_entry};
+use super::{MAX_OFFSET, Viewer, page, plausible_code, redacted_entry};
 use crate::{ApiError, AppState};
 
 /// An alert state, as a query parameter.
@@ -123,7 +123,7 @@ pub(crate) async fn list(
     let alerts = if viewer.is_operator() {
         store::list(state.pool(), &filter).await?
     } else {
-        public_page(state.pool(), &filter).await?.into_iter().map(redacted).collect()
+        public_page(state.pool(), &filter).await?.into_iter().map(Alert::redacted).collect()
     };
     let next = (alerts.len() as i64 == limit && offset + limit <= MAX_OFFSET).then_some(offset + limit);
     Ok(Json(json!({ "alerts": alerts, "limit": limit, "offset": offset, "next_offset": next })))
@@ -138,12 +138,16 @@ pub(crate) async fn public_page(pool: &PgPool, filter: &Filter) -> Result<Vec<Al
 pub(crate) async fn visible(pool: &PgPool, viewer_is_operator: bool, id: i64) -> Result<Alert, ApiError> {
     match store::get(pool, id).await? {
         Some(alert) if viewer_is_operator => Ok(alert),
-        Some(alert) if alert.is_public() => Ok(redacted(alert)),
+        Some(alert) if alert.is_public() => Ok(alert.redacted()),
         _ => Err(alerts::Error::AlertNotFound(id).into()),
     }
 }
 
-/// `GET /api/alerts/{id}`: one alert with its `history` (every change, oldest first).
+/// Most history entries `GET /api/alerts/{id}` returns (the newest; an alert's `version` says how many there are).
+const MAX_HISTORY: i64 = 500;
+
+/// `GET /api/alerts/{id}`: one alert with its `history` (its changes, oldest first; the newest 500 of an alert
+/// changed more often than that, whose `version` then exceeds the entries given).
 #[utoipa::path(get, path = "/api/alerts/{id}", operation_id = "get_alert", tag = "alerts", security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "Alert id", minimum = 1)),
     responses((status = 200, description = "The alert and its history", body = super::schema::AlertWithHistory)))]
@@ -154,7 +158,7 @@ pub(crate) async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let operator = viewer.is_operator();
     let alert = visible(state.pool(), operator, id).await?;
-    let mut history = store::history(state.pool(), id).await?;
+    let mut history = store::recent_history(state.pool(), id, MAX_HISTORY).await?;
     if !operator {
         history = history.into_iter().map(redacted_entry).collect();
     }
@@ -209,7 +213,7 @@ fn sse_event(e: &SpineEvent, operator: bool, zone: Option<&str>) -> Option<Event
     if !alert.is_public() {
         return None;
     }
-    event.json_data(redacted(alert)).ok()
+    event.json_data(alert.redacted()).ok()
 }
 
 #[cfg(test)]
@@ -244,7 +248,7 @@ mod tests {
         assert!(sse_event(&spine(alert("technical", true)), true, None).is_some());
         assert!(sse_event(&spine(alert("hydro", true)), true, Some("C")).is_none());
         let public: Alert = serde_json::from_value(alert("hydro", true)).unwrap();
-        let public = redacted(public);
+        let public = public.redacted();
         assert_eq!((public.acknowledged_by, public.ack_note), (None, None));
         assert!(public.acknowledged_at.is_some());
     }

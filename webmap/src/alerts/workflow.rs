@@ -61,7 +61,8 @@ impl ScopeKind {
     }
 }
 
-/// A silence to set: no notification (webhooks, MQTT, CAP) for alerts of the station, zone or rule until `until`
+/// A silence to set: no webhook goes out for alerts of the station, zone or rule until `until` (the alerts still
+/// change, and their state still reaches the API, the streams, MQTT and CAP, marked `silenced`)
 /// or for `minutes` (one of the two), at most 72 hours.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
