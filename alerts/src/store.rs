@@ -562,8 +562,26 @@ pub async fn manual(
     )
     .await?;
     let Some(change) = change else {
+        // The same colour with a new text (the bulletin was reworded): an update of the alert, announced.
+        let reworded = open.as_ref().filter(|a| message.is_some() && a.message.as_deref() != message);
+        let Some(alert) = reworded else {
+            tx.commit().await?;
+            return Ok(open);
+        };
+        sqlx::query(
+            "update alerts.alert set version = version + 1, message = $2, last_change = 'updated',
+                 previous_level = level, updated_at = now()
+             where id = $1",
+        )
+        .bind(alert.id)
+        .bind(message)
+        .execute(&mut *tx)
+        .await?;
+        let alert = get_in(&mut tx, alert.id).await?.ok_or(Error::AlertNotFound(alert.id))?;
+        record(&mut tx, &alert, "updated", Some(actor)).await?;
+        announce(&mut tx, std::slice::from_ref(&alert)).await?;
         tx.commit().await?;
-        return Ok(open);
+        return Ok(Some(alert));
     };
     let alert = apply(&mut tx, &key, &ctx, change, Utc::now(), None, Some(actor)).await?;
     if let Some(alert) = &alert {

@@ -185,6 +185,7 @@ fn station_alert(
         sent,
         onset: Some(t(10, 0)),
         expires: None,
+        note: None,
     }
 }
 
@@ -231,6 +232,7 @@ fn manual_zone_alert() -> CapInput {
         sent: t(6, 0),
         onset: Some(t(12, 0)),
         expires: Some(t(23, 59)),
+        note: None,
     }
 }
 

@@ -588,11 +588,20 @@ fn cap_messages_of_a_manual_alert_validate_and_refer_to_the_earlier_ones() {
         "{feed}"
     );
 
+    // The same colour with the bulletin's words: an Update carrying them, escaped.
+    let body = json!({"zone": "B", "level": "arancione", "hazard": "idraulico",
+        "message": "Bollettino ARPAL n. 12: temporali forti & diffusi <zona B>"});
+    let (status, reworded) = call("POST", &vedetta.url("/api/alerts/manual"), Some(OPERATOR), Some(&body));
+    assert_eq!((status, reworded["alert"]["change"].as_str()), (200, Some("updated")), "{reworded}");
+    let (_, _, note) = get_text(&vedetta.url(&format!("/cap/alerts/{id}.xml")));
+    assert_eq!(element(&note, "msgType"), Some("Update"), "{note}");
+    assert!(note.contains("temporali forti &amp; diffusi &lt;zona B&gt;"), "{note}");
+
     manual(&vedetta, OPERATOR, "B", "verde");
     let (_, _, cancel) = get_text(&vedetta.url(&format!("/cap/alerts/{id}.xml")));
     assert_eq!(element(&cancel, "msgType"), Some("Cancel"), "{cancel}");
     let references = element(&cancel, "references").unwrap();
-    assert_eq!(references.split(' ').count(), 2, "the Alert and the Update: {references}");
+    assert_eq!(references.split(' ').count(), 3, "the Alert and the two Updates: {references}");
     // The earlier versions stay available.
     let version = |xml: &str| element(xml, "identifier").unwrap().rsplit('.').next().unwrap().to_string();
     let (status, _, again) =
@@ -600,7 +609,10 @@ fn cap_messages_of_a_manual_alert_validate_and_refer_to_the_earlier_ones() {
     assert_eq!((status, again.as_str()), (200, first.as_str()), "the same message, byte for byte");
     let (status, _, _) = get_text(&vedetta.url(&format!("/cap/alerts/{id}.xml?version=99")));
     assert_eq!(status, 404);
-    validate_cap(root.path(), &[("first.xml", &first), ("update.xml", &update), ("cancel.xml", &cancel)]);
+    validate_cap(
+        root.path(),
+        &[("first.xml", &first), ("update.xml", &update), ("note.xml", &note), ("cancel.xml", &cancel)],
+    );
 
     // Technical alerts and unknown ids have no message.
     execute(

@@ -173,6 +173,7 @@ impl<'a> Inputs<'a> {
             sent: entry.at,
             onset: alert.fired_at,
             expires: None,
+            note: (origin == Origin::Manual).then(|| alert.message.clone()).flatten(),
         }))
     }
 }

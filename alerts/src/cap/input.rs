@@ -42,6 +42,10 @@ pub struct CapInput {
     pub onset: Option<DateTime<Utc>>,
     /// When the message stops being valid (CAP `expires`), if it does.
     pub expires: Option<DateTime<Utc>>,
+    /// The operator's own text of a manual alert (e.g. the regional bulletin's words), added to the description
+    /// of both languages as written.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A message already published for the alert, named by its identifier and `sent` time (the sender is the configured

@@ -224,6 +224,12 @@ fn description(input: &CapInput, sender_name: &str, lang: Lang) -> String {
         };
         sentences.extend(validity);
     }
+    if let Some(note) = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        sentences.push(match lang {
+            Lang::It => format!("Nota: {note}"),
+            Lang::En => format!("Note (as written): {note}"),
+        });
+    }
     sentences.join(" ")
 }
 
