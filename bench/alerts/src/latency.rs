@@ -30,8 +30,9 @@ const LAP: [(f64, &str); 6] = [
     (2.0, "deescalated"),
     (1.0, "resolved"),
 ];
-/// Probe readings at the most (warm-up included): each adds its number of millimetres to the colour's base.
-const MAX_PROBES: usize = 1000;
+/// Probe readings at the most (warm-up included): each adds its number of millimetres to the colour's base, which
+/// keeps it within the colour and below the colour's clear level (with up to 12 % hysteresis) for fewer than 500.
+const MAX_PROBES: usize = 500;
 /// Probe readings of the warm-up (one lap, each awaited, not timed).
 const WARM_UP: usize = LAP.len();
 /// How long the last probes may take before they count as lost.
@@ -80,6 +81,8 @@ pub struct Outcome {
     pub stored: f64,
     pub published: u64,
     pub ending: rig::Ending,
+    /// What the ingest writer and the evaluator did while the probes ran.
+    pub work: Option<rig::Work>,
 }
 
 /// Runs the phase on a fresh database `bench_alerts_latency` of `cluster`.
@@ -141,6 +144,7 @@ pub async fn run(cluster: &BenchCluster, binary: &Path, s: &Settings) -> Result<
     tokio::time::sleep(Duration::from_secs(5)).await;
     eprintln!("latency: {} probes, one every {} ms …", s.probes, s.interval.as_millis());
 
+    let work_before = rig.serve.work().await?;
     let n = s.probes;
     let index: HashMap<i64, usize> = (0..n).map(|i| (key(probe(WARM_UP + i).0), i)).collect();
     let mut sent: Vec<Option<(Instant, DateTime<Utc>)>> = vec![None; n];
@@ -187,6 +191,7 @@ pub async fn run(cluster: &BenchCluster, binary: &Path, s: &Settings) -> Result<
             break;
         }
     }
+    out.work = Some(rig.serve.work().await?.since(&work_before));
     stop.store(true, Ordering::Relaxed);
     (out.background_sent, out.background_seconds) = background.await.context("the background load")??;
     out.published = out.background_sent + n as u64;

@@ -32,6 +32,8 @@ pub struct Run {
     pub p99: String,
     /// `/proc/loadavg` (1 min) when the run started.
     pub load: f64,
+    /// The writer's milliseconds per batch during the burst (decode to commit), and readings per batch.
+    pub batch: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,12 +58,31 @@ impl Outcome {
         if before > 0.0 { self.mean_of(true, |r| r.rate) / before } else { 0.0 }
     }
 
+    /// Mean writer time per reading after ÷ before (from ms per batch ÷ readings per batch).
+    pub fn writer_ratio(&self) -> Option<f64> {
+        let per = |r: &Run| r.batch.map(|(ms, n)| ms / n.max(1.0));
+        let mean_of = |after: bool| {
+            let xs: Vec<f64> = self.runs.iter().filter(|r| r.after == after).filter_map(per).collect();
+            (!xs.is_empty()).then(|| mean(xs.into_iter()))
+        };
+        Some(mean_of(true)? / mean_of(false)?)
+    }
+
     /// The same with each run's rate taken as a share of its own raw COPY.
     pub fn ratio_to_copy(&self) -> f64 {
         let share = |r: &Run| if r.copy > 0.0 { r.rate / r.copy } else { 0.0 };
         let before = self.mean_of(false, share);
         if before > 0.0 { self.mean_of(true, share) / before } else { 0.0 }
     }
+}
+
+/// "(4926 readings per batch, 190.3 ms per batch from decoding to commit)" → (190.3, 4926).
+fn batch_of(report: &str) -> Option<(f64, f64)> {
+    let line = report.lines().find(|l| l.contains(" readings per batch, "))?;
+    let (before, after) = line.split_once(" readings per batch, ")?;
+    let readings = number(before.rsplit('(').next()?)?;
+    let ms = number(after.split(" ms per batch").next()?)?;
+    Some((ms, readings))
 }
 
 /// A number as bench-ingest prints it (`25,960`).
@@ -135,7 +156,8 @@ pub async fn run(s: &Settings) -> Result<Outcome> {
                 .unwrap_or("?")
                 .to_string();
             eprintln!("outbox: {which}: {rate:.0} readings/s (raw COPY {copy:.0} rows/s), load {load:.2}");
-            out.runs.push(Run { after, rate, copy, p99, load });
+            let batch = batch_of(&report);
+            out.runs.push(Run { after, rate, copy, p99, load, batch });
         }
         Ok(out)
     })
@@ -154,11 +176,15 @@ mod tests {
         assert_eq!(rate_of(report, "Vedetta"), Some(25_960.0));
         assert_eq!(rate_of(report, "raw `COPY`"), Some(77_967.0));
         assert_eq!(rate_of(report, "naive"), None);
+        let line = "- Vedetta's writer committed 203 batches during the burst (4926 readings per batch, 190.3 ms per \
+                    batch from decoding to commit); it was busy 93 % of the burst's time.";
+        assert_eq!(batch_of(line), Some((190.3, 4926.0)));
     }
 
     #[test]
     fn the_ratio_compares_means() {
-        let run = |after, rate| Run { after, rate, copy: 100_000.0, p99: String::new(), load: 0.0 };
+        let run =
+            |after, rate| Run { after, rate, copy: 100_000.0, p99: String::new(), load: 0.0, batch: None };
         let out = Outcome {
             runs: vec![run(false, 30.0), run(true, 27.0), run(false, 30.0), run(true, 33.0)],
             ..Outcome::default()

@@ -52,6 +52,8 @@ pub struct Outcome {
     pub acked: u64,
     pub samples: Vec<Sample>,
     pub ending: rig::Ending,
+    /// What the ingest writer and the evaluator did from the first publish to no lag.
+    pub work: Option<rig::Work>,
 }
 
 impl Outcome {
@@ -120,7 +122,8 @@ pub async fn run(cluster: &BenchCluster, binary: &Path, s: &Settings) -> Result<
     let total = per_station * u64::from(s.stations - 1);
     // Times end now, half a second apart: no station looks silent (3 × 60 s) while the burst flows.
     let lists = load.burst(per_station, Utc::now(), chrono::Duration::milliseconds(500));
-    let base = rig.serve.metric(stored).await?;
+    let work_before = rig.serve.work().await?;
+    let base = work_before.ingest_readings;
     let first_event = last_event(&rig.pool).await?;
     eprintln!("pace: publishing {total} readings over {} connections …", s.connections);
     let started = Instant::now();
@@ -153,6 +156,7 @@ pub async fn run(cluster: &BenchCluster, binary: &Path, s: &Settings) -> Result<
         load.check()?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    out.work = Some(rig.serve.work().await?.since(&work_before));
     let (events, age) = lag(&rig.pool).await?;
     out.samples.push(Sample { at: started.elapsed().as_secs_f64(), stored: total as f64, events, age });
     for task in tasks {

@@ -151,6 +151,9 @@ impl Report {
             l.ending.technical_alerts,
             if l.ending.exit_ok { "exit 0 on SIGTERM" } else { "no clean exit on SIGTERM" },
         );
+        if let Some(work) = &l.work {
+            let _ = writeln!(md, "While the probes ran ({:.0} s), {}.\n", work.seconds, work.describe());
+        }
         for (path, values) in [("MQTT", &l.mqtt), ("SSE", &l.sse)] {
             let p99 = quantile(values, 0.99);
             let all = values.len() == l.probes && l.probes >= 100;
@@ -204,6 +207,10 @@ fn pace_section(md: &mut String, p: &pace::Outcome, targets: &mut Vec<(String, S
         p.ending.technical_alerts,
         if p.ending.exit_ok { "exit 0 on SIGTERM" } else { "no clean exit on SIGTERM" },
     );
+    if let Some(work) = &p.work {
+        let _ =
+            writeln!(md, "From the first publish to no lag ({:.1} s), {}.\n", work.seconds, work.describe());
+    }
     targets.push((
         format!("evaluator lag back to 0 within {} s of the burst's end", pace::CATCH_UP.as_secs()),
         caught,
@@ -229,21 +236,24 @@ fn outbox_section(md: &mut String, o: &outbox::Outcome, targets: &mut Vec<(Strin
     for (k, r) in o.runs.iter().enumerate() {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {:.2} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
             k + 1,
             if r.after { "after" } else { "before" },
             grouped(r.rate),
             grouped(r.copy),
             if r.copy > 0.0 { r.rate / r.copy } else { 0.0 },
+            r.batch.map(|(ms, n)| format!("{ms:.1} ({n:.0})")).unwrap_or_else(|| "n/a".into()),
             r.p99,
             r.load
         );
     }
     let _ = writeln!(
         md,
-        "\nMean after ÷ mean before: {:.3} (as shares of each run's raw COPY: {:.3}).\n",
+        "\nMean after ÷ mean before: {:.3} (as shares of each run's raw COPY: {:.3}). The writer's time per reading \
+         during the burst, after ÷ before: {}.\n",
         o.ratio(),
-        o.ratio_to_copy()
+        o.ratio_to_copy(),
+        o.writer_ratio().map(|r| format!("{r:.3}")).unwrap_or_else(|| "n/a".into()),
     );
     targets.push((
         format!("ingest with the outbox ≥ {:.0} % of before (mean of the runs)", TARGET_OUTBOX * 100.0),

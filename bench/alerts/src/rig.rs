@@ -96,15 +96,29 @@ impl Serve {
 
     /// A counter or gauge of `/metrics` (0 when absent).
     pub async fn metric(&mut self, name: &str) -> Result<f64> {
+        Ok(sample(&self.metrics().await?, name))
+    }
+
+    async fn metrics(&mut self) -> Result<String> {
         self.alive()?;
         let (status, body) = http_get(&format!("{}/metrics", self.base)).await?;
         anyhow::ensure!(status == 200, "GET /metrics answered {status}");
-        Ok(body
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .find(|(key, _)| *key == name)
-            .and_then(|(_, v)| v.trim().parse().ok())
-            .unwrap_or(0.0))
+        Ok(body)
+    }
+
+    /// What the ingest writer and the evaluator have done so far.
+    pub async fn work(&mut self) -> Result<Work> {
+        let text = self.metrics().await?;
+        Ok(Work {
+            at: Instant::now(),
+            seconds: 0.0,
+            ingest_batches: sample(&text, "vedetta_ingest_batches_total"),
+            ingest_seconds: sample(&text, "vedetta_ingest_batch_seconds_sum"),
+            ingest_readings: sample(&text, "vedetta_ingest_readings_stored_total"),
+            eval_batches: sample(&text, "vedetta_alert_evaluation_seconds_count"),
+            eval_seconds: sample(&text, "vedetta_alert_evaluation_seconds_sum"),
+            eval_events: sample(&text, "vedetta_alert_events_evaluated_total"),
+        })
     }
 
     /// SIGTERM, then the exit status (killed after 30 s): `Ok(true)` for a clean exit 0.
@@ -202,6 +216,64 @@ pub struct Ending {
     pub technical_alerts: i64,
     /// Exit status 0 after SIGTERM.
     pub exit_ok: bool,
+}
+
+/// The unlabelled sample `name` of a Prometheus text (0 when absent).
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Counters of Vedetta's two busy loops: the ingest writer's batches and the evaluator's (`/metrics`).
+#[derive(Debug, Clone, Copy)]
+pub struct Work {
+    /// When the counters were read.
+    pub at: Instant,
+    /// For a difference ([`Work::since`]): the seconds it spans.
+    pub seconds: f64,
+    pub ingest_batches: f64,
+    pub ingest_seconds: f64,
+    pub ingest_readings: f64,
+    pub eval_batches: f64,
+    pub eval_seconds: f64,
+    pub eval_events: f64,
+}
+
+impl Work {
+    /// What was done between `before` and `self`.
+    pub fn since(&self, before: &Work) -> Work {
+        Work {
+            at: self.at,
+            seconds: (self.at - before.at).as_secs_f64(),
+            ingest_batches: self.ingest_batches - before.ingest_batches,
+            ingest_seconds: self.ingest_seconds - before.ingest_seconds,
+            ingest_readings: self.ingest_readings - before.ingest_readings,
+            eval_batches: self.eval_batches - before.eval_batches,
+            eval_seconds: self.eval_seconds - before.eval_seconds,
+            eval_events: self.eval_events - before.eval_events,
+        }
+    }
+
+    /// One line for the report: batches, their size and time, and the share of the interval each loop was busy.
+    pub fn describe(&self) -> String {
+        let seconds = self.seconds.max(1e-9);
+        let per = |x: f64, n: f64| if n > 0.0 { x / n } else { 0.0 };
+        format!(
+            "the ingest writer committed {:.0} batches ({:.0} readings, {:.1} ms each; busy {:.0} % of the time), \
+             the evaluator {:.0} batches ({:.0} events, {:.1} ms each; busy {:.0} %)",
+            self.ingest_batches,
+            per(self.ingest_readings, self.ingest_batches),
+            per(self.ingest_seconds, self.ingest_batches) * 1000.0,
+            self.ingest_seconds / seconds * 100.0,
+            self.eval_batches,
+            per(self.eval_events, self.eval_batches),
+            per(self.eval_seconds, self.eval_batches) * 1000.0,
+            self.eval_seconds / seconds * 100.0,
+        )
+    }
 }
 
 /// GET `url` on a blocking thread: status and body.
