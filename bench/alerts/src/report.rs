@@ -230,9 +230,10 @@ fn outbox_section(md: &mut String, o: &outbox::Outcome, targets: &mut Vec<(Strin
     );
     let _ = writeln!(
         md,
-        "| run | Vedetta | readings/s | raw COPY rows/s | Vedetta ÷ COPY | p99 commit | load 1 min |"
+        "| run | Vedetta | readings/s | raw COPY rows/s | Vedetta ÷ COPY | writer ms per batch (readings) | \
+         p99 commit | load 1 min |"
     );
-    let _ = writeln!(md, "|---:|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---:|---|---:|---:|---:|---:|---:|---:|");
     for (k, r) in o.runs.iter().enumerate() {
         let _ = writeln!(
             md,
@@ -274,5 +275,44 @@ mod tests {
         assert_eq!(quantile(&v, 1.0), Some(100.0));
         assert_eq!(quantile(&[], 0.5), None);
         assert_eq!(grouped(1_234_567.0), "1,234,567");
+    }
+
+    #[test]
+    fn every_table_row_has_its_header_s_columns() {
+        let run = |after| outbox::Run {
+            after,
+            rate: 30_000.0,
+            copy: 100_000.0,
+            p99: "40 ms".into(),
+            load: 1.0,
+            batch: Some((120.0, 4950.0)),
+        };
+        let outbox = outbox::Outcome { runs: vec![run(false), run(true)], command: "bench-ingest".into() };
+        let pace = pace::Outcome { samples: vec![pace::Sample::default()], ..pace::Outcome::default() };
+        let latency =
+            latency::Outcome { probes: 2, mqtt: vec![80.0, 90.0], floor: vec![0.2], ..Default::default() };
+        let report = Report {
+            date: "2026-11-29".into(),
+            machine: testkit::Machine { cpu: "cpu".into(), cores: 2, ram_gib: 24.0 },
+            command: "bench-alerts".into(),
+            postgres: "PostgreSQL 15".into(),
+            mosquitto: "2.0.11".into(),
+            binary: "vedetta".into(),
+            connections: 2,
+            rate: 10_000,
+            latency: Some(latency),
+            pace: Some(pace),
+            outbox: Some(outbox),
+        };
+        let md = report.markdown();
+        let mut columns = None;
+        for line in md.lines() {
+            if !line.starts_with('|') {
+                columns = None;
+                continue;
+            }
+            let n = line.matches('|').count();
+            assert_eq!(*columns.get_or_insert(n), n, "{line}");
+        }
     }
 }
