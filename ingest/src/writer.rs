@@ -491,14 +491,20 @@ fn spine_error(e: database::Error) -> sensors::Error {
 }
 
 /// One `readings.committed` event per station and quantity of the batch.
+/// One `readings.committed` event per batch: the array of what each station and quantity got (one row in the
+/// spine per batch, not per station: at 10,000 readings/s over 1,000 stations that is the difference between
+/// doubling the rows written and not). The subject is the station when the batch holds one only.
 fn events_of(rows: &[ReadingRow], codes: &HashMap<i64, String>) -> Vec<database::event::NewEvent> {
-    committed(rows, codes)
-        .into_iter()
-        .map(|e| {
-            let payload = serde_json::to_value(&e).unwrap_or_default();
-            database::event::NewEvent::new(ReadingsCommitted::KIND, Some(e.station), payload)
-        })
-        .collect()
+    let series = committed(rows, codes);
+    if series.is_empty() {
+        return Vec::new();
+    }
+    let subject = match series.as_slice() {
+        [one] => Some(one.station.clone()),
+        _ => None,
+    };
+    let payload = serde_json::to_value(&series).unwrap_or_default();
+    vec![database::event::NewEvent::new(ReadingsCommitted::KIND, subject, payload)]
 }
 
 fn committed(rows: &[ReadingRow], codes: &HashMap<i64, String>) -> Vec<ReadingsCommitted> {

@@ -252,7 +252,9 @@ async fn readings_in_the_future_never_become_latest_and_beyond_a_day_are_dead_le
     assert!(letters.iter().any(|l| l.reason.contains("is more than a day after reception")), "{letters:?}");
     assert!(letters.iter().any(|l| l.reason.contains("is before 1900")), "{letters:?}");
     let event = tokio::time::timeout(Duration::from_secs(5), live.next()).await.unwrap().unwrap().unwrap();
-    let event: ReadingsCommitted = serde_json::from_value(event.payload.clone()).unwrap();
+    let announced = ReadingsCommitted::from_payload(&event.payload);
+    assert_eq!(announced.len(), 1, "one station in the batch: {}", event.payload);
+    let event = &announced[0];
     assert_eq!((event.count, event.latest_value), (2, 1.0), "events prefer readings not in the future");
 
     // A later reading on time becomes the latest.

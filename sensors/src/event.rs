@@ -26,6 +26,17 @@ pub struct ReadingsCommitted {
 }
 
 impl ReadingsCommitted {
-    /// Its kind on the spine.
+    /// Its kind on the spine. The payload of such an event is the array of what one ingest batch committed, one
+    /// element per station and quantity (a single object is read too).
     pub const KIND: &'static str = "readings.committed";
+
+    /// What an event's payload announces; an element that cannot be read is left out.
+    pub fn from_payload(payload: &serde_json::Value) -> Vec<ReadingsCommitted> {
+        match payload {
+            serde_json::Value::Array(items) => {
+                items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect()
+            }
+            other => serde_json::from_value(other.clone()).ok().into_iter().collect(),
+        }
+    }
 }

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use database::event::Event as SpineEvent;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, stream};
 use sensors::event::ReadingsCommitted;
 use serde::Deserialize;
 
@@ -22,9 +22,9 @@ pub(crate) struct StreamQuery {
     station: Option<String>,
 }
 
-/// Each event is `event: readings`, `id: <event id>`, `data: {"station":…,"quantity":…,"from":…,"to":…,
-/// "count":…,"latest_at":…,"latest_value":…,"latest_qc":[…]}`: the readings of one station that one ingest batch
-/// committed, in commit order. With `Last-Event-ID` the stream resumes after that event (events are kept for
+/// Each event is `event: readings`, `data: {"station":…,"quantity":…,"from":…,"to":…,"count":…,"latest_at":…,
+/// "latest_value":…,"latest_qc":[…]}`: the readings of one station that one ingest batch committed, in commit
+/// order; the last event of each batch carries `id: <event id>`. With `Last-Event-ID` the stream resumes after that event (events are kept for
 /// `events.retention_days`), also after a restart of Vedetta.
 #[utoipa::path(get, path = "/api/readings/stream", tag = "sensors",
     params(StreamQuery,
@@ -38,16 +38,18 @@ pub(crate) async fn readings(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let station = q.station;
     events(&state, &headers, ReadingsCommitted::KIND, move |e| {
-        station
-            .as_deref()
-            .is_none_or(|s| e.subject.as_deref() == Some(s))
-            .then(|| Event::default().event("readings").json_data(&e.payload).ok())
-            .flatten()
+        // One spine event per ingest batch, one SSE event per station and quantity in it.
+        ReadingsCommitted::from_payload(&e.payload)
+            .into_iter()
+            .filter(|r| station.as_deref().is_none_or(|s| r.station == s))
+            .filter_map(|r| Event::default().event("readings").json_data(&r).ok())
+            .collect()
     })
 }
 
-/// The events of `kind` after the request's `Last-Event-ID`, each as `to_sse` makes it (`None`: not for this
-/// client); the SSE `id` is the event's.
+/// The events of `kind` after the request's `Last-Event-ID`, each as the SSE events `to_sse` makes of it (none: not
+/// for this client). The last SSE event of a spine event carries its id, so that a client resuming with it does not
+/// miss the others (a client cut off in the middle of them gets them all again).
 pub(crate) fn events<F>(
     state: &AppState,
     headers: &HeaderMap,
@@ -55,13 +57,16 @@ pub(crate) fn events<F>(
     to_sse: F,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<F>>
 where
-    F: Fn(&SpineEvent) -> Option<Event> + Send + 'static,
+    F: Fn(&SpineEvent) -> Vec<Event> + Send + 'static,
 {
     let after = last_event_id(headers);
     let subscription = state.spine().subscribe(after, &[kind]);
-    let events = subscription.into_stream().filter_map(move |e: Arc<SpineEvent>| {
-        let event = to_sse(&e).map(|event| event.id(e.id.to_string()));
-        async move { event.map(Ok) }
+    let events = subscription.into_stream().flat_map(move |e: Arc<SpineEvent>| {
+        let mut sse = to_sse(&e);
+        if let Some(last) = sse.pop() {
+            sse.push(last.id(e.id.to_string()));
+        }
+        stream::iter(sse.into_iter().map(Ok))
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -252,18 +252,33 @@ impl Leader {
         }
         let mut ranges: BTreeMap<i64, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
         for event in events {
-            let Ok(c) = serde_json::from_value::<Committed>(event.payload.clone()) else {
-                warn!(event = event.id, "A readings event the evaluator cannot read; skipped.");
-                continue;
+            // One event per ingest batch: an array with an element per station and quantity (or one object).
+            let announced: Vec<Committed> = match &event.payload {
+                Value::Array(items) => {
+                    items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect()
+                }
+                other => serde_json::from_value(other.clone()).ok().into_iter().collect(),
             };
-            let r = ranges.entry(c.station_id).or_insert((c.from, c.to));
-            r.0 = r.0.min(c.from);
-            r.1 = r.1.max(c.to);
+            if announced.is_empty() {
+                warn!(event = event.id, "A readings event the evaluator cannot read; skipped.");
+            }
+            for c in announced {
+                let r = ranges.entry(c.station_id).or_insert((c.from, c.to));
+                r.0 = r.0.min(c.from);
+                r.1 = r.1.max(c.to);
+            }
         }
         if ranges.keys().any(|id| !self.stations.contains_key(id)) {
             self.reload().await?;
         }
         ranges.retain(|id, _| self.stations.contains_key(id));
+        // A station no rule reads readings of (only `silent` watches it) needs its latest time only.
+        for (id, (_, to)) in &ranges {
+            if let Some(info) = self.stations.get_mut(id) {
+                info.last_observed_at = Some(info.last_observed_at.map_or(*to, |t| t.max(*to)));
+            }
+        }
+        ranges.retain(|id, _| self.needs_readings(*id));
         self.fetch(&ranges).await?;
 
         let mut decided = Vec::new();
@@ -285,6 +300,22 @@ impl Leader {
         metrics::histogram!("vedetta_alert_evaluation_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("vedetta_alert_events_evaluated_total").increment(events.len() as u64);
         Ok(())
+    }
+
+    /// Whether some rule reads the station's readings: one of its own (not `silent`), or a zone rule averaging the
+    /// rain of its zone.
+    fn needs_readings(&self, id: i64) -> bool {
+        let own = self.plans.get(&id).is_some_and(|plans| plans.iter().any(|p| !p.is_silence()));
+        let zone_rain = self.stations.get(&id).is_some_and(|s| {
+            s.kind == StationKind::RainGauge
+                && s.zone.as_ref().is_some_and(|z| {
+                    self.zone_plans.iter().any(|(zone, p)| {
+                        zone == z
+                            && p.ladders.iter().any(|(sig, _)| matches!(sig, Signal::ZoneMeanRain { .. }))
+                    })
+                })
+        });
+        own || zone_rain
     }
 
     /// Loads readings: the announced range of stations already followed, the lookback of the others.

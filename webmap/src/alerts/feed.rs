@@ -192,7 +192,9 @@ pub(crate) async fn stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let operator = viewer.is_operator();
     let zone = q.zone;
-    crate::stream::events(&state, &headers, Alert::EVENT, move |e| sse_event(e, operator, zone.as_deref()))
+    crate::stream::events(&state, &headers, Alert::EVENT, move |e| {
+        sse_event(e, operator, zone.as_deref()).into_iter().collect()
+    })
 }
 
 /// The SSE event of one `alert.changed` for a viewer, if it may see it and it matches the zone.
