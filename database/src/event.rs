@@ -290,6 +290,17 @@ async fn follow(pool: PgPool, tx: broadcast::Sender<Arc<Event>>, head: watch::Se
         } else {
             tokio::time::sleep(POLL).await;
         }
+        if tx.receiver_count() == 0 {
+            // Nobody listens in this process (an ingest worker): follow where the spine ends without reading the
+            // events, so that a subscriber arriving later gets only what comes after it.
+            match last_id(&pool).await {
+                Ok(id) => {
+                    head.send_replace(id);
+                }
+                Err(e) => warn!(error = %e, "Cannot read where the event spine ends; retrying."),
+            }
+            continue;
+        }
         loop {
             let after = *head.borrow();
             match read_after(&pool, after, &[], PAGE).await {
