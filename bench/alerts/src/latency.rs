@@ -311,8 +311,12 @@ async fn stages(
     n: usize,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
     let code = rig::code(0);
+    // One event per ingest batch: the probe's element of its array (an object alone is read too).
     let committed: Vec<(DateTime<Utc>, Value)> = sqlx::query_as(
-        "select created_at, payload from core.event where kind = 'readings.committed' and subject = $1",
+        "select ev.created_at, e from core.event ev,
+             jsonb_array_elements(case when jsonb_typeof(ev.payload) = 'array' then ev.payload
+                                       else jsonb_build_array(ev.payload) end) e
+         where ev.kind = 'readings.committed' and e->>'station' = $1",
     )
     .bind(&code)
     .fetch_all(&rig.pool)
