@@ -622,7 +622,10 @@ fn a_duration_ending_in_a_multibyte_character_is_a_problem_not_a_panic() {
     for bad in ["1é", "€", "5é", "10 m", ""] {
         let json = serde_json::json!([{"code": "a", "name": "a", "kind": "level", "for": bad}]);
         let problems = RuleSet::from_json(&json).unwrap_err();
-        assert!(alerts::rule::Problem::join(&problems).contains("expected a duration"), "{bad}: {problems:?}");
+        assert!(
+            alerts::rule::Problem::join(&problems).contains("expected a duration"),
+            "{bad}: {problems:?}"
+        );
     }
     let json = serde_json::json!([{"code": "b", "name": "b", "kind": "rate_of_rise", "rate_m_per_h": 1, "window": "€"}]);
     assert!(RuleSet::from_json(&json).is_err());
