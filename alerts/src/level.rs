@@ -22,6 +22,16 @@ impl Level {
     /// Every level, in increasing severity.
     pub const ALL: [Level; 4] = [Level::Verde, Level::Gialla, Level::Arancione, Level::Rossa];
 
+    /// The name as stored and exchanged (`verde`, `gialla`, `arancione`, `rossa`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Verde => "verde",
+            Level::Gialla => "gialla",
+            Level::Arancione => "arancione",
+            Level::Rossa => "rossa",
+        }
+    }
+
     /// Italian label, as bulletins write it.
     pub fn label_it(self) -> &'static str {
         match self {

@@ -91,15 +91,6 @@ fn from_row(row: &PgRow) -> Result<Alert> {
     })
 }
 
-fn name(level: Level) -> &'static str {
-    match level {
-        Level::Verde => "verde",
-        Level::Gialla => "gialla",
-        Level::Arancione => "arancione",
-        Level::Rossa => "rossa",
-    }
-}
-
 /// The open (pending or firing) alert of `key`, locked for the transaction.
 async fn open_alert(conn: &mut PgConnection, key: &Key) -> Result<Option<Alert>> {
     let sql = format!(
@@ -145,7 +136,7 @@ pub async fn apply(
             .bind(ctx.category.as_str())
             .bind(&ctx.hazard)
             .bind(state.as_str())
-            .bind(name(to))
+            .bind(to.as_str())
             .bind(change.name())
             .bind(value)
             .bind(&ctx.unit)
@@ -179,7 +170,7 @@ pub async fn apply(
             )
             .bind(alert.id)
             .bind(state.as_str())
-            .bind(name(level))
+            .bind(level.as_str())
             .bind(change.name())
             .bind(value)
             .bind(&ctx.message)
@@ -203,7 +194,7 @@ async fn record(conn: &mut PgConnection, alert: &Alert, reason: &str, actor: Opt
     .bind(alert.id)
     .bind(alert.version)
     .bind(alert.state.as_str())
-    .bind(name(alert.level))
+    .bind(alert.level.as_str())
     .bind(alert.value)
     .bind(reason)
     .bind(actor)
@@ -558,7 +549,7 @@ pub async fn manual(
         actor,
         "manual_alert",
         open.as_ref().map(|a| a.id),
-        serde_json::json!({"zone": zone, "level": name(level), "hazard": hazard, "message": message}),
+        serde_json::json!({"zone": zone, "level": level.as_str(), "hazard": hazard, "message": message}),
     )
     .await?;
     let Some(change) = change else {

@@ -160,7 +160,14 @@ fn select_zones(filter: &str) -> String {
 
 /// Every zone, by code.
 pub async fn list(pool: &PgPool) -> Result<Vec<Zone>> {
-    let rows: Vec<ZoneRow> = sqlx::query_as(&select_zones("")).fetch_all(pool).await?;
+    list_page(pool, i64::MAX, 0).await
+}
+
+/// At most `limit` zones by code, after the first `offset` (only those are read, geometry included).
+pub async fn list_page(pool: &PgPool, limit: i64, offset: i64) -> Result<Vec<Zone>> {
+    let sql = format!("{} limit $1 offset $2", select_zones(""));
+    let rows: Vec<ZoneRow> =
+        sqlx::query_as(&sql).bind(limit.max(0)).bind(offset.max(0)).fetch_all(pool).await?;
     Ok(rows.into_iter().map(Zone::from).collect())
 }
 

@@ -216,15 +216,11 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
     // Readings go through a `vedetta ingest` worker; the two serves ingest nothing (a serve killed while it
     // holds a persistent MQTT session would keep its share of the readings queued at the broker).
     let start = |root: &std::path::Path, id: &str, command: &str| {
-        let mut launch =
-            launch(root, &db).env("VEDETTA_MQTT_URL", mosquitto.url()).env("VEDETTA_MQTT_CLIENT_ID", id);
+        let mut launch = launch(root, &db).on_broker(mosquitto.url(), id).subcommand(command);
         if command == "serve" {
             launch = launch.env("VEDETTA_MQTT_TOPICS", "vedetta-test/nothing");
         }
-        launch.command = command.into();
-        let mut v = launch.spawn();
-        v.wait_healthy();
-        v
+        launch.start()
     };
     let mut worker = start(roots[2].path(), "worker", "ingest");
     let mut serves =

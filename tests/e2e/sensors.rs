@@ -488,15 +488,11 @@ fn two_ingest_workers_on_a_shared_subscription_store_everything_once() {
     let root_a = tempfile::tempdir().unwrap();
     let root_b = tempfile::tempdir().unwrap();
     let worker = |root: &std::path::Path, id: &str| {
-        let mut launch = Launch::serve(root)
+        Launch::serve(root)
             .env("VEDETTA_DATABASE_URL", &db.url)
-            .env("VEDETTA_MQTT_URL", mosquitto.url())
-            .env("VEDETTA_MQTT_CLIENT_ID", id)
-            .env("VEDETTA_MQTT_SHARED_GROUP", "vedetta");
-        launch.command = "ingest".into();
-        let mut v = launch.spawn();
-        v.wait_healthy();
-        v
+            .on_broker(mosquitto.url(), id)
+            .subcommand("ingest")
+            .start()
     };
     let mut a = worker(root_a.path(), "vedetta-worker-a");
     let mut b = worker(root_b.path(), "vedetta-worker-b");
@@ -643,16 +639,12 @@ fn one_serve_and_two_ingest_workers_stream_every_reading_once_in_commit_order() 
     let db = TestDb::new_blocking();
     let roots: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let launch = |root: &std::path::Path, id: &str, command: &str| {
-        let mut launch = Launch::serve(root)
+        Launch::serve(root)
             .env("VEDETTA_DATABASE_URL", &db.url)
             .env("VEDETTA_ADMIN_TOKEN", TOKEN)
-            .env("VEDETTA_MQTT_URL", mosquitto.url())
-            .env("VEDETTA_MQTT_CLIENT_ID", id)
-            .env("VEDETTA_MQTT_SHARED_GROUP", "vedetta");
-        launch.command = command.into();
-        let mut v = launch.spawn();
-        v.wait_healthy();
-        v
+            .on_broker(mosquitto.url(), id)
+            .subcommand(command)
+            .start()
     };
     let mut serve = launch(roots[0].path(), "vedetta-serve", "serve");
     let mut workers = [

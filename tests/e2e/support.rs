@@ -47,6 +47,27 @@ impl Launch {
         self
     }
 
+    /// On an external broker with a persistent session `client_id`, in the shared subscription group `vedetta`
+    /// (how scale-out workers and serves share the readings).
+    pub fn on_broker(self, broker_url: String, client_id: &str) -> Launch {
+        self.env("VEDETTA_MQTT_URL", broker_url)
+            .env("VEDETTA_MQTT_CLIENT_ID", client_id)
+            .env("VEDETTA_MQTT_SHARED_GROUP", "vedetta")
+    }
+
+    /// Another subcommand than `serve` (`ingest`, …).
+    pub fn subcommand(mut self, command: &str) -> Launch {
+        self.command = command.into();
+        self
+    }
+
+    /// Starts the process and waits until it is healthy.
+    pub fn start(self) -> Vedetta {
+        let mut v = self.spawn();
+        v.wait_healthy();
+        v
+    }
+
     /// An argument after the subcommand.
     pub fn arg_after(mut self, arg: &str) -> Launch {
         self.after.push(arg.into());

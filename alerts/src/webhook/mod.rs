@@ -44,6 +44,7 @@ pub use signature::{
 };
 pub use subscription::{
     CATEGORIES, CreatedSubscription, DEFAULT_CATEGORIES, NewSubscription, Subscription, create_subscription,
-    delete_subscription, get_subscription, list_subscriptions, set_subscription_active, validate_url,
+    delete_subscription, get_subscription, list_subscriptions, list_subscriptions_page,
+    set_subscription_active, validate_url,
 };
 pub use tokio_util::sync::CancellationToken;

@@ -279,8 +279,20 @@ pub(crate) fn level_name(level: Level) -> &'static str {
 
 /// Every subscription, by id.
 pub async fn list_subscriptions(pool: &PgPool) -> Result<Vec<Subscription>> {
-    let sql = format!("select {COLUMNS} from alerts.webhook_subscription order by id");
-    sqlx::query(&sql).fetch_all(pool).await?.iter().map(from_row).collect()
+    list_subscriptions_page(pool, i64::MAX, 0).await
+}
+
+/// At most `limit` subscriptions by id, after the first `offset`.
+pub async fn list_subscriptions_page(pool: &PgPool, limit: i64, offset: i64) -> Result<Vec<Subscription>> {
+    let sql = format!("select {COLUMNS} from alerts.webhook_subscription order by id limit $1 offset $2");
+    sqlx::query(&sql)
+        .bind(limit.max(0))
+        .bind(offset.max(0))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
 /// One subscription.

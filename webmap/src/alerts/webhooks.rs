@@ -34,10 +34,10 @@ pub(crate) async fn list_webhooks(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let (limit, offset) = page(q.limit, q.offset, 1000, 1000)?;
-    let all = webhook::list_subscriptions(state.pool()).await?;
-    let total = all.len();
-    let webhooks: Vec<_> = all.into_iter().skip(offset as usize).take(limit as usize).collect();
-    let next = (offset as usize + webhooks.len() < total).then_some(offset + limit);
+    // One more than the page tells whether another follows.
+    let mut webhooks = webhook::list_subscriptions_page(state.pool(), limit + 1, offset).await?;
+    let next = (webhooks.len() as i64 > limit).then_some(offset + limit);
+    webhooks.truncate(limit as usize);
     Ok(Json(json!({ "webhooks": webhooks, "next_offset": next })))
 }
 

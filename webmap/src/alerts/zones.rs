@@ -56,19 +56,18 @@ pub(crate) async fn zones(
     Query(q): Query<ZonesQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, offset) = page(q.limit, q.offset, 1000, 1000)?;
-    let all = alerts::zone::list(state.pool()).await?;
-    let total = all.len();
+    // One more than the page tells whether another follows; only the page's geometries are read.
+    let mut zones = alerts::zone::list_page(state.pool(), limit + 1, offset).await?;
+    let next = (zones.len() as i64 > limit).then_some(offset + limit);
+    zones.truncate(limit as usize);
     let levels = levels(state.pool(), None).await?;
-    let features: Vec<Value> = all
+    let features: Vec<Value> = zones
         .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
         .map(|z| {
             let level = levels.get(&z.code);
             feature(z, level)
         })
         .collect();
-    let next = (offset as usize + features.len() < total).then_some(offset + limit);
     Ok(Json(json!({ "type": "FeatureCollection", "features": features, "next_offset": next })))
 }
 
