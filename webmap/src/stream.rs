@@ -38,11 +38,16 @@ pub(crate) async fn readings(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let station = q.station;
     events(&state, &headers, ReadingsCommitted::KIND, move |e| {
-        // One spine event per ingest batch, one SSE event per station and quantity in it.
-        ReadingsCommitted::from_payload(&e.payload)
+        // One spine event per ingest batch, one SSE event per station and quantity in it. The elements are sent as
+        // they are (no copy into a struct and back for every client of every batch).
+        let elements = match &e.payload {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        elements
             .into_iter()
-            .filter(|r| station.as_deref().is_none_or(|s| r.station == s))
-            .filter_map(|r| Event::default().event("readings").json_data(&r).ok())
+            .filter(|r| station.as_deref().is_none_or(|s| r["station"].as_str() == Some(s)))
+            .filter_map(|r| Event::default().event("readings").json_data(r).ok())
             .collect()
     })
 }
