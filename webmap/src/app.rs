@@ -19,8 +19,8 @@ use crate::health::Check;
 use database::event::Spine;
 
 use crate::{
-    ApiError, alerts, auth, cap, dead_letters, error, geocode, health, ogc, openapi, pages, security, sta,
-    stations, stream, telemetry, territory,
+    ApiError, alerts, auth, cap, dead_letters, error, geocode, health, ogc, open311, openapi, pages, reports,
+    security, sta, stations, stream, telemetry, territory,
 };
 
 /// What handlers share: the pool, the health checks, the metrics handle.
@@ -42,6 +42,8 @@ struct Inner {
     catalog: Arc<geodata::features::Catalog>,
     /// The CAP publisher (sender, identifiers, signing); `None`: the default one built on `public_url`.
     cap: Option<Arc<::alerts::cap::Cap>>,
+    /// The reports API's options (photos directory, limits, links).
+    reports: Arc<crate::reports::ReportsOptions>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
                 public_url: "http://localhost:8080".into(),
                 catalog: Arc::new(geodata::features::Catalog::new()),
                 cap: None,
+                reports: Arc::new(crate::reports::ReportsOptions::default()),
             }),
         }
     }
@@ -80,6 +83,19 @@ impl AppState {
             inner.cap = Some(Arc::new(cap));
         }
         self
+    }
+
+    /// Sets the reports API's options; call before the state is shared.
+    pub fn with_reports(mut self, options: crate::reports::ReportsOptions) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.reports = Arc::new(options);
+        }
+        self
+    }
+
+    /// The reports API's options.
+    pub(crate) fn reports(&self) -> &crate::reports::ReportsOptions {
+        &self.inner.reports
     }
 
     /// The configured CAP publisher, if any.
@@ -190,6 +206,9 @@ pub fn router(state: AppState) -> Router {
         .route("/sta/v1.1", get(sta::landing))
         .route("/sta/v1.1/", get(sta::landing))
         .route("/sta/v1.1/{*path}", get(sta::resource))
+        .merge(auth::routes())
+        .merge(reports::routes())
+        .merge(open311::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -6,10 +6,10 @@
 
 use std::fmt;
 
-use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::{Json, Router};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -161,3 +161,13 @@ fn digest(token: &str) -> Vec<u8> {
 pub(crate) async fn whoami(State(_state): State<AppState>, caller: Caller) -> Json<Caller> {
     Json(caller)
 }
+
+/// The routes of this module besides `/api/auth/whoami` (merged into the router by `app::router`).
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+}
+
+/// The operations of this module besides `whoami` (merged into `/api/openapi.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(crate) struct Api;
