@@ -39,6 +39,9 @@ pub enum ApiError {
     /// Well-formed but semantically invalid input.
     #[error("{0}")]
     Unprocessable(String),
+    /// Too many requests of this kind from this caller; retry after `retry_after_s` seconds (Retry-After header).
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after_s: u64 },
     /// A dependency (database, broker) is down, or the request took too long; retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -104,6 +107,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -239,7 +243,34 @@ impl IntoResponse for ApiError {
         };
         let mut response = Problem::new(status, code_of(status), detail).into_response_with(status);
         response.extensions_mut().insert(IsProblem);
+        if let ApiError::TooManyRequests { retry_after_s, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_s.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         response
+    }
+}
+
+/// Marks an error response whose body a standard defines (Open311's `<errors>`): [`problem_layer`] leaves it as
+/// it is instead of rewriting it into a problem.
+pub(crate) fn keep_error_body(response: &mut Response) {
+    response.extensions_mut().insert(IsProblem);
+}
+
+impl From<::reports::Error> for ApiError {
+    fn from(e: ::reports::Error) -> Self {
+        use ::reports::Error as E;
+        match e {
+            E::Transition { .. } => ApiError::Conflict(e.to_string()),
+            E::Invalid(_) => ApiError::Unprocessable(e.to_string()),
+            // ---- section: reports-domain ----
+            // ---- end section: reports-domain ----
+            // ---- section: reports-media ----
+            // ---- end section: reports-media ----
+            #[allow(unreachable_patterns)]
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
