@@ -90,7 +90,10 @@ async fn serve_http(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut server = tokio::spawn(
-        axum::serve(listener, router).with_graceful_shutdown(cancel.clone().cancelled_owned()).into_future(),
+        // The peer address reaches handlers as `ConnectInfo<SocketAddr>` (rate limits per client IP).
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(cancel.clone().cancelled_owned())
+            .into_future(),
     );
     tokio::select! {
         done = &mut server => return done.context("HTTP server task")?.context("HTTP server"),
