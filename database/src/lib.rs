@@ -5,6 +5,7 @@ mod error;
 pub mod event;
 pub mod leader;
 pub mod pool;
+pub mod rate;
 
 pub use error::{Error, Result};
 pub use pool::{MIGRATOR, PoolOptions, SCHEMAS, connect, ensure_database, migrate, ping};
