@@ -267,6 +267,17 @@ impl From<::reports::Error> for ApiError {
             // ---- section: reports-domain ----
             // ---- end section: reports-domain ----
             // ---- section: reports-media ----
+            E::PhotoTooLarge { .. } => ApiError::TooLarge(e.to_string()),
+            E::PhotoType { .. }
+            | E::PhotoNotImage { .. }
+            | E::PhotoMismatch { .. }
+            | E::PhotoDecode { .. }
+            | E::PhotoDimensions { .. }
+            | E::MailAddress { .. }
+            | E::WebhookInvalid { .. } => ApiError::Unprocessable(e.to_string()),
+            E::PhotoId { .. } => ApiError::BadRequest(e.to_string()),
+            E::WebhookNotFound { .. } => ApiError::NotFound(e.to_string()),
+            // PhotoEncode, PhotoStore, MailSetup, WebhookSetup: Vedetta's own failures (500, cause logged).
             // ---- end section: reports-media ----
             #[allow(unreachable_patterns)]
             other => ApiError::Internal(other.to_string()),
