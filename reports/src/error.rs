@@ -11,6 +11,32 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     // ---- section: store (helper "reports-domain") ----
+    /// No report has this id.
+    #[error("report {id} does not exist")]
+    NotFound { id: i64 },
+    /// The report has no intervention with this id.
+    #[error("report {report_id} has no intervention {id}")]
+    InterventionNotFound { report_id: i64, id: i64 },
+    /// The point lies outside every comune Vedetta serves.
+    #[error(
+        "the point {lon}, {lat} (longitude, latitude) is outside every comune served here; reports are accepted only within their boundaries"
+    )]
+    OutsideTerritory { lon: f64, lat: f64 },
+    /// The category is not (or no longer) offered in the comune.
+    #[error("`{code}` is not a category of comune {comune}; one of {}", known.join(", "))]
+    UnknownCategory { code: String, comune: String, known: Vec<String> },
+    /// An ISTAT code that names no comune with a boundary.
+    #[error("no comune has the ISTAT code `{comune}`")]
+    UnknownComune { comune: String },
+    /// The client named a jurisdiction (comune) other than the one the point lies in.
+    #[error("the point lies in comune {located}, not in the jurisdiction {named} that was named")]
+    Jurisdiction { named: String, located: String },
+    /// A database error.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The live-event spine refused an event.
+    #[error("event spine: {0}")]
+    Spine(String),
     // ---- end section: store ----
     // ---- section: media and mail (helper "reports-media") ----
     /// A photo file larger than accepted.

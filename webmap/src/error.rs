@@ -265,6 +265,12 @@ impl From<::reports::Error> for ApiError {
             E::Transition { .. } => ApiError::Conflict(e.to_string()),
             E::Invalid(_) => ApiError::Unprocessable(e.to_string()),
             // ---- section: reports-domain ----
+            E::NotFound { .. } | E::InterventionNotFound { .. } => ApiError::NotFound(e.to_string()),
+            E::OutsideTerritory { .. }
+            | E::UnknownCategory { .. }
+            | E::UnknownComune { .. }
+            | E::Jurisdiction { .. } => ApiError::Unprocessable(e.to_string()),
+            E::Database(db) => db.into(),
             // ---- end section: reports-domain ----
             // ---- section: reports-media ----
             E::PhotoTooLarge { .. } => ApiError::TooLarge(e.to_string()),
