@@ -93,3 +93,13 @@ pub async fn prune(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Forgets the events of `action` for `key` (a successful sign-in clears the username's failed attempts).
+pub async fn forget(pool: &PgPool, action: &str, key: &str) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("delete from core.rate_event where action = $1 and key = $2")
+        .bind(action)
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
