@@ -102,13 +102,12 @@ fn respond<T>(
 }
 
 /// The format of a `{file}` segment, or the 404 for a file that is neither `.json` nor `.xml`.
-fn split(file: &str) -> Result<(&str, Format), Response> {
+fn split(file: &str) -> error::Result<(&str, Format)> {
     Format::split(file).ok_or_else(|| {
         Open311Error::not_found(
             Format::of_segment(file),
             format!("`{}` is not a resource here: the name ends in .json or .xml", file.escape_debug()),
         )
-        .into_response()
     })
 }
 
@@ -236,7 +235,7 @@ async fn services_xml(State(state): State<AppState>, RawQuery(query): RawQuery) 
 async fn definition_of(state: AppState, file: String, query: Option<String>) -> Response {
     let (code, format) = match split(&file) {
         Ok(split) => split,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let result = async {
         let params = Params::parse(format, query.as_deref(), None)?;
@@ -389,7 +388,7 @@ async fn request(
 ) -> Response {
     let (id, format) = match split(&file) {
         Ok(split) => split,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let result = async {
         Params::parse(format, query.as_deref(), None)?;
@@ -418,7 +417,7 @@ async fn token(
 ) -> Response {
     let (token, format) = match split(&file) {
         Ok(split) => split,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let result = async {
         Params::parse(format, query.as_deref(), None)?;
