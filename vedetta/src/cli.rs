@@ -46,6 +46,12 @@ pub enum Command {
     /// Alert rules.
     #[command(subcommand)]
     Alerts(Alerts),
+    /// Accounts: add, list, disable.
+    #[command(subcommand)]
+    Users(crate::accounts::Users),
+    /// API tokens: create (printed once), revoke.
+    #[command(subcommand)]
+    Tokens(crate::accounts::Tokens),
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! This binary only wires the library crates: configuration, the command line, and the lifecycle of the
 //! processes it runs (HTTP, MQTT ingest, the embedded broker, the private PostgreSQL cluster).
 
+mod accounts;
 mod alerting;
 mod cli;
 mod config;
@@ -61,6 +62,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(what) => import::run(what, config).await,
+        Command::Users(command) => accounts::users(command, config).await,
+        Command::Tokens(command) => accounts::tokens(command, config).await,
         Command::Simulate(args) => {
             use anyhow::Context;
             let broker_url =

@@ -155,7 +155,7 @@ pub async fn open(pool: &PgPool, account_id: i64) -> Result<(String, String, Dat
 
 /// The caller of a live session of an enabled account.
 pub(crate) async fn lookup(pool: &PgPool, secret: &str) -> Result<Option<Caller>, ApiError> {
-    let row: Option<(i64, String, String, bool, SqlJson<Vec<Grant>>)> = sqlx::query_as(
+    let row: Option<SessionRow> = sqlx::query_as(
         "with touched as (
              update core.session set last_seen_at = now()
              where id_sha256 = $1 and expires_at > now() and last_seen_at < now() - interval '1 minute')
@@ -169,7 +169,7 @@ pub(crate) async fn lookup(pool: &PgPool, secret: &str) -> Result<Option<Caller>
     .fetch_optional(pool)
     .await?;
     Ok(match row {
-        Some((account_id, csrf, name, false, grants)) => {
+        Some(SessionRow(account_id, csrf, name, false, grants)) => {
             let mut caller = Caller::with_grants(name, grants.0);
             caller.account_id = Some(account_id);
             caller.csrf_token = Some(csrf);
@@ -178,6 +178,10 @@ pub(crate) async fn lookup(pool: &PgPool, secret: &str) -> Result<Option<Caller>
         _ => None,
     })
 }
+
+/// A live session: account, CSRF token, display name, whether disabled, grants.
+#[derive(sqlx::FromRow)]
+struct SessionRow(i64, String, String, bool, SqlJson<Vec<Grant>>);
 
 /// The session secret of the request's `Cookie` header(s), if any.
 pub(crate) fn cookie(headers: &HeaderMap) -> Option<String> {

@@ -208,7 +208,7 @@ pub async fn lookup(pool: &PgPool, token: &str) -> Result<Option<Caller>, sqlx::
 
 /// What `token` is, and whose (its use is recorded in `last_used_at`).
 pub async fn resolve(pool: &PgPool, token: &str) -> Result<Resolved, sqlx::Error> {
-    let row: Option<(i64, String, String, Vec<String>, Option<i64>)> = sqlx::query_as(
+    let row: Option<LiveToken> = sqlx::query_as(
         "update core.api_token set last_used_at = now()
          where token_sha256 = $1 and revoked_at is null
          returning id, name, role, comuni, account_id",
@@ -216,7 +216,7 @@ pub async fn resolve(pool: &PgPool, token: &str) -> Result<Resolved, sqlx::Error
     .bind(digest(token))
     .fetch_optional(pool)
     .await?;
-    let Some((token_id, name, role, comuni, account_id)) = row else { return Ok(Resolved::Unknown) };
+    let Some(LiveToken(token_id, name, role, comuni, account_id)) = row else { return Ok(Resolved::Unknown) };
     let mut caller = match account_id {
         Some(account_id) => {
             let account: Option<(String, bool, Json<Vec<Grant>>)> = sqlx::query_as(
@@ -250,6 +250,10 @@ pub async fn resolve(pool: &PgPool, token: &str) -> Result<Resolved, sqlx::Error
     caller.token_id = Some(token_id);
     Ok(Resolved::Valid(caller))
 }
+
+/// A live token: id, name, role, comuni, account.
+#[derive(sqlx::FromRow)]
+struct LiveToken(i64, String, String, Vec<String>, Option<i64>);
 
 /// Makes sure an admin token exists. A configured token is registered (idempotently). Without one, and when no
 /// admin token without an account exists yet, a new token is created and returned so that the caller can print it
