@@ -43,18 +43,26 @@ pub async fn nearby(
         distance_m: f64,
         age_s: i64,
     }
+    // The box alone picks the candidates (materialized: the planner would otherwise AND it with the category
+    // index, which costs more than it saves); the columns are read for the reports returned only.
     let hits: Vec<Hit> = sqlx::query_as(&format!(
-        "with p as (select st_setsrid(st_makepoint($1, $2), 4326) as g)
-         select {COLUMNS}, st_distance(r.geom::geography, p.g::geography) as distance_m,
+        "with p as (select st_setsrid(st_makepoint($1, $2), 4326) as g),
+         candidates as materialized (
+             select r.id, r.category, r.approved, r.geom from reports.report r, p
+             where r.status in ('new', 'acknowledged', 'in_progress', 'reopened') and not r.hidden
+               and r.geom && st_expand(p.g, $3, $4)),
+         hits as (
+             select id, distance_m from (
+                 select c.id, st_distance(c.geom::geography, p.g::geography) as distance_m
+                 from candidates c, p
+                 where c.approved and ($6::text is null or c.category = $6)) d
+             where distance_m <= $5
+             order by distance_m, id
+             limit $7)
+         select {COLUMNS}, hits.distance_m,
                 greatest(0, extract(epoch from now() - r.created_at))::bigint as age_s
-         from {FROM} cross join p
-         where r.status in ('new', 'acknowledged', 'in_progress', 'reopened') and not r.hidden
-           and r.approved
-           and r.geom && st_expand(p.g, $3, $4)
-           and st_dwithin(r.geom::geography, p.g::geography, $5)
-           and ($6::text is null or r.category = $6)
-         order by distance_m, r.id
-         limit $7"
+         from {FROM} join hits on hits.id = r.id
+         order by hits.distance_m, r.id"
     ))
     .bind(lon)
     .bind(lat)
