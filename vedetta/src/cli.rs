@@ -52,6 +52,35 @@ pub enum Command {
     /// API tokens: create (printed once), revoke.
     #[command(subcommand)]
     Tokens(crate::accounts::Tokens),
+    /// Citizen reports.
+    #[command(subcommand)]
+    Reports(Reports),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Reports {
+    /// Removes the reporter's name, email, phone and account from reports that ended (closed, rejected, duplicate)
+    /// more than the given time ago (`365d`, `52w`, `12h`).
+    Anonymize {
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: chrono::Duration,
+    },
+}
+
+/// `365d`, `52w`, `12h`, `30m` → a duration.
+fn parse_age(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().map_err(|_| format!("`{text}` is not an age such as 365d, 52w or 12h"))?;
+    let age = match unit {
+        "w" => chrono::Duration::try_weeks(n),
+        "d" | "" => chrono::Duration::try_days(n),
+        "h" => chrono::Duration::try_hours(n),
+        "m" => chrono::Duration::try_minutes(n),
+        _ => None,
+    };
+    age.ok_or_else(|| format!("`{text}`: the unit is w, d, h or m (365d, 52w, 12h, 30m)"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,7 @@ pub struct Config {
     pub sensors: SensorsConfig,
     pub events: EventsConfig,
     pub alerts: AlertsConfig,
+    pub reports: ReportsConfig,
     pub log: LogConfig,
 }
 
@@ -186,6 +187,40 @@ impl Default for WebhooksSection {
     }
 }
 
+/// Citizen reports: photos, abuse limits, the reporters' emails and the comuni's webhooks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Where photos are kept (by content hash); `<data_dir>/photos` when unset.
+    pub photos_dir: Option<PathBuf>,
+    /// Largest photo accepted (MB); at most 5 photos per report.
+    pub max_photo_mb: u32,
+    /// Reports one client IP address may file per hour; 0: no limit.
+    pub per_hour_per_ip: u32,
+    /// Reports one account may file per hour; 0: no limit (offices that may handle reports are never limited).
+    pub per_hour_per_account: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (the client is the address they saw).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// SMTP relay for the reporters' status-change emails; `smtp_host` empty: mail stays queued.
+    pub mail: reports::mail::MailConfig,
+    /// Deliveries to the comuni's webhooks (maintenance systems).
+    pub webhooks: WebhooksSection,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            photos_dir: None,
+            max_photo_mb: 10,
+            per_hour_per_ip: 10,
+            per_hour_per_account: 10,
+            trusted_proxies: Vec::new(),
+            mail: reports::mail::MailConfig::default(),
+            webhooks: WebhooksSection::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
@@ -221,6 +256,7 @@ impl Default for Config {
             sensors: SensorsConfig::default(),
             events: EventsConfig::default(),
             alerts: AlertsConfig::default(),
+            reports: ReportsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -360,6 +396,7 @@ impl Config {
         masked.database.url = masked.database.url.as_deref().map(mask_url_password);
         masked.mqtt.url = masked.mqtt.url.as_deref().map(mask_url_password);
         masked.auth.admin_token = masked.auth.admin_token.as_ref().map(|_| "****".to_string());
+        masked.reports.mail.password = masked.reports.mail.password.as_ref().map(|_| "****".to_string());
         toml::to_string_pretty(&masked).unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
     }
 }
@@ -479,6 +516,9 @@ mod tests {
         full.auth.admin_token = Some(String::new());
         full.alerts.cap.signing_key = Some(PathBuf::new());
         full.alerts.cap.signing_certificate = Some(PathBuf::new());
+        full.reports.photos_dir = Some(PathBuf::new());
+        full.reports.mail.username = Some(String::new());
+        full.reports.mail.password = Some(String::new());
         let table = toml::Value::try_from(&full).unwrap();
         let mut missing = Vec::new();
         collect_missing(&table, "", &uncommented, &mut missing);

@@ -10,6 +10,7 @@ mod config;
 mod database;
 mod demo;
 mod import;
+mod reporting;
 mod serve;
 mod simulate;
 mod telemetry;
@@ -64,6 +65,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Import(what) => import::run(what, config).await,
         Command::Users(command) => accounts::users(command, config).await,
         Command::Tokens(command) => accounts::tokens(command, config).await,
+        Command::Reports(cli::Reports::Anonymize { older_than }) => {
+            reporting::anonymize(older_than, config).await
+        }
         Command::Simulate(args) => {
             use anyhow::Context;
             let broker_url =

@@ -62,6 +62,7 @@ async fn run_platform(
     tokio::spawn(shutdown_on_signal(cancel.clone()));
     let (state, ingest) = start_ingest(config, &db.pool, &broker_url, prometheus, cancel.clone())?;
     crate::alerting::start(config, &db.pool, state.spine(), &broker_url, &cancel)?;
+    crate::reporting::start(config, &db.pool, &cancel)?;
     let listener = bind(config).await?;
     let addr = listener.local_addr()?;
     if demo {
@@ -171,6 +172,7 @@ fn start_ingest(
     )
     .with_spine(spine)
     .with_cap(crate::alerting::cap(config)?)
+    .with_reports(crate::reporting::options(config))
     .with_public_url(&config.http.public_url());
     Ok((state, ingest))
 }
