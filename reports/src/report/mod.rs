@@ -451,6 +451,9 @@ pub(crate) fn check_text(field: &str, text: &str, required: bool) -> Result<()> 
     if has_markup(text) {
         return Err(Error::Invalid(format!("{field} contains HTML; plain text only")));
     }
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(Error::Invalid(format!("{field} contains control characters; plain text only")));
+    }
     Ok(())
 }
 
@@ -543,6 +546,8 @@ mod tests {
         assert!(err.to_string().contains("4001 characters"), "{err}");
         assert!(check_text("description", "  ", true).is_err());
         assert!(check_text("note", "", false).is_ok());
+        assert!(check_text("note", "riga uno\nriga due\tfine", false).is_ok());
+        assert!(check_text("note", "nul \0 byte", false).is_err());
     }
 
     #[test]
