@@ -71,6 +71,7 @@ pub async fn seed(pool: &PgPool, data_dir: &Path) -> anyhow::Result<()> {
             .context("while seeding the demo zoning variant")?;
     }
     seed_addresses(pool, data_dir).await?;
+    crate::demo_reports::seed(pool).await?;
     info!("Demo territory ready.");
     Ok(())
 }

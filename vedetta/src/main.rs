@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod database;
 mod demo;
+mod demo_reports;
 mod import;
 mod reporting;
 mod serve;
