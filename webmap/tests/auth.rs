@@ -547,3 +547,83 @@ async fn tokens_are_created_with_a_role_or_for_an_account_never_both() {
     assert_eq!(listed["account_id"], id);
     assert_eq!(listed["role"], "planner");
 }
+
+#[tokio::test]
+async fn an_optional_caller_is_none_without_credentials_and_refused_with_bad_ones() {
+    use axum::routing::get;
+    let (_db, pool, state) = setup().await;
+    add_account(&pool, "anna.rossi", vec![Grant::new(Role::Councillor, Some(GENOVA))]).await;
+    let (secret, csrf) = session(&state, "anna.rossi").await;
+    async fn probe(caller: Option<webmap::Caller>) -> String {
+        caller.map_or("nobody".into(), |c| format!("{} {:?}", c.role, c.access.councillor_comuni()))
+    }
+    let app = axum::Router::new().route("/probe", get(probe).post(probe)).with_state(state.clone());
+    let call = |method: Method, headers: Vec<(&'static str, String)>| {
+        let app = app.clone();
+        async move {
+            let mut request = Request::builder().method(method).uri("/probe");
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    assert_eq!(call(Method::GET, vec![]).await, (StatusCode::OK, "nobody".into()));
+    assert_eq!(
+        call(Method::POST, vec![("cookie", "theme=dark".into())]).await,
+        (StatusCode::OK, "nobody".into())
+    );
+    let cookie = format!("vedetta_session={secret}");
+    assert_eq!(
+        call(Method::GET, vec![("cookie", cookie.clone())]).await,
+        (StatusCode::OK, format!("councillor [\"{GENOVA}\"]"))
+    );
+    assert_eq!(call(Method::POST, vec![("cookie", cookie.clone())]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(call(Method::POST, vec![("cookie", cookie), ("x-csrf-token", csrf)]).await.0, StatusCode::OK);
+    assert_eq!(call(Method::GET, vec![("authorization", format!("Bearer {ADMIN}"))]).await.1, "admin []");
+    for bad in [
+        ("authorization", "Bearer vdt_unknown".to_string()),
+        ("authorization", "Basic YTpi".to_string()),
+        ("cookie", "vedetta_session=expired".to_string()),
+    ] {
+        assert_eq!(call(Method::GET, vec![bad.clone()]).await.0, StatusCode::UNAUTHORIZED, "{bad:?}");
+    }
+    // An expired session is refused too.
+    sqlx::query("update core.session set expires_at = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        call(Method::GET, vec![("cookie", format!("vedetta_session={secret}"))]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn admins_cannot_lock_themselves_out() {
+    let (_db, pool, state) = setup().await;
+    let id = add_account(&pool, "admin.rossi", vec![Grant::new(Role::Admin, None)]).await;
+    let (secret, csrf) = session(&state, "admin.rossi").await;
+    for body in [json!({"disabled": true}), json!({"grants": []})] {
+        let answer = send(
+            &state,
+            Method::PATCH,
+            &format!("/api/users/{id}"),
+            As::Session(&secret, Some(&csrf)),
+            Some(body),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::CONFLICT, "{}", answer.text);
+    }
+    let me = send(&state, Method::GET, "/api/auth/whoami", As::Token(ADMIN), None).await;
+    let own = me.json["token_id"].as_i64().unwrap();
+    let answer = send(&state, Method::DELETE, &format!("/api/tokens/{own}"), As::Token(ADMIN), None).await;
+    assert_eq!(answer.status, StatusCode::CONFLICT, "{}", answer.text);
+    assert_eq!(
+        send(&state, Method::GET, "/api/auth/whoami", As::Token(ADMIN), None).await.status,
+        StatusCode::OK
+    );
+}

@@ -93,7 +93,8 @@ pub(crate) async fn get_user(
 }
 
 /// `PATCH /api/users/{id}` (admin): changes the display name, email, password, grants, or disables the account
-/// (its sessions end and its tokens stop working at once).
+/// (its sessions end and its tokens stop working at once). 409 when an admin disables himself or changes his own
+/// grants.
 #[utoipa::path(patch, path = "/api/users/{id}", tag = "auth", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The account")),
     request_body(content = AccountUpdate, content_type = "application/json"),
@@ -105,6 +106,12 @@ pub(crate) async fn update_user(
     Json(body): Json<AccountUpdate>,
 ) -> Result<Json<Account>, ApiError> {
     caller.require(Role::Admin)?;
+    if caller.account_id == Some(id) && (body.disabled == Some(true) || body.grants.is_some()) {
+        // An admin who disables himself or drops his own admin grant could leave nobody to undo it.
+        return Err(ApiError::Conflict(
+            "an admin cannot disable his own account or change his own grants; ask another admin".into(),
+        ));
+    }
     let updated = account::update(state.pool(), id, &body).await?.ok_or_else(|| no_account(id))?;
     tracing::info!(account = id, by = %caller.name, "Account changed.");
     Ok(Json(updated))
@@ -145,7 +152,7 @@ pub(crate) async fn create_token(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-/// `DELETE /api/tokens/{id}` (admin): revokes the token (again is fine).
+/// `DELETE /api/tokens/{id}` (admin): revokes the token (again is fine); 409 for the token of the request itself.
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "auth", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The token")),
     responses((status = 204, description = "Revoked")))]
@@ -155,6 +162,11 @@ pub(crate) async fn revoke_token(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
+    if caller.token_id == Some(id) {
+        return Err(ApiError::Conflict(
+            "this is the token of this request: revoke it with another admin token".into(),
+        ));
+    }
     if token::revoke(state.pool(), id).await? {
         tracing::info!(token = id, by = %caller.name, "Token revoked.");
         Ok(StatusCode::NO_CONTENT)
