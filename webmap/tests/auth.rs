@@ -627,3 +627,35 @@ async fn admins_cannot_lock_themselves_out() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_account_of_an_identity_provider_gets_a_session_without_a_password() {
+    let (_db, pool, state) = setup().await;
+    let new = NewAccount {
+        username: "spid.rssmra80a01d969x".into(),
+        display_name: "Mario Rossi".into(),
+        email: None,
+        password: None,
+        grants: vec![Grant::new(Role::Citizen, None)],
+    };
+    let id = account::create(&pool, &new).await.unwrap().id;
+    let issuer = "https://idp.example.it/realms/spid";
+    assert!(account::link_external(&pool, id, issuer, "RSSMRA80A01D969X").await.unwrap());
+    let other = add_account(&pool, "anna.rossi", vec![]).await;
+    let taken = account::link_external(&pool, other, issuer, "RSSMRA80A01D969X").await.unwrap_err();
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+
+    // What a provider's callback does once it has verified the ID token: find the account, open a session.
+    let found = account::by_external(&pool, issuer, "RSSMRA80A01D969X").await.unwrap().unwrap();
+    assert_eq!((found.id, found.has_password, found.external_issuer.as_deref()), (id, false, Some(issuer)));
+    assert!(account::by_external(&pool, issuer, "nobody").await.unwrap().is_none());
+    let (secret, csrf, _) = webmap::auth::session::open(&pool, id).await.unwrap();
+    let me = send(&state, Method::GET, "/api/auth/whoami", As::Session(&secret, None), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(
+        (me.json["name"].as_str(), me.json["csrf_token"].as_str()),
+        (Some("Mario Rossi"), Some(csrf.as_str()))
+    );
+    // No password sign-in for it.
+    assert_eq!(login(&state, "spid.rssmra80a01d969x", "").await.status, StatusCode::UNAUTHORIZED);
+}

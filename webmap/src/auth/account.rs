@@ -146,6 +146,40 @@ pub async fn by_username(pool: &PgPool, username: &str) -> Result<Option<Account
     Ok(row.map(from_row))
 }
 
+/// The account of an identity provider's user (OpenID Connect: the `iss` and `sub` claims of a verified ID
+/// token). The seam for a provider's sign-in: find (or create and [`link_external`]) the account, then open a
+/// web session with `session::open`.
+pub async fn by_external(pool: &PgPool, issuer: &str, subject: &str) -> Result<Option<Account>, ApiError> {
+    let row: Option<Row> =
+        sqlx::query_as(&format!("{SELECT} where a.external_issuer = $1 and a.external_subject = $2"))
+            .bind(issuer)
+            .bind(subject)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(from_row))
+}
+
+/// Links the account `id` to an identity provider's user; 409 when that user is linked to another account.
+pub async fn link_external(pool: &PgPool, id: i64, issuer: &str, subject: &str) -> Result<bool, ApiError> {
+    if issuer.trim().is_empty() || subject.trim().is_empty() {
+        return Err(ApiError::Unprocessable("an external identity needs an issuer and a subject".into()));
+    }
+    let done =
+        sqlx::query("update core.account set external_issuer = $2, external_subject = $3 where id = $1")
+            .bind(id)
+            .bind(issuer)
+            .bind(subject)
+            .execute(pool)
+            .await
+            .map_err(|e| match ApiError::from(e) {
+                ApiError::Conflict(_) => ApiError::Conflict(format!(
+                    "the identity {subject} of {issuer} belongs to another account"
+                )),
+                other => other,
+            })?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A page of accounts by id, and how many there are.
 pub async fn list(pool: &PgPool, limit: i64, offset: i64) -> Result<(Vec<Account>, i64), ApiError> {
     let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} order by a.id limit $1 offset $2"))
