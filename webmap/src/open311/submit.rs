@@ -135,6 +135,12 @@ pub(crate) async fn submit(
             ),
         ));
     }
+    if !caller.access.may(reports::Action::File, &comune.istat) {
+        return Err(Open311Error::forbidden(
+            format,
+            format!("this api_key may not file reports in {}", comune.name),
+        ));
+    }
     let catalogue = services::catalogue(state, format, Some(&comune.istat)).await?;
     let Some(category) = catalogue.iter().find(|c| c.code == service_code) else {
         let known: Vec<&str> = catalogue.iter().map(|c| c.code.as_str()).collect();
