@@ -52,11 +52,17 @@ pub struct Account {
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// The login name: 2–63 of `a-z 0-9 . _ @ -`, starting with a letter or digit (lowercased).
-    #[schema(example = "anna.rossi", min_length = 2, max_length = 63)]
+    #[schema(
+        example = "anna.rossi",
+        min_length = 2,
+        max_length = 63,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._@-]{1,62}$"
+    )]
     pub username: String,
     /// The name shown to others (1–200 characters).
     #[schema(example = "Anna Rossi", min_length = 1, max_length = 200)]
     pub display_name: String,
+    #[schema(example = "anna.rossi@comune.genova.it", max_length = 254, pattern = "^[^@\\s]+@[^@\\s]+$")]
     pub email: Option<String>,
     /// At least 10 characters; absent: the account cannot sign in with a password (tokens only).
     #[schema(min_length = 10, max_length = 1024)]
