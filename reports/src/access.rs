@@ -46,6 +46,12 @@ impl Role {
         }
     }
 
+    /// Whether this role includes the powers of `other` in the coarse order of the non-report APIs (admin >
+    /// civil_protection > operator > planner > councillor > citizen).
+    pub fn includes(self, other: Role) -> bool {
+        self <= other
+    }
+
     /// Whether a grant of this role names its comuni (operators and councillors work for given comuni).
     pub fn needs_comune(self) -> bool {
         matches!(self, Role::Operator | Role::Councillor)
