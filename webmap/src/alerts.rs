@@ -26,7 +26,6 @@ pub(crate) mod zones;
 
 use alerts::alert::HistoryEntry;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
 
 use crate::{ApiError, AppState, Caller, Role};
@@ -37,7 +36,7 @@ pub(crate) use webhooks::{create_webhook, delete_webhook, list_deliveries, list_
 pub(crate) use workflow::{acknowledge, create_silence, lift_silence, list_silences, manual};
 pub(crate) use zones::{zone, zones};
 
-/// Who is looking: a caller with a token, or the public (no `Authorization` header).
+/// Who is looking: a caller with a token or a session, or the public (nothing presented).
 #[derive(Debug, Clone)]
 pub(crate) struct Viewer(Option<Caller>);
 
@@ -52,11 +51,9 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if parts.headers.contains_key(header::AUTHORIZATION) {
-            Caller::from_request_parts(parts, state).await.map(|c| Viewer(Some(c)))
-        } else {
-            Ok(Viewer(None))
-        }
+        <Caller as axum::extract::OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Viewer)
     }
 }
 
