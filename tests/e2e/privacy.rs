@@ -10,7 +10,8 @@ use serde_json::json;
 use testkit::TestDb;
 
 use crate::reports::{
-    CITIZEN, DE_FERRARI, GENOVA_OP, file, get_raw, jpeg_with_exif_gps, multipart, post_bytes, serve,
+    CITIZEN, COUNCILLOR, DE_FERRARI, GENOVA_OP, file, get_raw, jpeg_with_exif_gps, multipart, post_bytes,
+    serve,
 };
 use crate::support::request as call;
 
@@ -76,6 +77,22 @@ fn the_reporter_appears_in_no_public_output() {
     assert!(operator.contains(EMAIL) && operator.contains(SURNAME) && operator.contains(PHONE), "{operator}");
     let history = get_raw(&vedetta.url(&format!("/api/reports/{id}/history")), Some(GENOVA_OP)).text();
     assert!(history.contains(PRIVATE_NOTE), "{history}");
+    // A councillor of the comune sees who filed it, not how to reach them; never the name of an anonymous one.
+    let councillor = get_raw(&vedetta.url(&format!("/api/reports/{id}")), Some(COUNCILLOR)).json();
+    assert_eq!(councillor["reporter_name"], format!("Mario {SURNAME}"), "{councillor}");
+    let text = councillor.to_string();
+    assert!(!text.contains(EMAIL) && !text.contains(PHONE) && councillor.get("private").is_none(), "{text}");
+    let anonymous = file(
+        &vedetta,
+        None,
+        &json!({"lon": 8.9345, "lat": 44.4075, "category": "rifiuti", "description": "Rifiuti ingombranti",
+                "name": "Giulia Anonimissima", "email": "giulia@example.org", "anonymous": true}),
+    );
+    let anonymous_id = anonymous["report"]["id"].as_i64().unwrap();
+    let seen = get_raw(&vedetta.url(&format!("/api/reports/{anonymous_id}")), Some(COUNCILLOR)).text();
+    assert!(!seen.contains("Anonimissima") && !seen.contains("giulia@"), "{seen}");
+    let seen = get_raw(&vedetta.url(&format!("/api/reports/{anonymous_id}")), Some(GENOVA_OP)).text();
+    assert!(seen.contains("Anonimissima"), "the comune's operators may still call back: {seen}");
 
     let outputs = [
         "/api/reports".to_string(),
