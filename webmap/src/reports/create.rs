@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -112,9 +112,10 @@ pub(crate) async fn create(
     caller: Option<Caller>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let viewer = Viewer::of(caller);
+    let body = read_bounded(&headers, body, state.reports().max_upload_bytes()).await?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Some((fields, photos)) = read_body(&state, content_type, &body)? else {
         let detail = "send the report as application/json, or as multipart/form-data (with its boundary) with \
@@ -145,6 +146,30 @@ pub(crate) async fn create(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// The body, at most `limit` bytes (413 beyond: at once when `Content-Length` says so, else when it is reached).
+async fn read_bounded(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::TooLarge(format!(
+            "a report with its photos may have at most {limit} bytes ({} MB)",
+            limit / (1024 * 1024)
+        ))
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(c) = cause {
+            if c.to_string() == "length limit exceeded" {
+                return too_large();
+            }
+            cause = c.source();
+        }
+        ApiError::BadRequest(format!("the body could not be read: {e}"))
+    })
 }
 
 /// A photo as it came: its declared type and bytes.

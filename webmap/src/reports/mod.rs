@@ -88,14 +88,13 @@ impl ReportsOptions {
     }
 }
 
-/// The routes of this module (merged into the router by `app::router`). `POST /api/reports` takes photos: its
-/// body limit is its own (5 × 10 MB + 1 MB); every other route keeps the 1 MB of the rest of the API.
+/// The routes of this module (merged into the router by `app::router`). `POST /api/reports` takes photos: it reads
+/// its body itself, up to [`ReportsOptions::max_upload_bytes`] (5 × 10 MB + 1 MB by default, following the
+/// configuration); every other route keeps the 1 MB of the rest of the API.
 pub(crate) fn routes() -> Router<AppState> {
-    let upload = ReportsOptions::default().max_upload_bytes();
     let filing = Router::new()
         .route("/api/reports", get(query::list).post(create::create))
-        .layer(DefaultBodyLimit::max(upload))
-        .layer(RequestBodyLimitLayer::new(upload));
+        .layer(DefaultBodyLimit::disable());
     Router::new()
         .route("/api/reports/nearby", get(query::nearby))
         .route("/api/reports/track/{token}", get(query::track))
