@@ -207,13 +207,14 @@ pub fn router(state: AppState) -> Router {
         .route("/sta/v1.1/", get(sta::landing))
         .route("/sta/v1.1/{*path}", get(sta::resource))
         .merge(auth::routes())
-        .merge(reports::routes())
         .merge(open311::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Below the general limit: the reports' routes set their own (1 MiB, and the photos of a filing).
+        .merge(reports::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(security::cors())
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(CatchPanicLayer::custom(|_| {

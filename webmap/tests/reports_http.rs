@@ -66,7 +66,6 @@ async fn setup(options: ReportsOptions) -> (TestDb, AppState) {
 }
 
 #[tokio::test]
-#[ignore = "needs app.rs to merge reports::routes() after the router-wide 1 MB body limit (reports-http report)"]
 async fn photos_may_be_large_but_each_is_bounded_and_the_rest_of_the_api_keeps_its_limit() {
     let photos = std::env::temp_dir().join(format!("vedetta-reports-http-{}", std::process::id()));
     let (_db, state) =
