@@ -11,6 +11,8 @@ mod hostile;
 mod open311;
 mod privacy;
 mod reports;
+mod reports_mail;
+mod reports_hostile;
 mod sensors;
 mod sta;
 mod support;

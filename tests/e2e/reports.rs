@@ -553,7 +553,7 @@ fn photos_come_back_without_metadata_and_fakes_are_refused() {
     let photo = get_raw(photos[0]["url"].as_str().unwrap(), None);
     assert_eq!(photo.status, 200);
     assert_eq!(photo.content_type, "image/jpeg");
-    assert_eq!(photo.cache_control, "public, max-age=31536000, immutable");
+    assert_eq!(photo.cache_control, "public, max-age=600", "removable: not cached for ever");
     assert_eq!(&photo.body[..2], &[0xFF, 0xD8], "a JPEG");
     for needle in [&b"Exif"[..], b"GPS", b"CAM-0042"] {
         assert!(

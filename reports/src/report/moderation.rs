@@ -79,10 +79,46 @@ pub async fn moderate(pool: &PgPool, id: i64, m: &Moderation, actor: &Actor) -> 
         }
     };
     log(&mut tx, id, action, actor, detail).await?;
+    scrub_events(&mut tx, id, m).await?;
     let report = load_existing(&mut *tx, id).await?;
     announce(&mut tx, change, &report).await?;
     tx.commit().await?;
     Ok(report)
+}
+
+/// Rewrites the report's past `report.changed` events so that a replay of the spine (an SSE client resuming with
+/// an old `Last-Event-ID`, a lagging webhook dispatcher) does not give back what moderation took away: after a
+/// hide, the past events are no longer public; after a redaction, they carry the redacted text; after a photo's
+/// removal, they no longer list it. The events are found from the report's filing on (`event_created_idx`).
+async fn scrub_events(conn: &mut PgConnection, id: i64, m: &Moderation) -> Result<()> {
+    let (assignment, value): (&str, String) = match m {
+        Moderation::Hide { .. } => {
+            ("payload = jsonb_set(payload, '{public}', to_jsonb($3::text::boolean))", "false".to_string())
+        }
+        Moderation::Redact { description } => (
+            "payload = jsonb_set(payload, '{report,description}', to_jsonb($3::text))",
+            description.trim().to_string(),
+        ),
+        Moderation::RemovePhoto { position } => (
+            "payload = jsonb_set(payload, '{report,photos}', coalesce(
+                 (select jsonb_agg(p) from jsonb_array_elements(payload->'report'->'photos') p
+                  where (p->>'position')::smallint is distinct from $3::text::smallint), '[]'))",
+            position.to_string(),
+        ),
+        Moderation::Approve | Moderation::Unhide | Moderation::Move { .. } => return Ok(()),
+    };
+    sqlx::query(&format!(
+        "update core.event set {assignment}
+         where kind = $2 and subject = $1::text
+           and created_at >= (select created_at from reports.report where id = $1)
+           and jsonb_typeof(payload->'report') = 'object'"
+    ))
+    .bind(id)
+    .bind(super::EVENT)
+    .bind(value)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// `update reports.report set <assignment>, updated_at = now()` on report `id` (assignments are constants).

@@ -5,7 +5,7 @@
 //! Only public reports (approved, not hidden) are served, and only their public fields: [`ServiceRequest`] is
 //! built from a [`PublicReport`], which has no reporter field at all.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use reports::Status;
 use reports::report::{PublicReport, ReportQuery};
 use serde::Serialize;
@@ -23,6 +23,8 @@ pub(crate) const MAX_REQUESTS: i64 = 1000;
 pub(crate) const WINDOW_DAYS: i64 = 90;
 /// Most service codes in one `service_code` filter.
 const MAX_CODES: usize = 20;
+/// The years a date filter may name (PostgreSQL and chrono disagree beyond: no bound may overflow either).
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
 /// A service request (a public report) as GeoReport v2 writes it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -286,12 +288,17 @@ fn window(
     let span = Duration::days(WINDOW_DAYS);
     let start = start.map(|s| parse_datetime(format, "start_date", s)).transpose()?;
     let end = end.map(|s| parse_datetime(format, "end_date", s)).transpose()?;
+    // A bound near the ends of the calendar must not overflow when the window is opened from it.
+    let beyond = || Open311Error::bad(format, "start_date and end_date must lie within years 1 to 9999");
     let (from, to) = match (start, end) {
         (None, None) => (now - span, now),
-        (Some(s), None) => (s, s + span),
-        (None, Some(e)) => (e - span, e),
+        (Some(s), None) => (s, s.checked_add_signed(span).ok_or_else(beyond)?),
+        (None, Some(e)) => (e.checked_sub_signed(span).ok_or_else(beyond)?, e),
         (Some(s), Some(e)) => (s, e),
     };
+    if !(YEARS.contains(&from.year()) && YEARS.contains(&to.year())) {
+        return Err(beyond());
+    }
     if from > to {
         return Err(Open311Error::bad(format, "start_date is after end_date"));
     }
@@ -360,6 +367,15 @@ mod tests {
         );
         assert!(window(Format::Json, Some("2026-02-01"), Some("2026-01-01"), now).is_err(), "reversed");
         assert!(window(Format::Json, Some("yesterday"), None, now).is_err());
+        for (start, end) in [
+            (Some("+262142-12-31"), None),
+            (None, Some("-262143-01-01")),
+            (Some("0000-01-01"), None),
+            (Some("9999-12-31"), None),
+        ] {
+            assert!(window(Format::Json, start, end, now).is_err(), "{start:?} {end:?}: refused, no panic");
+        }
+        assert!(window(Format::Json, None, Some("9999-12-31T23:59:59Z"), now).is_ok());
     }
 
     #[test]

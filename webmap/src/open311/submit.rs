@@ -106,6 +106,19 @@ pub(crate) async fn submit(
             Open311Error::forbidden(format, "api_key is not a valid token (unknown or revoked)")
         })?;
 
+    // The hourly limit of the key's account, as on `POST /api/reports`: a citizen's own token is no way around
+    // it. Tokens without an account (integrations an admin created, which forward many people's reports from one
+    // server) and staff are not limited.
+    let viewer = crate::reports::Viewer::of(Some(caller.clone()));
+    if let Err(e) = crate::reports::rate_limit(state, &viewer, None).await {
+        return Err(match e {
+            crate::ApiError::TooManyRequests { detail, .. } => {
+                Open311Error::new(axum::http::StatusCode::TOO_MANY_REQUESTS, format, detail)
+            }
+            other => Open311Error::internal(format, &other),
+        });
+    }
+
     let named = jurisdiction(state, format, &params).await?;
     let Some(service_code) = params.get("service_code") else {
         return Err(Open311Error::bad(format, "service_code is required (see services.xml)"));

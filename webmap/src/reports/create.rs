@@ -279,6 +279,8 @@ fn check(b: NewReportBody, viewer: &Viewer) -> Result<NewReport, ApiError> {
     {
         return Err(ApiError::Unprocessable("`comune` must be an ISTAT code of six digits".into()));
     }
+    let reporter_type = b.reporter_type.map(Into::into).unwrap_or(ReporterType::Citizen);
+    check_reporter_type(reporter_type, viewer)?;
     let email = text("email", b.email, 254)?;
     if let Some(e) = &email
         && !plausible_email(e)
@@ -296,7 +298,7 @@ fn check(b: NewReportBody, viewer: &Viewer) -> Result<NewReport, ApiError> {
         lat,
         category: b.category,
         description: b.description,
-        reporter_type: b.reporter_type.map(Into::into).unwrap_or(ReporterType::Citizen),
+        reporter_type,
         people_at_risk: b.people_at_risk,
         reporter: Reporter { name: text("name", b.name, 200)?, email, phone, account_id: viewer.account_id },
         anonymous: b.anonymous,
@@ -306,6 +308,24 @@ fn check(b: NewReportBody, viewer: &Viewer) -> Result<NewReport, ApiError> {
         photos: Vec::new(),
         jurisdiction: b.comune.filter(|c| !c.is_empty()),
     })
+}
+
+/// Whether the viewer may file as `t`: anyone as a citizen, a volunteer or "other"; as a councillor only with a
+/// councillor's grant; as the municipal police or an office only staff (whoever handles reports somewhere). The
+/// type is public and counted in the statistics: a stranger must not pass for the police.
+fn check_reporter_type(t: ReporterType, viewer: &Viewer) -> Result<(), ApiError> {
+    let allowed = match t {
+        ReporterType::Citizen | ReporterType::Volunteer | ReporterType::Other => true,
+        ReporterType::Councillor => viewer.is_staff() || viewer.access.has(reports::Role::Councillor),
+        ReporterType::MunicipalPolice | ReporterType::Office => viewer.is_staff(),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "`reporter_type` {t} needs an account with that role; file as citizen, volunteer or other"
+        )))
+    }
 }
 
 /// `a@b.c` without spaces.
@@ -322,7 +342,11 @@ const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Counts the filing against the client's address and account; 429 when either is over its hourly limit. Staff
 /// (whoever may handle reports) is not limited.
-async fn rate_limit(state: &AppState, viewer: &Viewer, ip: Option<IpAddr>) -> Result<(), ApiError> {
+pub(crate) async fn rate_limit(
+    state: &AppState,
+    viewer: &Viewer,
+    ip: Option<IpAddr>,
+) -> Result<(), ApiError> {
     if viewer.is_staff() {
         return Ok(());
     }
@@ -396,6 +420,29 @@ mod tests {
         assert_eq!(client(peer, &headers, &[proxy]), peer, "an untrusted peer's header is ignored");
         assert_eq!(client(proxy, &headers, &[proxy]), "203.0.113.7".parse::<IpAddr>().unwrap());
         assert_eq!(client(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
+
+    #[test]
+    fn only_staff_files_as_the_police_or_an_office() {
+        use reports::{Access, Grant, Role};
+        let public = Viewer::default();
+        let councillor = Viewer {
+            access: Access::new(vec![Grant::new(Role::Councillor, Some("010025"))]),
+            ..Viewer::default()
+        };
+        let operator = Viewer {
+            access: Access::new(vec![Grant::new(Role::Operator, Some("010025"))]),
+            ..Viewer::default()
+        };
+        for t in [ReporterType::Citizen, ReporterType::Volunteer, ReporterType::Other] {
+            assert!(check_reporter_type(t, &public).is_ok());
+        }
+        for t in [ReporterType::MunicipalPolice, ReporterType::Office, ReporterType::Councillor] {
+            assert!(matches!(check_reporter_type(t, &public), Err(ApiError::Forbidden(_))), "{t}");
+            assert!(check_reporter_type(t, &operator).is_ok(), "{t}");
+        }
+        assert!(check_reporter_type(ReporterType::Councillor, &councillor).is_ok());
+        assert!(check_reporter_type(ReporterType::MunicipalPolice, &councillor).is_err());
     }
 
     #[test]

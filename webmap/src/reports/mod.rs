@@ -38,13 +38,15 @@ use std::path::PathBuf;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post, put};
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use reports::report::Report;
 use reports::{Access, Action};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::OpenApi;
 
 use crate::{ApiError, AppState, Caller, MAX_BODY_BYTES};
+
+pub(crate) use create::rate_limit;
 
 /// How the reports API runs (from the `[reports]` configuration); set with `AppState::with_reports`.
 #[derive(Debug, Clone)]
@@ -352,14 +354,25 @@ pub(crate) fn bbox(value: &str) -> Result<[f64; 4], ApiError> {
     Ok([x0, y0, x1, y1])
 }
 
+/// The years a date in a query may name.
+pub(crate) const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
 /// A time given as RFC 3339 or as a date (`end`: the end of that day, else its start; UTC).
 pub(crate) fn time(name: &str, value: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = value.parse::<NaiveDate>() {
+    let parsed = if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        Some((t.year(), t.with_timezone(&Utc)))
+    } else if let Ok(d) = value.parse::<NaiveDate>() {
         let day = if end { d.succ_opt().unwrap_or(d) } else { d };
-        return Ok(day.and_time(NaiveTime::MIN).and_utc());
+        Some((d.year(), day.and_time(NaiveTime::MIN).and_utc()))
+    } else {
+        None
+    };
+    if let Some((year, t)) = parsed {
+        // Far years (chrono reads ±262143) would overflow a period computed from them, or PostgreSQL.
+        if !YEARS.contains(&year) || !YEARS.contains(&t.year()) && year != *YEARS.end() {
+            return Err(ApiError::BadRequest(format!("`{name}` must lie within the years 1 to 9999")));
+        }
+        return Ok(t);
     }
     Err(ApiError::BadRequest(format!(
         "`{name}` must be a date such as 2026-11-22 or an RFC 3339 time such as 2026-11-22T10:00:00Z \
@@ -426,6 +439,10 @@ mod tests {
         assert_eq!((to.unwrap() - from.unwrap()).num_hours(), 24);
         assert!(period(Some("2026-11-02"), Some("2026-11-01")).is_err());
         assert!(period(Some("yesterday"), None).is_err());
+        for far in ["+262142-12-31", "-262143-01-01", "0000-06-01", "-0001-01-01"] {
+            assert!(period(Some(far), None).is_err() && period(None, Some(far)).is_err(), "{far}");
+        }
+        assert!(period(Some("0001-01-01"), Some("9999-12-31")).is_ok());
         assert!(page(Some(1001), None, 100, 1000, 10_000).is_err());
         assert_eq!(page(None, None, 100, 1000, 10_000).unwrap(), (100, 0));
         assert!(is_istat("010025") && !is_istat("10025") && !is_istat("01002a"));

@@ -1,5 +1,5 @@
-//! The photos of reports, by content hash: those of public reports for anyone (cached for ever: a hash never
-//! changes), those of hidden or unapproved reports for whoever may see the comune's private data. Removed photos
+//! The photos of reports, by content hash: those of public reports for anyone (cached for minutes: a moderator may
+//! still remove them), those of hidden or unapproved reports for whoever may see the comune's private data. Removed photos
 //! are gone for everyone.
 
 use axum::extract::{Path, State};
@@ -10,6 +10,9 @@ use reports::photo::PhotoStore;
 
 use super::Viewer;
 use crate::{ApiError, AppState, Caller};
+
+/// How long a cache may keep a public photo: removals and hidings reach every client within this.
+pub(crate) const PUBLIC_CACHE: &str = "public, max-age=600";
 
 /// Which file of a photo.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +76,9 @@ async fn serve(state: &AppState, viewer: &Viewer, sha256: &str, size: Size) -> R
     let etag = format!("\"{file}\"");
     let store = PhotoStore::new(state.reports().photos_dir.clone());
     let (bytes, content_type) = store.open(&file).await?.ok_or_else(unknown)?;
-    let cache = if public { "public, max-age=31536000, immutable" } else { "private, no-store" };
+    // The bytes of a hash never change, but whether they may be shown does: a moderator may remove the photo or
+    // hide its report (a face, a number plate). Shared caches keep it minutes, not a year.
+    let cache = if public { PUBLIC_CACHE } else { "private, no-store" };
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -4,14 +4,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use reports::Action;
 use reports::report::{InterventionInput, TransitionRequest};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::view::{InterventionView, ReportView, StatusName, StepView};
-use super::{MAX_NOTE_CHARS, Viewer, actionable, base_url, private, text, visible};
+use super::{MAX_NOTE_CHARS, Viewer, actionable, base_url, is_public, private, text, visible};
 use crate::{ApiError, AppState, Caller};
 
 /// A workflow step.
@@ -49,7 +49,7 @@ pub(crate) async fn transition(
     Json(body): Json<TransitionBody>,
 ) -> Result<Json<ReportView>, ApiError> {
     let viewer = Viewer::of(Some(caller));
-    actionable(&state, &viewer, id, Action::Handle).await?;
+    let report = actionable(&state, &viewer, id, Action::Handle).await?;
     let request = TransitionRequest {
         to: body.to.into(),
         public_note: text("public_note", body.public_note, MAX_NOTE_CHARS)?,
@@ -70,9 +70,17 @@ pub(crate) async fn transition(
             }
             // The original must be a report the operator may see.
             Some(original) => {
-                visible(&state, &viewer, original).await.map_err(|_| {
+                let of = visible(&state, &viewer, original).await.map_err(|_| {
                     ApiError::Unprocessable(format!("`duplicate_of`: no report has the id {original}"))
                 })?;
+                // A public duplicate shows its original's id to everyone and sends its supporters there: the
+                // original must be public too (a hidden or unapproved report's id is not for the public).
+                if is_public(&report) && !is_public(&of) {
+                    return Err(ApiError::Unprocessable(format!(
+                        "`duplicate_of`: report {original} is not public (hidden or awaiting approval); a public \
+                         report cannot point to it"
+                    )));
+                }
             }
         }
     }
@@ -124,7 +132,7 @@ impl InterventionBody {
             .scheduled_for
             .as_deref()
             .map(|d| {
-                d.parse::<NaiveDate>().map_err(|_| {
+                d.parse::<NaiveDate>().ok().filter(|d| super::YEARS.contains(&d.year())).ok_or_else(|| {
                     ApiError::Unprocessable(format!("`scheduled_for` {d:?} is not a date such as 2026-12-03"))
                 })
             })
