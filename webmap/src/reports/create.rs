@@ -37,7 +37,8 @@ pub(crate) struct NewReportBody {
     /// What is wrong, in plain text (no HTML), at most 4000 characters.
     #[schema(example = "Buca profonda davanti al civico 3", min_length = 1, max_length = 4000)]
     description: String,
-    /// Who files it (default `citizen`).
+    /// Who files it (default `citizen`). `councillor` needs a councillor's grant, `municipal_police` and `office`
+    /// a caller who handles reports (403 otherwise).
     reporter_type: Option<ReporterTypeName>,
     /// People are at risk: the report comes first.
     #[serde(default)]
