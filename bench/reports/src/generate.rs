@@ -145,7 +145,9 @@ pub async fn reports(pool: &PgPool, total: u64, seed: u32) -> Result<Loaded> {
                        from (select *, random() as s from bench_points) p
                    ) draws
                ) timed
-           ) done",
+           ) done
+          -- in filing order, as a live table grows: a comune's reports of a year are spread over the year's pages
+          order by created",
     )
     .execute(&mut *conn)
     .await?

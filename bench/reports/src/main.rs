@@ -69,6 +69,9 @@ struct Args {
     /// Reports filed with the careless photo pipeline.
     #[arg(long, default_value_t = 15)]
     naive_creations: usize,
+    /// After loading, print the plan of the stats statement (`EXPLAIN ANALYZE`) and stop.
+    #[arg(long)]
+    explain: bool,
     /// Also write the report to this file [default: bench/out/reports-<date>.md].
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -128,8 +131,13 @@ impl Summary {
     }
 
     fn row(&self, name: &str, reference: Option<&Summary>) -> String {
-        let ratio =
-            reference.map_or_else(|| "1×".to_string(), |r| format!("{:.0}×", self.p50 / r.p50.max(1e-9)));
+        let ratio = reference.map_or_else(
+            || "1×".to_string(),
+            |r| {
+                let ratio = self.p50 / r.p50.max(1e-9);
+                if ratio >= 10.0 { format!("{ratio:.0}×") } else { format!("{ratio:.2}×") }
+            },
+        );
         format!(
             "| {name} | {} | {} | {} | {} | {} | {ratio} |\n",
             self.n,
@@ -195,6 +203,22 @@ async fn run(args: &Args) -> Result<()> {
         "  {} reports in {load_s:.0} s (points {:.0} s, insert {:.0} s, indexes and analyze {:.0} s)",
         loaded.reports, loaded.points_s, loaded.insert_s, loaded.index_s
     );
+
+    if args.explain {
+        let to = Utc::now();
+        let mut tx = pool.begin().await?;
+        sqlx::query("set local enable_sort = off").execute(&mut *tx).await?;
+        let plan: Vec<String> =
+            sqlx::query_scalar(&format!("explain (analyze, buffers) {}", stats::statement(true)))
+                .bind(to - chrono::Duration::days(365))
+                .bind(to)
+                .bind(generate::GENOVA)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        println!("{}", plan.join("\n"));
+        return Ok(());
+    }
 
     let mut out = String::new();
     writeln!(out, "## Reports — {} (`bench/reports`)\n", date.format("%Y-%m-%d %H:%M UTC"))?;
