@@ -1,0 +1,121 @@
+//! The reporter is told by email: a `vedetta serve` configured with an SMTP relay (a real aiosmtpd on 127.0.0.1)
+//! sends the status change of a report filed with an email address, in Italian then English, with the link to the
+//! report and nothing private.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use testkit::{TestDb, free_port, wait_for};
+
+use crate::reports::{ADMIN, DE_FERRARI, file, report_at};
+use crate::support::{Launch, import, request as call};
+
+/// aiosmtpd keeping every message in a Maildir; killed on drop.
+struct Sink {
+    child: Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl Sink {
+    fn start() -> Sink {
+        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/.venv/bin/python");
+        assert!(python.exists(), "{} is missing: run scripts/python-clients.sh", python.display());
+        let maildir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(&python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path().join("box"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        wait_for("aiosmtpd to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Sink { child, port, maildir }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let dir = self.maildir.path().join("box/new");
+        std::fs::read_dir(dir)
+            .map(|d| d.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_reporter_gets_the_status_change_by_email() {
+    let sink = Sink::start();
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let comuni = testkit::test_data("comuni/limits_P_10_municipalities.geojson");
+    import(root.path(), &db, &["comuni", comuni.to_str().unwrap()]);
+    let config = root.path().join("vedetta.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[reports.mail]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nfrom = \"Comune di Genova <segnalazioni@comune.genova.invalid>\"\n",
+            sink.port
+        ),
+    )
+    .unwrap();
+    let mut vedetta = Launch::serve(root.path())
+        .arg("--config")
+        .arg(config.to_str().unwrap())
+        .env("VEDETTA_DATABASE_URL", &db.url)
+        .env("VEDETTA_ADMIN_TOKEN", ADMIN)
+        .spawn();
+    vedetta.wait_healthy();
+
+    let mut body = report_at(DE_FERRARI, "allagamento", "Sottopasso allagato in via XX Settembre");
+    body["name"] = json!("Mario Rossi");
+    body["email"] = json!("mario.rossi@example.org");
+    let created = file(&vedetta, None, &body);
+    let id = created["report"]["id"].as_i64().unwrap();
+    let (status, answer) = call(
+        "POST",
+        &vedetta.url(&format!("/api/reports/{id}/transitions")),
+        Some(ADMIN),
+        Some(
+            &json!({"to": "acknowledged", "public_note": "Squadra allertata", "private_note": "nota interna"}),
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+
+    let message = wait_for("the status-change email", Duration::from_secs(60), || {
+        sink.messages().into_iter().find(|m| m.contains("mario.rossi@example.org"))
+    });
+    let decoded = message.replace("=\r\n", "").replace("=\n", "");
+    assert!(decoded.contains("segnalazioni@comune.genova.invalid"), "{message}");
+    assert!(decoded.contains(&format!("/segnalazioni/{id}")), "the link to the report: {message}");
+    assert!(!decoded.contains("nota interna"), "a private note never reaches the reporter: {message}");
+    let state: String = crate::support::block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(
+            "select state from reports.notification where report_id = $1 order by id desc limit 1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    });
+    assert_eq!(state, "sent");
+}
