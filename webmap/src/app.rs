@@ -20,7 +20,7 @@ use database::event::Spine;
 
 use crate::{
     ApiError, alerts, auth, cap, dead_letters, error, geocode, health, ogc, open311, openapi, pages, reports,
-    security, sta, stations, stream, telemetry, territory,
+    security, sta, stations, stream, telemetry, territory, tiles,
 };
 
 /// What handlers share: the pool, the health checks, the metrics handle.
@@ -157,9 +157,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// problem+json for every error → panic catcher → timeout → CORS for the public read APIs → body limit → routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(pages::index))
-        .route("/assets/vedetta.css", get(pages::stylesheet))
-        .route("/assets/index.js", get(pages::script))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(telemetry::metrics))
         .route("/api/openapi.json", get(openapi::document))
@@ -206,6 +203,8 @@ pub fn router(state: AppState) -> Router {
         .route("/sta/v1.1", get(sta::landing))
         .route("/sta/v1.1/", get(sta::landing))
         .route("/sta/v1.1/{*path}", get(sta::resource))
+        .merge(pages::routes())
+        .merge(tiles::routes())
         .merge(auth::routes())
         .merge(open311::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

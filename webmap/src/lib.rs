@@ -20,6 +20,7 @@ mod stations;
 mod stream;
 mod telemetry;
 mod territory;
+mod tiles;
 
 pub use app::{AppState, MAX_BODY_BYTES, REQUEST_TIMEOUT, ops_router, router};
 pub use auth::{Caller, Role};

@@ -114,6 +114,7 @@ pub(crate) fn document_json() -> Value {
     api.merge(crate::auth::Api::openapi());
     api.merge(crate::reports::Api::openapi());
     api.merge(crate::open311::Api::openapi());
+    api.merge(crate::tiles::Api::openapi());
     let mut doc = serde_json::to_value(api).unwrap_or_else(|_| json!({}));
     with_problems(&mut doc);
     doc
@@ -187,6 +188,7 @@ mod tests {
             include_str!("auth/mod.rs"),
             include_str!("reports/mod.rs"),
             include_str!("open311/mod.rs"),
+            include_str!("tiles.rs"),
         ]
         .concat();
         let routes: Vec<&str> = source

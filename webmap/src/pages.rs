@@ -1,7 +1,19 @@
 //! The web app's pages.
 
+use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+
+use crate::AppState;
+
+/// The web app's pages and assets (not part of the API document).
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/vedetta.css", get(stylesheet))
+        .route("/assets/index.js", get(script))
+}
 
 /// `GET /`: the home page (Italian first).
 pub(crate) async fn index() -> Html<&'static str> {
