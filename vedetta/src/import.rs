@@ -14,7 +14,9 @@ pub async fn run(what: Import, config: Config) -> anyhow::Result<()> {
     let db = Database::open(&config, Owner::Command("vedetta import")).await?;
     let result = async {
         ::database::migrate(&db.pool).await.context("while migrating the database")?;
-        match what {
+        let layers = layers_of(&what);
+        // Announced even when some rows were refused: the others are in.
+        let outcome = match what {
             Import::Stations { file } => stations(&db, &file).await,
             Import::Comuni { files } => {
                 for file in files {
@@ -38,7 +40,9 @@ pub async fn run(what: Import, config: Config) -> anyhow::Result<()> {
                 };
                 zoning(&db, &file, &opts).await
             }
-        }
+        };
+        announce(&db.pool, layers).await?;
+        outcome
     }
     .await;
     db.close().await?;
@@ -248,5 +252,31 @@ async fn anncsu(db: &Database, indirizzi: &Path, strade: Option<&Path>) -> anyho
     if !report.rejected.is_empty() {
         bail!("{} row(s) rejected in {}", report.rejected.len(), indirizzi.display());
     }
+    Ok(())
+}
+
+/// The map layers an import changes (what tile caches drop when it finishes).
+fn layers_of(what: &Import) -> &'static [&'static str] {
+    match what {
+        Import::Stations { .. } => &["stations"],
+        Import::Comuni { .. } => &["comuni"],
+        Import::Anncsu { .. } => &["civici", "streets"],
+        Import::Dbt { .. } => &["dbt"],
+        Import::Zones { .. } => &["alert_zones"],
+        Import::Zoning { .. } => &["zoning"],
+    }
+}
+
+/// Tells every Vedetta process that the import finished: an `import.finished` event on the live-event spine,
+/// `{"layers": [...]}` (tile caches drop those layers).
+async fn announce(pool: &sqlx::PgPool, layers: &[&str]) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await.context("while announcing the import")?;
+    let event = ::database::event::NewEvent::new(
+        "import.finished",
+        layers.first().map(|l| (*l).to_string()),
+        serde_json::json!({ "layers": layers }),
+    );
+    ::database::event::append(&mut tx, &[event]).await.context("while announcing the import")?;
+    tx.commit().await.context("while announcing the import")?;
     Ok(())
 }
