@@ -17,7 +17,13 @@ packages=(
   openssl                    # makes the throwaway signing certificate of the CAP signature tests
   xmlsec1                    # verifies the XML-DSig signature of signed CAP messages in the tests
   python3-venv               # a private virtualenv for the standard clients used by tests
+  chromium                   # the browser of the web-map tests (driven by playwright-core)
 )
+# Node.js and npm build the web app's vendored assets (MapLibre GL JS) and run the browser tests; Debian's own
+# packages are used only when no Node.js is installed already.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
