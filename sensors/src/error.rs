@@ -25,6 +25,9 @@ pub enum Error {
     /// A database error.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The live-event spine refused an event.
+    #[error("event spine: {0}")]
+    Spine(String),
 }
 
 impl Error {

@@ -127,8 +127,29 @@ pub async fn insert_station(pool: &PgPool, input: &StationInput) -> Result<Stati
     })?;
     let station = station_from_row(&row)?;
     same_as_sent(&station, input)?;
+    announce(&mut tx, "created", &station.code, Some((station.lon, station.lat)), None).await?;
     tx.commit().await?;
     Ok(station)
+}
+
+/// Kind of the event a station change appends to the live-event spine (tile caches, live maps).
+pub const STATION_CHANGED: &str = "station.changed";
+
+/// Appends `station.changed` `{code, change, lon, lat, previous: {lon, lat}}` — the last statement before COMMIT.
+async fn announce(
+    conn: &mut PgConnection,
+    change: &str,
+    code: &str,
+    at: Option<(f64, f64)>,
+    previous: Option<(f64, f64)>,
+) -> Result<()> {
+    let point = |p: Option<(f64, f64)>| p.map(|(lon, lat)| serde_json::json!({"lon": lon, "lat": lat}));
+    let payload = serde_json::json!({
+        "code": code, "change": change, "position": point(at), "previous": point(previous),
+    });
+    let event = database::event::NewEvent::new(STATION_CHANGED, Some(code.to_string()), payload);
+    database::event::append(conn, &[event]).await.map_err(|e| Error::Spine(e.to_string()))?;
+    Ok(())
 }
 
 /// Creates or updates the station with `input.code`. Returns the station and whether it was created. The input is
@@ -147,6 +168,11 @@ pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Stat
          returning {STATION_COLUMNS}, false as created"
     );
     let mut tx = pool.begin().await?;
+    let previous: Option<(f64, f64)> =
+        sqlx::query_as("select st_x(geom), st_y(geom) from sensors.station where code = $1")
+            .bind(&input.code)
+            .fetch_optional(&mut *tx)
+            .await?;
     let mut row = bind_station(sqlx::query(&update), input).fetch_optional(&mut *tx).await?;
     if row.is_none() {
         let insert = format!(
@@ -161,6 +187,8 @@ pub async fn upsert_station(pool: &PgPool, input: &StationInput) -> Result<(Stat
     let created: bool = row.try_get("created")?;
     let station = station_from_row(&row)?;
     same_as_sent(&station, input)?;
+    let change = if created { "created" } else { "updated" };
+    announce(&mut tx, change, &station.code, Some((station.lon, station.lat)), previous).await?;
     tx.commit().await?;
     Ok((station, created))
 }
@@ -223,8 +251,17 @@ pub async fn delete_station(pool: &PgPool, code: &str) -> Result<bool> {
     if !crate::station::is_code_like(code) {
         return Ok(false);
     }
-    let done = sqlx::query("delete from sensors.station where code = $1").bind(code).execute(pool).await?;
-    Ok(done.rows_affected() > 0)
+    let mut tx = pool.begin().await?;
+    let gone: Option<(f64, f64)> =
+        sqlx::query_as("delete from sensors.station where code = $1 returning st_x(geom), st_y(geom)")
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if gone.is_some() {
+        announce(&mut tx, "deleted", code, None, gone).await?;
+    }
+    tx.commit().await?;
+    Ok(gone.is_some())
 }
 
 /// The latest reading of a station's quantity.

@@ -230,3 +230,30 @@ async fn updating_a_station_again_and_again_uses_up_no_station_id() {
     assert!(created);
     assert_eq!(next.id, first.id + 1, "twenty updates consumed no identity value");
 }
+
+#[tokio::test]
+async fn every_station_change_is_announced_on_the_spine_with_its_positions() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    store::insert_station(&pool, &input("EV-01", "hydrometer", json!({}))).await.unwrap();
+    let mut moved = input("EV-01", "hydrometer", json!({}));
+    moved.lon = 8.95;
+    store::upsert_station(&pool, &moved).await.unwrap();
+    assert!(store::delete_station(&pool, "EV-01").await.unwrap());
+    let events: Vec<Value> = sqlx::query_scalar(
+        "select payload from core.event where kind = 'station.changed' and subject = 'EV-01' order by id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let changes: Vec<&str> = events.iter().map(|e| e["change"].as_str().unwrap()).collect();
+    assert_eq!(changes, ["created", "updated", "deleted"]);
+    assert_eq!(events[1]["position"], json!({"lon": 8.95, "lat": 44.41}));
+    assert_eq!(
+        events[1]["previous"],
+        json!({"lon": 8.93, "lat": 44.41}),
+        "the tiles of the old place are stale too"
+    );
+    assert_eq!(events[2]["position"], Value::Null);
+    assert_eq!(events[2]["previous"], json!({"lon": 8.95, "lat": 44.41}));
+}
