@@ -11,6 +11,7 @@ deps:
 # What the tests need besides: the independent Python clients (frost-sta-client, OWSLib, paho-mqtt, schemathesis).
 test-deps: deps
 	@scripts/python-clients.sh
+	@scripts/browser-deps.sh
 
 build: deps
 	$(CARGO) build --release --locked
