@@ -7,6 +7,7 @@ CARGO ?= cargo
 # What Vedetta needs to build and run (Debian packages, the Rust components).
 deps:
 	@scripts/install-deps.sh
+	@scripts/webapp.sh
 
 # What the tests need besides: the independent Python clients (frost-sta-client, OWSLib, paho-mqtt, schemathesis).
 test-deps: deps

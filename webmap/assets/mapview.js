@@ -1,0 +1,150 @@
+// Vedetta web app: the map of every page, on MapLibre GL JS (vendored, served by Vedetta) and Vedetta's vector
+// tiles (`/tiles/style.json`). Test hooks: #map[data-loaded] ("true" | "unavailable"), #map[data-center="lat,lon"],
+// #map[data-zoom], window.vedetta.map (the maplibregl.Map).
+
+import { t, onLanguage } from "/assets/common.js";
+
+/** An empty style: the map still works (and shows nothing) until the tiles' style answers. */
+const EMPTY_STYLE = { version: 8, sources: {}, layers: [{ id: "background", type: "background", paint: { "background-color": "#dfe5ea" } }] };
+
+window.vedetta = window.vedetta || {};
+
+/**
+ * Makes the map in `container`, showing the tiles' style layers of `layers` (source-layer names). Options: `center`
+ * [lon, lat], `zoom`, `hash` (keep `#z/lat/lon` in the URL). Answers the maplibregl.Map, or null when MapLibre is
+ * not available (the page keeps working from its lists).
+ */
+export async function createMap(container, { layers = [], center, zoom, hash = false } = {}) {
+  let maplibregl;
+  try {
+    maplibregl = await import("/assets/vendor/maplibre-gl.mjs");
+  } catch (e) {
+    maplibregl = {};
+  }
+  if (!maplibregl.Map) {
+    container.dataset.loaded = "unavailable";
+    container.dataset.message = t("map.unavailable");
+    onLanguage(() => { container.dataset.message = t("map.unavailable"); });
+    return null;
+  }
+  let style = EMPTY_STYLE;
+  try {
+    const res = await fetch("/tiles/style.json", { credentials: "same-origin" });
+    if (res.ok) style = await res.json();
+  } catch { /* the empty style */ }
+  style = { ...style, layers: (style.layers || []).filter((l) => !l["source-layer"] || layers.includes(l["source-layer"])) };
+  const fromHash = hash ? readHash() : null;
+  const map = new maplibregl.Map({
+    container,
+    style,
+    center: fromHash ? fromHash.center : center || style.center || [12.5, 42.0],
+    zoom: fromHash ? fromHash.zoom : zoom ?? style.zoom ?? 5,
+    attributionControl: { compact: true },
+    locale: { "Map.Title": t("map.label") },
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+  window.vedetta.map = map;
+  window.vedetta.maplibregl = maplibregl;
+  const record = () => {
+    const c = map.getCenter();
+    container.dataset.center = `${c.lat.toFixed(6)},${c.lng.toFixed(6)}`;
+    container.dataset.zoom = map.getZoom().toFixed(2);
+    if (hash) history.replaceState(null, "", `#${map.getZoom().toFixed(2)}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`);
+  };
+  map.on("moveend", record);
+  map.on("load", () => { record(); container.dataset.loaded = "true"; });
+  if (hash) {
+    window.addEventListener("hashchange", () => {
+      const h = readHash();
+      if (h) map.jumpTo({ center: h.center, zoom: h.zoom });
+    });
+  }
+  return map;
+}
+
+/** `#z/lat/lon` of the URL, if valid. */
+function readHash() {
+  const parts = location.hash.replace(/^#/, "").split("/").map(Number);
+  if (parts.length < 3 || parts.some((n) => !Number.isFinite(n))) return null;
+  const [zoom, lat, lon] = parts;
+  if (Math.abs(lat) > 90 || Math.abs(lon) > 180 || zoom < 0 || zoom > 24) return null;
+  return { zoom, center: [lon, lat] };
+}
+
+/** The style layers drawing `sourceLayer`. */
+function styleLayers(map, sourceLayer) {
+  return (map.getStyle()?.layers || []).filter((l) => l["source-layer"] === sourceLayer);
+}
+
+/** Whether the style has layers of `sourceLayer`. */
+export function hasLayer(map, sourceLayer) { return !!map && styleLayers(map, sourceLayer).length > 0; }
+
+/** Shows or hides every style layer of `sourceLayer`. */
+export function setVisible(map, sourceLayer, visible) {
+  if (!map) return;
+  for (const l of styleLayers(map, sourceLayer)) map.setLayoutProperty(l.id, "visibility", visible ? "visible" : "none");
+}
+
+/** Calls `fn(map)` once the style is loaded (at once if it is). */
+export function whenLoaded(map, fn) {
+  if (!map) return;
+  if (map.loaded() || map.isStyleLoaded()) fn(map);
+  else map.once("load", () => fn(map));
+}
+
+/**
+ * Reloads exactly the tiles of `sourceLayer` that cover `bbox` [minlon, minlat, maxlon, maxlat] at the zooms the
+ * map is showing (MapLibre's refreshTiles: the other tiles and layers stay as they are). Too many tiles: the source.
+ */
+export function refreshBbox(map, sourceLayer, bbox) {
+  if (!map || !map.isStyleLoaded()) return;
+  const sources = new Set(styleLayers(map, sourceLayer).map((l) => l.source));
+  for (const id of sources) {
+    const source = map.getSource(id);
+    if (!source) continue;
+    const maxzoom = Math.min(source.maxzoom ?? 22, 22);
+    const minzoom = source.minzoom ?? 0;
+    const base = Math.floor(map.getZoom());
+    const tiles = [];
+    for (let z = Math.max(minzoom, base - 1); z <= Math.min(maxzoom, base + 1); z++) {
+      const [x0, y1] = tileOf(bbox[0], bbox[1], z);
+      const [x1, y0] = tileOf(bbox[2], bbox[3], z);
+      for (let x = x0; x <= x1; x++) for (let y = y0; y <= y1; y++) tiles.push({ z, x, y });
+    }
+    try {
+      if (tiles.length > 256) map.refreshTiles(id);
+      else if (tiles.length) map.refreshTiles(id, tiles);
+    } catch (e) { console.warn(e); }
+  }
+}
+
+/** Reloads the tiles of `sourceLayer` holding the point. */
+export function refreshAt(map, sourceLayer, lon, lat) { refreshBbox(map, sourceLayer, [lon, lat, lon, lat]); }
+
+/** The tile (x, y) holding a WGS84 point at zoom z (Web Mercator). */
+export function tileOf(lon, lat, z) {
+  const n = 2 ** z;
+  const clamped = Math.max(-85.05112878, Math.min(85.05112878, lat));
+  const x = Math.floor(((lon + 180) / 360) * n);
+  const r = (clamped * Math.PI) / 180;
+  const y = Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n);
+  return [Math.min(n - 1, Math.max(0, x)), Math.min(n - 1, Math.max(0, y))];
+}
+
+/** The bounding box of GeoJSON coordinates (any nesting). */
+export function bboxOf(coordinates) {
+  const b = [Infinity, Infinity, -Infinity, -Infinity];
+  const walk = (c) => {
+    if (typeof c[0] === "number") { b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]); b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]); }
+    else for (const x of c) walk(x);
+  };
+  walk(coordinates);
+  return b;
+}
+
+/** The map's view as [minlon, minlat, maxlon, maxlat], or null. */
+export function viewBbox(map) {
+  if (!map) return null;
+  const b = map.getBounds();
+  return [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())];
+}
