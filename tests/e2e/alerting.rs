@@ -167,16 +167,16 @@ fn the_real_montg_series_with_a_threshold_inside_its_range_gives_one_alert_on_mq
 }
 
 /// A request as the receiver saw it: the status it answered, the headers (lower-case names), the body.
-type Received = (u16, BTreeMap<String, String>, Vec<u8>);
+pub(crate) type Received = (u16, BTreeMap<String, String>, Vec<u8>);
 
 /// A webhook receiver that answers 500 to the first `failures` requests, then 200; it keeps every request.
-struct Receiver {
-    url: String,
-    requests: Arc<Mutex<Vec<Received>>>,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
+    pub(crate) requests: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    fn start(failures: usize) -> Receiver {
+    pub(crate) fn start(failures: usize) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));

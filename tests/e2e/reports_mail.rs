@@ -1,4 +1,5 @@
-//! The reporter is told by email: a `vedetta serve` configured with an SMTP relay (a real aiosmtpd on 127.0.0.1)
+//! The comune's maintenance system is told by webhook: every public change of its reports, signed. The reporter is
+//! told by email: a `vedetta serve` configured with an SMTP relay (a real aiosmtpd on 127.0.0.1)
 //! sends the status change of a report filed with an email address, in Italian then English, with the link to the
 //! report and nothing private.
 
@@ -9,7 +10,8 @@ use std::time::Duration;
 use serde_json::json;
 use testkit::{TestDb, free_port, wait_for};
 
-use crate::reports::{ADMIN, DE_FERRARI, file, report_at};
+use crate::alerting::Receiver;
+use crate::reports::{ADMIN, DE_FERRARI, GENOVA, file, report_at, serve};
 use crate::support::{Launch, import, request as call};
 
 /// aiosmtpd keeping every message in a Maildir; killed on drop.
@@ -118,4 +120,45 @@ fn the_reporter_gets_the_status_change_by_email() {
         .unwrap()
     });
     assert_eq!(state, "sent");
+}
+
+#[test]
+fn a_comune_webhook_gets_its_public_report_changes_signed_and_nothing_private() {
+    let receiver = Receiver::start(1);
+    let db = TestDb::new_blocking();
+    let root = tempfile::tempdir().unwrap();
+    let vedetta = serve(root.path(), &db);
+    let (status, created) = call(
+        "POST",
+        &vedetta.url("/api/reports/webhooks"),
+        Some(ADMIN),
+        Some(&json!({"comune": GENOVA, "url": receiver.url})),
+    );
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let (status, _) = call("GET", &vedetta.url("/api/reports/webhooks"), None, None);
+    assert_eq!(status, 401, "admin only");
+
+    let mut body = report_at(DE_FERRARI, "buca_stradale", "Buca in piazza");
+    body["email"] = json!("segreto.webhook@example.org");
+    let id = file(&vedetta, None, &body)["report"]["id"].as_i64().unwrap();
+    let delivered = wait_for("a signed delivery after one refused attempt", Duration::from_secs(60), || {
+        let requests = receiver.requests.lock().unwrap();
+        requests.iter().find(|(status, _, _)| *status == 200).cloned()
+    });
+    let (_, headers, payload) = delivered;
+    let text = String::from_utf8_lossy(&payload).to_string();
+    assert!(text.contains(&format!("\"id\":{id}")), "{text}");
+    assert!(!text.contains("segreto.webhook"), "no reporter data reaches a webhook: {text}");
+    let signature = headers.get("x-vedetta-signature").expect("signed");
+    let timestamp = headers.get("x-vedetta-timestamp").expect("timestamped");
+    assert!(reports::webhook::verify_signature(&secret, timestamp, &payload, signature), "{signature}");
+    let (status, deliveries) = call(
+        "GET",
+        &vedetta.url(&format!("/api/reports/webhooks/{}/deliveries", created["webhook"]["id"])),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 200, "{deliveries}");
+    assert_eq!(deliveries[0]["state"], "delivered", "{deliveries}");
 }

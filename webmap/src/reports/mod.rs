@@ -30,6 +30,7 @@ mod query;
 mod stats;
 mod stream;
 mod view;
+mod webhooks;
 mod workflow;
 
 use std::net::IpAddr;
@@ -104,6 +105,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/reports/categories", get(catalogue::categories))
         .route("/api/reports/categories/{comune}/{code}", put(catalogue::put_category))
         .route("/api/reports/settings/{comune}", get(catalogue::settings).put(catalogue::put_settings))
+        .route("/api/reports/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/api/reports/webhooks/{id}", axum::routing::delete(webhooks::delete))
+        .route("/api/reports/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/api/reports/opendata.geojson", get(opendata::geojson))
         .route("/api/reports/opendata.csv", get(opendata::csv))
         .route("/api/reports/photos/{sha256}", get(photos::photo))
@@ -148,6 +152,10 @@ pub(crate) fn routes() -> Router<AppState> {
         catalogue::put_category,
         catalogue::settings,
         catalogue::put_settings,
+        webhooks::list,
+        webhooks::create,
+        webhooks::delete,
+        webhooks::deliveries,
         stats::stats,
         opendata::geojson,
         opendata::csv,
@@ -168,6 +176,10 @@ pub(crate) fn routes() -> Router<AppState> {
         view::NearbyList,
         view::Supported,
         create::NewReportBody,
+        webhooks::WebhookView,
+        webhooks::WebhookBody,
+        webhooks::CreatedView,
+        webhooks::DeliveryView,
     )),
     tags((name = "reports", description = "Citizen reports (segnalazioni): filing with photos, the workflow, \
         interventions, moderation, categories, the live stream, transparency statistics and open data"))
