@@ -541,6 +541,24 @@ async fn duplicates_near_by_are_offered_and_supported_instead() {
     // Duplicates are not open: they are not offered either.
     let found = report::nearby(&pool, at_200.0, at_200.1, Some("buca_stradale"), 10.0, 10).await.unwrap();
     assert!(found.is_empty(), "{found:?}");
+    // Updates follow the original: its next step is told to the reporters of its duplicates too.
+    let told = |report_id: i64| {
+        let pool = pool.clone();
+        async move {
+            let subjects: Vec<String> =
+                sqlx::query_scalar("select body from reports.notification where report_id = $1 order by id")
+                    .bind(report_id)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            subjects
+        }
+    };
+    let before = (told(second).await.len(), told(third).await.len());
+    report::transition(&pool, id, &TransitionRequest::to(Status::Acknowledged), &op).await.unwrap();
+    let (second_told, third_told) = (told(second).await, told(third).await);
+    assert_eq!((second_told.len(), third_told.len()), (before.0 + 1, before.1 + 1));
+    assert!(second_told.last().unwrap().contains(&format!("/segnalazioni/{id}")), "the original's link");
 }
 
 #[tokio::test]

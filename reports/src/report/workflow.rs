@@ -104,13 +104,22 @@ pub async fn transition_with_link(
         .await?;
     }
     let report = load_existing(&mut *tx, id).await?;
-    if let Some(email) = report.private.reporter_email.as_deref() {
-        if crate::mail::check_address(email).is_ok() {
-            let (subject, body) = crate::mail::status_change(&report.public, public_url);
-            crate::mail::enqueue(&mut tx, id, email, &subject, &body).await?;
+    // The reporter, and the reporters of the duplicates of this report: their updates follow the original.
+    let followers: Vec<(i64, String)> = sqlx::query_as(
+        "select id, reporter_email from reports.report
+          where duplicate_of = $1 and status = 'duplicate' and reporter_email is not null",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let reporter = report.private.reporter_email.clone().map(|email| (id, email));
+    let (subject, body) = crate::mail::status_change(&report.public, public_url);
+    for (report_id, email) in reporter.into_iter().chain(followers) {
+        if crate::mail::check_address(&email).is_ok() {
+            crate::mail::enqueue(&mut tx, report_id, &email, &subject, &body).await?;
         } else {
             tracing::warn!(
-                report = id,
+                report = report_id,
                 "The reporter's email address is unusable; no email about the change."
             );
         }
