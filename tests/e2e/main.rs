@@ -4,6 +4,7 @@
 mod accounts;
 mod alerting;
 mod alerts_api;
+mod browser;
 mod foundation;
 mod gate;
 mod geocode;
