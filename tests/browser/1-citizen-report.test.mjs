@@ -17,7 +17,7 @@ after(async () => {
   await browser?.close();
 });
 
-test('a report filed on /segnala reaches the open dashboard live and its tracking page follows the workflow', { skip: 'the web app pages are not merged yet' }, async () => {
+test('a report filed on /segnala reaches the open dashboard live and its tracking page follows the workflow', async () => {
   const { lon, lat, comune, category } = FIXTURE.report;
 
   // The operator's dashboard is open first.

@@ -14,12 +14,13 @@ after(async () => {
   await browser?.close();
 });
 
-test('a click on the map of /pianificazione reads the zone in force there', { skip: 'the web app pages are not merged yet' }, async () => {
+test('a click on the map of /pianificazione reads the zone in force there', async () => {
   const { lon, lat, code, nta, other } = FIXTURE.zoning;
   const page = await newPage(browser);
   await open(page, '/pianificazione');
   await mapLoaded(page);
-  await jumpTo(page, lon, lat, 14);
+  // Both zones of the plan in view: the one clicked first, and its neighbour 0.02° east.
+  await jumpTo(page, lon + 0.01, lat, 14);
 
   await clickMap(page, lon, lat);
   const result = page.locator('#zoning-result');
@@ -32,7 +33,7 @@ test('a click on the map of /pianificazione reads the zone in force there', { sk
   assert.equal(await result.locator(`[data-zone-code="${other}"]`).count(), 0, 'only the zone clicked');
   await screenshot(page, 'pianificazione-zona');
 
-  // The zone next door (0.02° east, the other zone of the plan).
+  // The zone next door.
   await clickMap(page, lon + 0.02, lat);
   await result.locator(`[data-zone-code="${other}"]`).waitFor({ state: 'visible' });
   assert.equal(await result.locator(`[data-zone-code="${code}"]`).count(), 0, 'the first zone is gone');

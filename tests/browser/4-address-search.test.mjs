@@ -20,7 +20,7 @@ function permalink(hash) {
   return m ? { zoom: Number(m[1]), lat: Number(m[2]), lon: Number(m[3]) } : undefined;
 }
 
-test('the address search finds a civico and flies there, with the permalink', { skip: 'the web app pages are not merged yet' }, async () => {
+test('the address search finds a civico and flies there, with the permalink', async () => {
   const address = FIXTURE.address;
   const page = await newPage(browser);
   await open(page, '/');

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use testkit::{TestDb, wait_for};
 
-use crate::support::{BIN, Launch, get, import, mosquitto_pub, query_i64, send_json, station_feature};
+use crate::support::{BIN, Launch, get, import, publish_all, query_i64, send_json, station_feature};
 
 const ADMIN: &str = "vdt_browser_admin";
 const USER: &str = "sala.operativa";
@@ -178,22 +178,27 @@ fn citizens_operators_and_planners_use_the_web_app_in_a_real_browser() {
         (query_i64(&db.url, "select count(*) from alerts.consumer_cursor where consumer = 'evaluator'") > 0)
             .then_some(())
     });
-    let t = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
-    mosquitto_pub(
-        mqtt_port,
-        &format!("vedetta/v1/sensors/{STATION}/level"),
-        &format!(r#"{{"t":"{t}","v":0.8}}"#),
-    );
-    wait_for("the first reading", Duration::from_secs(30), || {
-        (query_i64(&db.url, "select count(*) from sensors.reading") == 1).then_some(())
+    // Half an hour of a river rising below its yellow threshold, the last reading six minutes ago: the red
+    // reading the browser test publishes (4.2 m) is then a flood rise, not a spike for quality control (which
+    // would keep the alert at gialla).
+    let now = chrono::Utc::now();
+    let history: Vec<(String, String)> = [(31, 0.8), (26, 0.9), (21, 1.0), (16, 1.2), (11, 1.5), (6, 1.8)]
+        .iter()
+        .map(|(minutes_ago, v)| {
+            let t = (now - chrono::Duration::minutes(*minutes_ago)).to_rfc3339();
+            (format!("vedetta/v1/sensors/{STATION}/level"), format!(r#"{{"t":"{t}","v":{v}}}"#))
+        })
+        .collect();
+    publish_all(mqtt_port, &history);
+    wait_for("the river's history", Duration::from_secs(30), || {
+        (query_i64(&db.url, "select count(*) from sensors.reading") == history.len() as i64).then_some(())
     });
-
     let fixture = json!({
         "admin_token": ADMIN,
         "user": USER,
         "password": PASSWORD,
         "mqtt_port": mqtt_port,
-        "station": {"code": STATION, "lon": STATION_AT.0, "lat": STATION_AT.1, "red": 4.0,
+        "station": {"code": STATION, "lon": STATION_AT.0, "lat": STATION_AT.1, "red_reading": 4.2,
                     "topic": format!("vedetta/v1/sensors/{STATION}/level")},
         "report": {"lon": 8.9340, "lat": 44.4073, "comune": "010025", "category": "buca_stradale"},
         "address": {"query": "Atrio Addolorata 12", "label": "Atrio Addolorata 12, Lamezia Terme",
@@ -201,6 +206,17 @@ fn citizens_operators_and_planners_use_the_web_app_in_a_real_browser() {
         "zoning": {"lon": 8.93, "lat": 44.41, "code": "AC", "nta": "art. 12", "other": "BR"},
     });
     let artifacts = testkit::target_dir().join("browser-artifacts");
+    // For writing the scripts: BROWSER_TEST_PAUSE_S=600 prints the environment to run `node --test` by hand
+    // against this serve, and waits that long first.
+    if let Some(pause) = std::env::var("BROWSER_TEST_PAUSE_S").ok().and_then(|s| s.parse().ok()) {
+        println!(
+            "cd {} && BASE_URL='{}' FIXTURE='{fixture}' ARTIFACTS_DIR='{}' node --test --test-concurrency=1 *.test.mjs",
+            scripts.display(),
+            vedetta.url(""),
+            artifacts.display()
+        );
+        std::thread::sleep(Duration::from_secs(pause));
+    }
     std::fs::create_dir_all(&artifacts).unwrap();
     let log = root.join("node.log");
     let started = Instant::now();
