@@ -1,0 +1,21 @@
+-- Public citizen reports: approved and not hidden, and of them only category, status, supporters and age.
+-- Never a reporter column. The newest 5,000 of a tile.
+with t as (
+    select st_tileenvelope($1::integer, $2::integer, $3::integer) as env,
+           -- the envelope with the tiles' buffer, in WGS84; kept within ±180° (beyond, longitudes would wrap)
+           st_transform(st_clipbybox2d(st_tileenvelope($1::integer, $2::integer, $3::integer, margin => 0.015625),
+                                       st_makeenvelope(-20037508.34, -20037508.34, 20037508.34, 20037508.34)),
+                        4326) as bbox
+)
+select st_asmvt(m, 'reports', 4096, 'geom', 'id')
+from (
+    select r.id, r.category, r.status, r.supporters,
+           floor(extract(epoch from now() - r.created_at) / 86400)::integer as age_days,
+           st_asmvtgeom(st_transform(r.geom, 3857), t.env, 4096, 64, true) as geom
+    from t
+    join reports.report r on r.geom && t.bbox
+    where r.approved and not r.hidden
+    order by r.created_at desc
+    limit 5000
+) m
+where m.geom is not null
