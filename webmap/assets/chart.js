@@ -11,7 +11,7 @@ strings({
   "chart.empty": ["Nessuna lettura nelle ultime 24 ore", "No reading in the last 24 hours"],
 });
 
-const W = 640, H = 240, L = 48, R = 48, T = 12, B = 28;
+const W = 640, H = 250, L = 52, R = 60, T = 22, B = 28;
 
 function frame(label, points) {
   return svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, "data-points": points },
@@ -39,7 +39,7 @@ function valueAxis(root, min, max, side, unit) {
     if (side === "left") root.append(svg("line", { class: "grid", x1: L, y1: y(v), x2: W - R, y2: y(v) }));
     root.append(svg("text", { x: side === "left" ? L - 4 : W - R + 4, y: y(v) + 4, "text-anchor": side === "left" ? "end" : "start" }, num(v, 2)));
   }
-  root.append(svg("text", { x: xPos, y: T - 2 + 10, "text-anchor": side === "left" ? "start" : "end", dx: side === "left" ? 4 : -4 }, unit));
+  root.append(svg("text", { x: xPos, y: T - 8, "text-anchor": side === "left" ? "end" : "start" }, unit));
   return y;
 }
 

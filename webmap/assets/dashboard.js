@@ -12,7 +12,7 @@
 
 import { initPage, strings, t, api, el, setCsrf, follow, levelBadge, levelOfValue, maxLevel, levelName, num, ago, when,
   onLanguage, ready, ApiFailure } from "/assets/common.js";
-import { createMap, refreshAt, refreshBbox, bboxOf, whenLoaded } from "/assets/mapview.js";
+import { createMap, refreshAt, refreshBbox, bboxOf } from "/assets/mapview.js";
 import { levelChart, rainChart } from "/assets/chart.js";
 
 strings({
@@ -108,7 +108,6 @@ async function start(me) {
   createMap(document.getElementById("map"), { layers: ["comuni", "alert_zones", "stations", "reports"] }).then((m) => {
     map = m;
     if (map) {
-      whenLoaded(map, fitToStations);
       map.on("click", (ev) => {
         const hit = map.queryRenderedFeatures(ev.point).find((f) => f.sourceLayer === "stations");
         const code = hit?.properties?.code;
@@ -168,13 +167,6 @@ async function loadDeadLetters() {
     deadLetters = e instanceof ApiFailure && e.status === 403 ? "–" : "?";
   }
   renderQuality();
-}
-
-function fitToStations(m) {
-  const points = [...stations.values()].map((f) => f.geometry?.coordinates).filter(Boolean);
-  if (!points.length) return;
-  const b = bboxOf(points);
-  m.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 60, maxZoom: 13, duration: 0 });
 }
 
 function renderAll() { renderAlerts(); renderStations(); renderQueue(); renderQuality(); }

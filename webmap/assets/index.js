@@ -8,7 +8,7 @@
 
 import { initPage, strings, t, api, el, searchBox, follow, levelBadge, levelOfValue, maxLevel, levelName, num, ago,
   onLanguage, ready } from "/assets/common.js";
-import { createMap, setVisible, refreshAt, refreshBbox, bboxOf, viewBbox, whenLoaded } from "/assets/mapview.js";
+import { createMap, bindLayerSwitcher, refreshAt, refreshBbox, bboxOf, viewBbox } from "/assets/mapview.js";
 
 strings({
   "index.title": ["Mappa del territorio", "Map of the territory"],
@@ -51,11 +51,7 @@ async function main() {
   createMap(document.getElementById("map"), { layers: ["comuni", "alert_zones", "stations", "reports"], hash: true })
     .then((m) => {
       map = m;
-      for (const layer of ["reports", "stations", "alert_zones", "comuni"]) {
-        const box = document.getElementById(`layer-${layer}`);
-        box.addEventListener("change", () => setVisible(map, layer, box.checked));
-      }
-      if (map && !location.hash) whenLoaded(map, fitToStations);
+      bindLayerSwitcher(map, ["reports", "stations", "alert_zones", "comuni"]);
     });
   searchBox({
     input: document.getElementById("search-input"), list: document.getElementById("search-results"),
@@ -89,13 +85,6 @@ async function loadReports() {
 async function loadZones() {
   const fc = await api("/api/alerts/zones");
   zoneBoxes = new Map((fc.features || []).filter((f) => f.geometry).map((f) => [f.properties.code, bboxOf(f.geometry.coordinates)]));
-}
-
-function fitToStations(m) {
-  const points = [...stations.values()].map((f) => f.geometry?.coordinates).filter(Boolean);
-  if (!points.length) return;
-  const b = bboxOf(points);
-  m.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 60, maxZoom: 13, duration: 0 });
 }
 
 /** A station's colour: its level against the thresholds, or the highest firing alert on it. */

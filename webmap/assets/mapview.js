@@ -34,11 +34,16 @@ export async function createMap(container, { layers = [], center, zoom, hash = f
   } catch { /* the empty style */ }
   style = { ...style, layers: (style.layers || []).filter((l) => !l["source-layer"] || layers.includes(l["source-layer"])) };
   const fromHash = hash ? readHash() : null;
+  // The first view: the URL's permalink, else the page's own, else the territory (the stations' extent), else the
+  // style's, else Italy.
+  const territory = fromHash || center ? null : await territoryBbox();
   const map = new maplibregl.Map({
     container,
     style,
     center: fromHash ? fromHash.center : center || style.center || [12.5, 42.0],
     zoom: fromHash ? fromHash.zoom : zoom ?? style.zoom ?? 5,
+    bounds: territory ? [[territory[0], territory[1]], [territory[2], territory[3]]] : undefined,
+    fitBoundsOptions: { padding: 40, maxZoom: 13 },
     attributionControl: { compact: true },
     locale: { "Map.Title": t("map.label") },
   });
@@ -62,6 +67,21 @@ export async function createMap(container, { layers = [], center, zoom, hash = f
   return map;
 }
 
+/** The extent of the stations (the territory Vedetta watches), or null. */
+async function territoryBbox() {
+  try {
+    const res = await fetch("/api/stations?limit=10000", { credentials: "same-origin" });
+    if (!res.ok) return null;
+    const points = ((await res.json()).features || []).map((f) => f.geometry?.coordinates).filter(Boolean);
+    if (!points.length) return null;
+    const b = bboxOf(points);
+    const pad = 0.01;
+    return [b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad];
+  } catch {
+    return null;
+  }
+}
+
 /** `#z/lat/lon` of the URL, if valid. */
 function readHash() {
   const parts = location.hash.replace(/^#/, "").split("/").map(Number);
@@ -83,6 +103,19 @@ export function hasLayer(map, sourceLayer) { return !!map && styleLayers(map, so
 export function setVisible(map, sourceLayer, visible) {
   if (!map) return;
   for (const l of styleLayers(map, sourceLayer)) map.setLayoutProperty(l.id, "visibility", visible ? "visible" : "none");
+}
+
+/**
+ * Binds the checkboxes `#layer-<name>` to the style layers of each source-layer `name`: the map shows what the
+ * boxes say from the start (the style may hide a layer by default) and follows them.
+ */
+export function bindLayerSwitcher(map, names) {
+  for (const name of names) {
+    const box = document.getElementById(`layer-${name}`);
+    if (!box) continue;
+    box.addEventListener("change", () => setVisible(map, name, box.checked));
+    whenLoaded(map, () => setVisible(map, name, box.checked));
+  }
 }
 
 /** Calls `fn(map)` once the style is loaded (at once if it is). */

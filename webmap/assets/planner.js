@@ -7,7 +7,7 @@
 // #intersect-table tbody tr[data-zone-code][data-overlap-m2], #export-geojson, #export-csv, #search-input.
 
 import { initPage, strings, t, api, el, searchBox, num, today, download, onLanguage, ready } from "/assets/common.js";
-import { createMap, setVisible, viewBbox, whenLoaded } from "/assets/mapview.js";
+import { createMap, bindLayerSwitcher, viewBbox, whenLoaded } from "/assets/mapview.js";
 
 strings({
   "pl.title": ["Pianificazione del territorio", "Land-use planning"],
@@ -46,12 +46,9 @@ function boot() {
   const date = document.getElementById("zoning-date");
   date.value = today();
   date.addEventListener("change", () => { applyDate(); if (lastPoint) zonesAt(...lastPoint); });
-  createMap(document.getElementById("map"), { layers: ["comuni", "dbt", "zoning", "civici", "streets"], zoom: 14, hash: true }).then((m) => {
+  createMap(document.getElementById("map"), { layers: ["comuni", "dbt", "zoning", "civici", "streets"], hash: true }).then((m) => {
     map = m;
-    for (const layer of ["zoning", "dbt", "civici"]) {
-      const box = document.getElementById(`layer-${layer}`);
-      box.addEventListener("change", () => setVisible(map, layer, box.checked));
-    }
+    bindLayerSwitcher(map, ["zoning", "dbt", "civici"]);
     if (!map) return ready();
     whenLoaded(map, () => {
       map.addSource("draw", { type: "geojson", data: drawn() });

@@ -59,11 +59,9 @@ initPage();
 boot();
 
 async function boot() {
-  createMap(document.getElementById("map"), { layers: ["comuni", "reports"], zoom: 13 }).then((m) => {
+  createMap(document.getElementById("map"), { layers: ["comuni", "reports"] }).then((m) => {
     map = m;
-    if (!map) return;
-    map.on("click", (e) => setPoint(e.lngLat.lat, e.lngLat.lng));
-    if (!point) fitToComuni();
+    if (map) map.on("click", (e) => setPoint(e.lngLat.lat, e.lngLat.lng));
   });
   document.getElementById("locate-gps").addEventListener("click", locate);
   searchBox({
@@ -80,14 +78,6 @@ async function boot() {
   await renderMine();
   if (navigator.onLine) await sendDraft();
   ready();
-}
-
-async function fitToComuni() {
-  try {
-    const fc = await api("/api/stations");
-    const pts = (fc.features || []).map((f) => f.geometry?.coordinates).filter(Boolean);
-    if (pts.length && map && !point) map.jumpTo({ center: pts[0], zoom: 12 });
-  } catch { /* the map's default view */ }
 }
 
 function locate() {
@@ -131,8 +121,9 @@ function renderPoint() {
 async function loadCategories() {
   const select = document.getElementById("report-category");
   const before = select.value;
+  if (!comune) { select.replaceChildren(el("option", { value: "" }, t("seg.category.choose"))); return; }
   try {
-    const list = await api(`/api/reports/categories${comune ? `?comune=${comune.istat}` : ""}`);
+    const list = await api(`/api/reports/categories?comune=${encodeURIComponent(comune.istat)}`);
     const en = document.documentElement.lang === "en";
     select.replaceChildren(el("option", { value: "" }, t("seg.category.pick")),
       ...list.filter((c) => c.active).map((c) => el("option", { value: c.code }, en ? c.name_en : c.name_it)));
