@@ -22,7 +22,8 @@ function permalink(hash) {
 
 test('the address search finds a civico and flies there, with the permalink', async () => {
   const address = FIXTURE.address;
-  const page = await newPage(browser);
+  // Reduced motion, as MapLibre honours it: the flight across Italy, drawn by a software GPU, would take seconds.
+  const page = await newPage(browser, { reducedMotion: 'reduce' });
   await open(page, '/');
   await mapLoaded(page);
   const start = await page.evaluate(() => window.vedetta.map.getCenter().toArray());
