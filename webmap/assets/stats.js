@@ -26,7 +26,7 @@ strings({
   "st.opendata": ["Dati aperti", "Open data"],
   "st.opendata.text": ["Le segnalazioni pubbliche, senza dati personali, sono scaricabili:", "The public reports, without personal data, can be downloaded:"],
   "st.mincount": ["Le cifre su meno di 5 segnalazioni sono mostrate ma non entrano nella classifica.", "Figures over fewer than 5 reports are shown but not ranked."],
-  "st.none": ["Nessuna segnalazione nel periodo.", "No report in the period."],
+  "st.none": ["Nessun tempo misurato nel periodo.", "No time measured in the period."],
 });
 
 let stats = null;
@@ -89,9 +89,12 @@ function render() {
   const label = (r) => (byCategory ? r.category_name || r.category || "" : r.comune_name);
   const by = t(byCategory ? "st.by.category" : "st.by.comune");
   const series = [t("st.median"), t("st.p90")];
-  const chart = (field, title) => rows.length
-    ? barChart(rows.map((r) => ({ key: key(r), label: label(r), values: [r[field].median, r[field].p90] })), series, "h", t(title, { by }))
-    : el("p", {}, t("st.none"));
+  const chart = (field, title) => {
+    const measured = rows.filter((r) => typeof r[field].median === "number" || typeof r[field].p90 === "number");
+    return measured.length
+      ? barChart(measured.map((r) => ({ key: key(r), label: label(r), values: [r[field].median, r[field].p90] })), series, "h", t(title, { by }))
+      : el("p", {}, t("st.none"));
+  };
   document.getElementById("stats-chart-ack").replaceChildren(chart("hours_to_acknowledge", "st.chart.ack"));
   document.getElementById("stats-chart-resolve").replaceChildren(chart("hours_to_resolve", "st.chart.resolve"));
 }
