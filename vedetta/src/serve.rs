@@ -63,6 +63,7 @@ async fn run_platform(
     let (state, ingest) = start_ingest(config, &db.pool, &broker_url, prometheus, cancel.clone())?;
     crate::alerting::start(config, &db.pool, state.spine(), &broker_url, &cancel)?;
     crate::reporting::start(config, &db.pool, &cancel)?;
+    let state = start_tiles(config, &db.pool, state).await?;
     let listener = bind(config).await?;
     let addr = listener.local_addr()?;
     if demo {
@@ -175,6 +176,24 @@ fn start_ingest(
     .with_reports(crate::reporting::options(config))
     .with_public_url(&config.http.public_url());
     Ok((state, ingest))
+}
+
+/// The vector tile service (Martin's pool on the same database) and its invalidator following the spine.
+async fn start_tiles(config: &Config, pool: &PgPool, state: AppState) -> anyhow::Result<AppState> {
+    let url = match &config.database.url {
+        Some(url) => url.clone(),
+        None => ::database::cluster::attach_url(&config.data_dir, &config.database.name)?
+            .context("the private cluster's address is unknown")?,
+    };
+    let options = tiles::TilesOptions {
+        pool_size: (config.database.max_connections as usize / 2).clamp(2, 16),
+        ..tiles::TilesOptions::default()
+    };
+    let tiles = Arc::new(tiles::Tiles::connect(&url, options).await.context("while opening the tile pool")?);
+    tiles::Invalidator::start(tiles.clone(), state.spine().clone(), pool.clone())
+        .await
+        .context("while starting the tile invalidation")?;
+    Ok(state.with_tiles(tiles))
 }
 
 async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {

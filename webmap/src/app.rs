@@ -44,6 +44,8 @@ struct Inner {
     cap: Option<Arc<::alerts::cap::Cap>>,
     /// The reports API's options (photos directory, limits, links).
     reports: Arc<crate::reports::ReportsOptions>,
+    /// The vector tile service; `None`: `/tiles/…` answers 503 (a process without the tile pool).
+    tiles: Option<Arc<::tiles::Tiles>>,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
                 catalog: Arc::new(geodata::features::Catalog::new()),
                 cap: None,
                 reports: Arc::new(crate::reports::ReportsOptions::default()),
+                tiles: None,
             }),
         }
     }
@@ -91,6 +94,19 @@ impl AppState {
             inner.reports = Arc::new(options);
         }
         self
+    }
+
+    /// Sets the vector tile service (`/tiles/…`); call before the state is shared.
+    pub fn with_tiles(mut self, tiles: Arc<::tiles::Tiles>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tiles = Some(tiles);
+        }
+        self
+    }
+
+    /// The vector tile service, if this process serves tiles.
+    pub fn tiles(&self) -> Option<&Arc<::tiles::Tiles>> {
+        self.inner.tiles.as_ref()
     }
 
     /// The reports API's options.
