@@ -18,4 +18,5 @@ mod sensors;
 mod sta;
 mod support;
 mod territory;
+mod tiles;
 mod zones;
