@@ -286,6 +286,13 @@ mod tests {
             with_session_options("host=/tmp dbname=v", Duration::from_secs(1))
                 .ends_with("statement_timeout=1000'")
         );
+        // As the driver of Martin's pool reads them.
+        for url in ["postgres://u:p@127.0.0.1:5432/v", "host=127.0.0.1 dbname=v"] {
+            let config: tokio_postgres::Config =
+                with_session_options(url, Duration::from_secs(10)).parse().unwrap();
+            assert_eq!(config.get_options(), Some("-c statement_timeout=10000"), "{url}");
+            assert_eq!(config.get_application_name(), Some("vedetta-tiles"), "{url}");
+        }
     }
 
     #[test]
