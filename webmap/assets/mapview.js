@@ -34,8 +34,7 @@ export async function createMap(container, { layers = [], center, zoom, hash = f
   } catch { /* the empty style */ }
   style = { ...style, layers: (style.layers || []).filter((l) => !l["source-layer"] || layers.includes(l["source-layer"])) };
   const fromHash = hash ? readHash() : null;
-  // The first view: the URL's permalink, else the page's own, else the territory (the stations' extent), else the
-  // style's, else Italy.
+  // The first view: the URL's permalink, else the page's own, else the territory, else the style's, else Italy.
   const territory = fromHash || center ? null : await territoryBbox();
   const map = new maplibregl.Map({
     container,
@@ -67,16 +66,24 @@ export async function createMap(container, { layers = [], center, zoom, hash = f
   return map;
 }
 
-/** The extent of the stations (the territory Vedetta watches), or null. */
+/**
+ * The territory Vedetta watches: the extent of the federated comuni (OGC API collection), else of the stations,
+ * or null.
+ */
 async function territoryBbox() {
+  const json = async (url) => {
+    const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    return res.ok ? res.json() : null;
+  };
   try {
-    const res = await fetch("/api/stations?limit=10000", { credentials: "same-origin" });
-    if (!res.ok) return null;
-    const points = ((await res.json()).features || []).map((f) => f.geometry?.coordinates).filter(Boolean);
+    const b = (await json("/ogc/collections/comuni"))?.extent?.spatial?.bbox?.[0];
+    if (Array.isArray(b) && b.length === 4 && b[2] > b[0] && b[3] > b[1] && b[2] - b[0] < 20) return b;
+  } catch { /* the stations' extent */ }
+  try {
+    const points = ((await json("/api/stations?limit=10000"))?.features || []).map((f) => f.geometry?.coordinates).filter(Boolean);
     if (!points.length) return null;
     const b = bboxOf(points);
-    const pad = 0.01;
-    return [b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad];
+    return [b[0] - 0.01, b[1] - 0.01, b[2] + 0.01, b[3] + 0.01];
   } catch {
     return null;
   }
