@@ -17,24 +17,24 @@ after(async () => {
 });
 
 /**
- * The colour MapLibre draws the station in, read from what is rendered: the feature-state `level` if the app
- * sets one, else the tile's `level`/`colour` attribute. Undefined while the station is not drawn.
+ * The station's marker as MapLibre draws it now: its `level` attribute and the circle colour evaluated by the style
+ * (`{r, g, b}` in 0…1), read from the rendered features. Undefined while the station is not drawn.
  */
-async function markerLevel(page, code) {
+async function marker(page, code) {
   return page.evaluate((code) => {
     const map = window.vedetta?.map;
     if (!map) return undefined;
-    const features = map.queryRenderedFeatures().filter((f) => f.properties?.code === code);
-    for (const f of features) {
-      const state = f.state ?? {};
-      const level = state.level ?? f.properties.level ?? f.properties.colour ?? f.properties.color;
-      if (level !== undefined) return String(level);
-    }
-    return undefined;
+    const f = map.queryRenderedFeatures().find((f) => f.properties?.code === code && f.layer.type === 'circle');
+    if (!f) return undefined;
+    const { r, g, b } = f.layer.paint['circle-color'];
+    return { level: f.properties.level, silent: f.properties.silent, r, g, b };
   }, code);
 }
 
-test('a hydrometer crossing red turns red on the open dashboard within 2 s and raises the alert', { skip: 'the stations tiles (/tiles) are not served yet' }, async () => {
+/** Red as the style draws rossa (#c62828), not gialla, arancione or the grey of a silent station. */
+const isRed = (m) => m !== undefined && m.r > 0.6 && m.g < 0.3 && m.b < 0.3;
+
+test('a hydrometer crossing red turns red on the open dashboard within 2 s and raises the alert', async () => {
   const station = FIXTURE.station;
   const page = await newPage(browser);
   await signIn(page);
@@ -43,8 +43,8 @@ test('a hydrometer crossing red turns red on the open dashboard within 2 s and r
   assert.notEqual(await row.getAttribute('data-level'), 'rossa', 'not red before the reading');
   await mapLoaded(page);
   await jumpTo(page, station.lon, station.lat, 13);
-  const before = await until(() => markerLevel(page, station.code), 10_000, 'the station drawn on the map');
-  assert.ok(!['rossa', 'red'].includes(before), `the marker is not red before the reading (${before})`);
+  const before = await until(() => marker(page, station.code), 10_000, 'the station drawn on the map');
+  assert.ok(!isRed(before) && before.level !== 'rossa', `the marker is not red before the reading: ${JSON.stringify(before)}`);
   await screenshot(page, 'protezione-civile-prima');
 
   const published = Date.now();
@@ -52,7 +52,7 @@ test('a hydrometer crossing red turns red on the open dashboard within 2 s and r
   await until(async () => (await row.getAttribute('data-level')) === 'rossa', 2_000 - (Date.now() - published),
     'the station row to turn red');
   const rowMs = Date.now() - published;
-  await until(async () => ['rossa', 'red'].includes(await markerLevel(page, station.code)),
+  await until(async () => isRed(await marker(page, station.code)),
     2_000 - (Date.now() - published), 'the station marker to turn red');
   const markerMs = Date.now() - published;
   const alert = page.locator('#alerts-list [data-alert-id][data-level="rossa"]');
