@@ -45,7 +45,7 @@ pub(crate) struct Api;
 #[into_params(parameter_in = Query)]
 pub(crate) struct DateQuery {
     /// Zoning in force on this date, `YYYY-MM-DD` (default today); the other layers do not read it.
-    #[param(example = "2024-01-31")]
+    #[param(example = "2024-01-31", pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     date: Option<String>,
 }
 
@@ -65,7 +65,8 @@ pub(crate) async fn style(State(state): State<AppState>) -> Response {
 /// tile URL on the public URL, zoom range, the layers' fields.
 #[utoipa::path(get, path = "/tiles/{file}", operation_id = "tiles_tilejson", tag = "tiles",
     params(("file" = String, Path, description = "`{layers}.json`: comma-separated layers among comuni, \
-        alert_zones, stations, reports, dbt, zoning, civici, streets", example = "stations.json"), DateQuery),
+        alert_zones, stations, reports, dbt, zoning, civici, streets", example = "stations.json",
+        pattern = r"^(comuni|alert_zones|stations|reports|dbt|zoning|civici|streets)(,(comuni|alert_zones|stations|reports|dbt|zoning|civici|streets))*\.json$"), DateQuery),
     responses((status = 200, description = "TileJSON 3.0", content_type = "application/json", body = Object)))]
 pub(crate) async fn tilejson(
     State(state): State<AppState>,
@@ -92,10 +93,12 @@ pub(crate) async fn tilejson(
 #[utoipa::path(get, path = "/tiles/{layers}/{z}/{x}/{file}", operation_id = "tiles_tile", tag = "tiles",
     params(
         ("layers" = String, Path, description = "Comma-separated layers among comuni, alert_zones, stations, \
-            reports, dbt, zoning, civici, streets", example = "stations,reports"),
-        ("z" = String, Path, description = "Zoom, 0–24", example = "14"),
-        ("x" = String, Path, description = "Column, 0 … 2^z − 1", example = "8598"),
-        ("file" = String, Path, description = "`{y}.mvt`: the row, 0 … 2^z − 1", example = "5931.mvt"),
+            reports, dbt, zoning, civici, streets", example = "stations,reports",
+            pattern = r"^(comuni|alert_zones|stations|reports|dbt|zoning|civici|streets)(,(comuni|alert_zones|stations|reports|dbt|zoning|civici|streets))*$"),
+        ("z" = String, Path, description = "Zoom, 0–24", example = "14", pattern = r"^[0-9]{1,2}$"),
+        ("x" = String, Path, description = "Column, 0 … 2^z − 1", example = "8598", pattern = r"^[0-9]{1,8}$"),
+        ("file" = String, Path, description = "`{y}.mvt`: the row, 0 … 2^z − 1", example = "5931.mvt",
+            pattern = r"^[0-9]{1,8}\.mvt$"),
         DateQuery,
         ("If-None-Match" = Option<String>, Header, description = "ETag of a copy the client holds"),
         ("Accept-Encoding" = Option<String>, Header, description = "br and gzip are offered"),
