@@ -17,7 +17,7 @@ after(async () => {
   await browser?.close();
 });
 
-test('a report filed on /segnala reaches the open dashboard live and its tracking page follows the workflow', async () => {
+test('a report filed on /segnala reaches the open dashboard live and its tracking page follows the workflow', { timeout: 60_000 }, async () => {
   const { lon, lat, comune, category } = FIXTURE.report;
 
   // The operator's dashboard is open first.
@@ -47,7 +47,7 @@ test('a report filed on /segnala reaches the open dashboard live and its trackin
 
   await phone.locator(`#report-category option[value="${category}"]`).waitFor({ state: 'attached' });
   await phone.locator('#report-category').selectOption(category);
-  const description = `Buca profonda davanti al civico 3 (prova ${Date.now()})`;
+  const description = 'Buca profonda davanti al civico 3, pericolosa per gli scooter';
   await phone.locator('#report-description').fill(description);
   await phone.locator('#report-photos').setInputFiles({
     name: 'buca.png',

@@ -34,7 +34,7 @@ async function marker(page, code) {
 /** Red as the style draws rossa (#c62828), not gialla, arancione or the grey of a silent station. */
 const isRed = (m) => m !== undefined && m.r > 0.6 && m.g < 0.3 && m.b < 0.3;
 
-test('a hydrometer crossing red turns red on the open dashboard within 2 s and raises the alert', async () => {
+test('a hydrometer crossing red turns red on the open dashboard within 2 s and raises the alert', { timeout: 60_000 }, async () => {
   const station = FIXTURE.station;
   const page = await newPage(browser);
   await signIn(page);

@@ -14,7 +14,7 @@ after(async () => {
   await browser?.close();
 });
 
-test('a click on the map of /pianificazione reads the zone in force there', async () => {
+test('a click on the map of /pianificazione reads the zone in force there', { timeout: 60_000 }, async () => {
   const { lon, lat, code, nta, other } = FIXTURE.zoning;
   const page = await newPage(browser);
   await open(page, '/pianificazione');

@@ -20,7 +20,7 @@ function permalink(hash) {
   return m ? { zoom: Number(m[1]), lat: Number(m[2]), lon: Number(m[3]) } : undefined;
 }
 
-test('the address search finds a civico and flies there, with the permalink', async () => {
+test('the address search finds a civico and flies there, with the permalink', { timeout: 60_000 }, async () => {
   const address = FIXTURE.address;
   // Reduced motion, as MapLibre honours it: the flight across Italy, drawn by a software GPU, would take seconds.
   const page = await newPage(browser, { reducedMotion: 'reduce' });

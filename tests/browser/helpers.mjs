@@ -80,18 +80,20 @@ export async function mapLoaded(page) {
   assert.equal(loaded, 'true', 'MapLibre is not loaded (the build has no vendored maplibre-gl: run make)');
 }
 
-/** Moves the map to `[lon, lat]` at `zoom` and waits until it is idle (tiles drawn). */
+/** Moves the map to `[lon, lat]` at `zoom` and waits until it is idle (tiles drawn), 15 s at most. */
 export async function jumpTo(page, lon, lat, zoom) {
-  await page.evaluate(
+  const idle = await page.evaluate(
     ([lon, lat, zoom]) =>
       new Promise((resolve) => {
         const map = window.vedetta.map;
-        map.once('idle', () => resolve());
+        map.once('idle', () => resolve(true));
+        setTimeout(() => resolve(false), 15_000);
         map.jumpTo({ center: [lon, lat], zoom });
         map.triggerRepaint();
       }),
     [lon, lat, zoom],
   );
+  assert.ok(idle, `the map never became idle at ${lat}, ${lon} (zoom ${zoom})`);
 }
 
 /** Clicks (or taps) the map at `[lon, lat]`, which must be in view. */
