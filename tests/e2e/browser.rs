@@ -9,10 +9,13 @@
 //! `target/browser-artifacts/`.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use serde_json::json;
 use testkit::{TestDb, wait_for};
 
@@ -164,7 +167,7 @@ fn citizens_operators_and_planners_use_the_web_app_in_a_real_browser() {
     let mut vedetta = launch.spawn();
     vedetta.wait_healthy();
 
-    // A hydrometer with thresholds, at a normal level a minute ago.
+    // A hydrometer on the Bisagno with its thresholds.
     let mut station = station_feature(
         STATION,
         "hydrometer",
@@ -235,6 +238,8 @@ fn citizens_operators_and_planners_use_the_web_app_in_a_real_browser() {
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("the log file"))
         .stderr(log_file)
+        // A group of its own: on a timeout the test files' processes and their Chromium go with it.
+        .process_group(0)
         .spawn()
         .expect("start node --test");
     let status = loop {
@@ -242,7 +247,7 @@ fn citizens_operators_and_planners_use_the_web_app_in_a_real_browser() {
             break Some(status);
         }
         if started.elapsed() > NODE_TIMEOUT {
-            let _ = node.kill();
+            let _ = nix::sys::signal::killpg(Pid::from_raw(node.id() as i32), Signal::SIGKILL);
             let _ = node.wait();
             break None;
         }
