@@ -9,7 +9,8 @@ deps:
 	@scripts/install-deps.sh
 	@scripts/webapp.sh
 
-# What the tests need besides: the independent Python clients (frost-sta-client, OWSLib, paho-mqtt, schemathesis).
+# What the tests need besides: the independent Python clients (tests/clients/requirements.txt) and the browser
+# tests' playwright-core and axe-core (tests/browser).
 test-deps: deps
 	@scripts/python-clients.sh
 	@scripts/browser-deps.sh
