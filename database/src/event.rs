@@ -152,7 +152,8 @@ impl Spine {
         spine
     }
 
-    /// The id of the newest event this process has broadcast (-1 until it has read where the spine ends).
+    /// The id of the newest event this process has broadcast or is broadcasting (-1 until it has read where the
+    /// spine ends).
     pub fn head(&self) -> i64 {
         *self.head.borrow()
     }
@@ -307,10 +308,13 @@ async fn follow(pool: PgPool, tx: broadcast::Sender<Arc<Event>>, head: watch::Se
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {
                     let newest = events.last().map_or(after, |e| e.id);
+                    // The head moves before the events go out: whoever learns of an event from a subscriber (an
+                    // SSE client asking for a tile next) finds the head at it or beyond, so a consumer that waits for
+                    // the head (the tile cache's invalidator) is never skipped.
+                    head.send_replace(newest);
                     for event in events {
                         let _ = tx.send(Arc::new(event));
                     }
-                    head.send_replace(newest);
                 }
                 Err(e) => {
                     warn!(error = %e, "Cannot read the event spine; retrying.");
