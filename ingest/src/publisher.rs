@@ -22,6 +22,9 @@ impl std::fmt::Debug for Publisher {
     }
 }
 
+/// The keep-alive announced to the broker: how long the publisher may stay silent between publications.
+const IDLE_KEEP_ALIVE: Duration = Duration::from_secs(3600);
+
 /// The longest a publication waits for its PUBACK before the connection is considered broken.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -29,7 +32,11 @@ impl Publisher {
     /// A publisher with client id `client_id` (it connects on the first publication).
     pub fn new(endpoint: &Endpoint, client_id: &str) -> Publisher {
         let mut mqtt = MqttOptions::new(client_id, &endpoint.host, endpoint.port);
-        mqtt.set_keep_alive(Duration::from_secs(30)).set_clean_session(true);
+        // The connection is polled only while a publication waits for its PUBACK (which has its own time limit,
+        // ACK_TIMEOUT), so no PINGREQ goes out between publications: with a short keep-alive the broker drops an
+        // idle publisher (after 1.5 × keep-alive) and the next alert pays a reconnection and a retry. An hour covers
+        // the quiet spells between alert changes.
+        mqtt.set_keep_alive(IDLE_KEEP_ALIVE).set_clean_session(true);
         if let Some(user) = &endpoint.username {
             mqtt.set_credentials(user, endpoint.password.clone().unwrap_or_default());
         }
