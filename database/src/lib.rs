@@ -4,6 +4,7 @@ pub mod cluster;
 mod error;
 pub mod event;
 pub mod leader;
+pub mod outbox;
 pub mod pool;
 pub mod rate;
 

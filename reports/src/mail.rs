@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use database::outbox::{error_chain, next_notification};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
@@ -324,8 +325,7 @@ impl Mailer {
 
     /// The wait after the `attempt`-th failure (1-based).
     fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
-        self.backoff_base.saturating_mul(factor).min(self.backoff_max)
+        database::outbox::backoff(self.backoff_base, self.backoff_max, attempt)
     }
 
     /// Sends until `cancel` fires (a message being sent is finished first). Database and SMTP errors are logged and
@@ -525,26 +525,9 @@ impl Mailer {
     }
 }
 
-async fn next_notification(listener: &mut Option<PgListener>) -> std::result::Result<(), sqlx::Error> {
-    match listener {
-        Some(listener) => listener.recv().await.map(|_| ()),
-        None => std::future::pending().await,
-    }
-}
-
 /// An SMTP error with its causes, cut to [`MAX_ERROR`] characters.
 fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text.chars().filter(|c| !c.is_control()).take(MAX_ERROR).collect()
+    error_chain(error).chars().filter(|c| !c.is_control()).take(MAX_ERROR).collect()
 }
 
 #[cfg(test)]

@@ -178,8 +178,8 @@ impl Tiles {
                         Failure::Cancelled => {
                             Error::Timeout { layer: layer.name(), z, x, y, limit: self.options.tile_timeout }
                         }
-                        Failure::Unavailable => Error::Unavailable { detail: chain(&e) },
-                        Failure::Other => Error::Query { layer: layer.name(), z, x, y, detail: chain(&e) },
+                        Failure::Unavailable => Error::Unavailable { detail: database::outbox::error_chain(&e) },
+                        Failure::Other => Error::Query { layer: layer.name(), z, x, y, detail: database::outbox::error_chain(&e) },
                     }),
                     Err(_) => Err(Error::Timeout { layer: layer.name(), z, x, y, limit }),
                 }
@@ -254,18 +254,6 @@ fn postgres_state(e: &MartinCoreError) -> Failure {
         source = err.source();
     }
     Failure::Other
-}
-
-/// An error with its causes, for the log.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(err) = source {
-        text.push_str(": ");
-        text.push_str(&err.to_string());
-        source = err.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
+use database::outbox::{error_chain, next_notification};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
 use hyper_rustls::HttpsConnector;
@@ -68,8 +69,7 @@ impl DispatcherOptions {
     /// The wait after the `attempt`-th failed attempt (1-based): `backoff_base · 2^(attempt−1)`, at most
     /// `backoff_max`.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
-        self.backoff_base.saturating_mul(factor).min(self.backoff_max)
+        database::outbox::backoff(self.backoff_base, self.backoff_max, attempt)
     }
 
     fn check(&self) -> Result<()> {
@@ -527,28 +527,6 @@ impl Dispatcher {
         }
         Ok(())
     }
-}
-
-async fn next_notification(listener: &mut Option<PgListener>) -> std::result::Result<(), sqlx::Error> {
-    match listener {
-        Some(listener) => listener.recv().await.map(|_| ()),
-        None => std::future::pending().await,
-    }
-}
-
-/// An error with its causes, `outer: inner: innermost`.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
