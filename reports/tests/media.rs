@@ -464,7 +464,7 @@ async fn an_email_that_cannot_be_sent_is_retried_then_given_up() {
     };
     let mailer = Mailer::new(pool.clone(), config)
         .unwrap()
-        .with_backoff(Duration::from_millis(50), Duration::from_secs(1));
+        .with_backoff(Duration::from_secs(600), Duration::from_secs(3600));
     assert_eq!(mailer.send_due().await.unwrap(), 1);
     let row = || async {
         sqlx::query_as::<_, (String, i32, Option<String>)>(
@@ -478,9 +478,22 @@ async fn an_email_that_cannot_be_sent_is_retried_then_given_up() {
     let (state, attempts, error) = row().await;
     assert_eq!((state.as_str(), attempts), ("pending", 1));
     assert!(error.is_some_and(|e| !e.is_empty()));
-    // Not due again before its backoff.
+    // Not due again before its backoff (ten minutes: no scheduling delay reaches it)…
     assert_eq!(mailer.send_due().await.unwrap(), 0);
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    let due: bool = sqlx::query_scalar(
+        "select next_attempt_at > now() + interval '5 minutes' from reports.notification where report_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(due, "the retry is scheduled after the backoff");
+    // …and due once that time has come.
+    sqlx::query("update reports.notification set next_attempt_at = now() where report_id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
     assert_eq!(mailer.send_due().await.unwrap(), 1);
     let (state, attempts, _) = row().await;
     assert_eq!((state.as_str(), attempts), ("dead", 2));
