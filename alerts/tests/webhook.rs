@@ -110,9 +110,15 @@ async fn subscribe(pool: &PgPool, new: NewSubscription) -> (i64, String) {
     (created.subscription.id, created.secret)
 }
 
+/// How long a test waits for a delivery to reach a state: generous for a loaded 2-core CI machine; a passing run
+/// waits only as long as the dispatcher takes.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Short backoffs and polls. The request timeout is long: a request to a receiver in this process that answers at
+/// once must never time out on a stalled machine (that would be a retry, and a second request the tests count).
 fn fast() -> DispatcherOptions {
     DispatcherOptions {
-        timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(30),
         max_attempts: 8,
         backoff_base: Duration::from_millis(50),
         backoff_max: Duration::from_millis(400),
@@ -137,10 +143,7 @@ fn start(pool: &PgPool, opts: DispatcherOptions) -> Running {
 impl Running {
     async fn stop(self) {
         self.cancel.cancel();
-        tokio::time::timeout(Duration::from_secs(15), self.task)
-            .await
-            .expect("the dispatcher stops")
-            .unwrap();
+        tokio::time::timeout(PATIENCE, self.task).await.expect("the dispatcher stops").unwrap();
     }
 }
 
@@ -190,8 +193,7 @@ async fn a_receiver_failing_twice_then_accepting_gets_one_delivery_with_a_valid_
     assert_eq!(enqueue(&pool, &change, Some(90210)).await, 1);
     let queued = deliveries(&pool, DeliveryQuery::default()).await;
     assert_eq!(queued.len(), 1);
-    let delivered =
-        wait_for_state(&pool, queued[0].id, DeliveryState::Delivered, Duration::from_secs(10)).await;
+    let delivered = wait_for_state(&pool, queued[0].id, DeliveryState::Delivered, PATIENCE).await;
     // Nothing more arrives afterwards.
     tokio::time::sleep(Duration::from_millis(500)).await;
     running.stop().await;
@@ -269,7 +271,7 @@ async fn the_same_change_enqueued_twice_is_delivered_once() {
 
     let running = start(&pool, fast());
     for delivery in &queued {
-        wait_for_state(&pool, delivery.id, DeliveryState::Delivered, Duration::from_secs(10)).await;
+        wait_for_state(&pool, delivery.id, DeliveryState::Delivered, PATIENCE).await;
     }
     assert_eq!(enqueue(&pool, &v1, Some(4)).await, 0, "a delivered change is not queued again");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -386,8 +388,6 @@ async fn failing_receivers_leave_dead_deliveries_with_the_reason_and_a_retry_del
     let not_tls = format!("https://{}/hook", plain.addr);
     let (not_tls_sub, _) = subscribe(&pool, NewSubscription::new("not TLS", not_tls)).await;
 
-    let opts = DispatcherOptions { max_attempts: 3, timeout: Duration::from_millis(300), ..fast() };
-    let running = start(&pool, opts);
     assert_eq!(enqueue(&pool, &alert(40, 1, Some("C"), "rossa", "hydro"), None).await, 4);
     let of = |subscription| DeliveryQuery { subscription_id: Some(subscription), ..DeliveryQuery::default() };
     let failing_delivery = deliveries(&pool, of(failing_sub)).await[0].id;
@@ -395,26 +395,39 @@ async fn failing_receivers_leave_dead_deliveries_with_the_reason_and_a_retry_del
     let refused_delivery = deliveries(&pool, of(refused_sub)).await[0].id;
     let not_tls_delivery = deliveries(&pool, of(not_tls_sub)).await[0].id;
 
-    let dead = wait_for_state(&pool, failing_delivery, DeliveryState::Dead, Duration::from_secs(10)).await;
+    // First the receivers that answer (or refuse) at once, under a request timeout no stalled machine reaches: a
+    // 500 must be recorded as a 500, not as a timeout. The slow receiver's subscription is paused meanwhile (its
+    // delivery stays pending, unclaimed).
+    assert!(webhook::set_subscription_active(&pool, slow_sub, false).await.unwrap());
+    let running = start(&pool, DispatcherOptions { max_attempts: 3, ..fast() });
+    let dead = wait_for_state(&pool, failing_delivery, DeliveryState::Dead, PATIENCE).await;
     assert_eq!(dead.attempts, 3);
     assert_eq!(dead.last_status, Some(500));
     let reason = dead.last_error.clone().unwrap();
     assert!(reason.contains("500") && reason.contains("database down"), "{reason}");
     assert_eq!(failing.hits().len(), 3, "exactly max_attempts requests");
 
-    let timed_out = wait_for_state(&pool, slow_delivery, DeliveryState::Dead, Duration::from_secs(15)).await;
-    assert_eq!((timed_out.attempts, timed_out.last_status), (3, None));
-    assert!(timed_out.last_error.as_deref().unwrap().contains("no answer within 300 ms"), "{timed_out:?}");
-
-    let refused = wait_for_state(&pool, refused_delivery, DeliveryState::Dead, Duration::from_secs(10)).await;
+    let refused = wait_for_state(&pool, refused_delivery, DeliveryState::Dead, PATIENCE).await;
     assert_eq!((refused.attempts, refused.last_status), (3, None));
     assert!(refused.last_error.as_deref().unwrap().to_lowercase().contains("connect"), "{refused:?}");
 
-    let not_tls = wait_for_state(&pool, not_tls_delivery, DeliveryState::Dead, Duration::from_secs(10)).await;
+    let not_tls = wait_for_state(&pool, not_tls_delivery, DeliveryState::Dead, PATIENCE).await;
     assert_eq!((not_tls.attempts, not_tls.last_status), (3, None));
     // (rustls says "received corrupt message of type InvalidContentType")
     assert!(not_tls.last_error.as_deref().unwrap().contains("Connect"), "{not_tls:?}");
     assert!(plain.hits().is_empty(), "no HTTP request got through");
+    let pending = webhook::get_delivery(&pool, slow_delivery).await.unwrap().expect("it exists");
+    assert_eq!((pending.state, pending.attempts), (DeliveryState::Pending, 0), "a paused subscription waits");
+    running.stop().await;
+
+    // Then the slow receiver (it answers after 3 s) under a dispatcher that waits 300 ms for an answer.
+    assert!(webhook::set_subscription_active(&pool, slow_sub, true).await.unwrap());
+    let impatient =
+        start(&pool, DispatcherOptions { max_attempts: 3, timeout: Duration::from_millis(300), ..fast() });
+    let timed_out = wait_for_state(&pool, slow_delivery, DeliveryState::Dead, PATIENCE).await;
+    assert_eq!((timed_out.attempts, timed_out.last_status), (3, None));
+    assert!(timed_out.last_error.as_deref().unwrap().contains("no answer within 300 ms"), "{timed_out:?}");
+    impatient.stop().await;
 
     // The dead-letter list.
     let dead_letters =
@@ -434,10 +447,10 @@ async fn failing_receivers_leave_dead_deliveries_with_the_reason_and_a_retry_del
 
     // The receiver recovers; an administrator retries the dead delivery and it goes through.
     failing.behaviour.always_fail.store(false, Ordering::SeqCst);
+    let running = start(&pool, DispatcherOptions { max_attempts: 3, ..fast() });
     let retried = webhook::retry_delivery(&pool, failing_delivery).await.unwrap().expect("it exists");
     assert_eq!((retried.state, retried.attempts), (DeliveryState::Pending, 0));
-    let delivered =
-        wait_for_state(&pool, failing_delivery, DeliveryState::Delivered, Duration::from_secs(10)).await;
+    let delivered = wait_for_state(&pool, failing_delivery, DeliveryState::Delivered, PATIENCE).await;
     assert_eq!((delivered.attempts, delivered.last_status, delivered.last_error), (1, Some(204), None));
     assert_eq!(failing.hits().iter().filter(|h| h.status == 204).count(), 1);
     running.stop().await;
@@ -471,14 +484,14 @@ async fn two_dispatchers_deliver_each_delivery_once() {
     for id in 31..=40 {
         enqueue(&pool, &alert(id, 1, Some("D"), "gialla", "hydro"), None).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + PATIENCE;
     loop {
         let pending =
             deliveries(&pool, DeliveryQuery { state: Some(DeliveryState::Pending), ..Default::default() });
         if pending.await.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "deliveries still pending after 30 s");
+        assert!(Instant::now() < deadline, "deliveries still pending after {PATIENCE:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -504,13 +517,15 @@ async fn a_new_delivery_wakes_an_idle_dispatcher_without_waiting_for_the_poll() 
     let receiver = Receiver::start(Behaviour::default()).await;
     subscribe(&pool, NewSubscription::new("prompt", receiver.url())).await;
     let running = start(&pool, DispatcherOptions { poll_interval: Duration::from_secs(60), ..fast() });
-    // Let it reach its idle wait (LISTEN, nothing due).
+    // Let it reach its idle wait (LISTEN, nothing due). It listens before it first claims, so a delivery queued
+    // earlier (a slow start) is found by that claim: no missed notification either way.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
     enqueue(&pool, &alert(77, 1, Some("E"), "rossa", "hydro"), Some(5)).await;
     let id = deliveries(&pool, DeliveryQuery::default()).await[0].id;
-    wait_for_state(&pool, id, DeliveryState::Delivered, Duration::from_secs(10)).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "woken by NOTIFY, not by the 60 s poll");
+    // Well under the 60 s poll, with room for a loaded machine.
+    wait_for_state(&pool, id, DeliveryState::Delivered, Duration::from_secs(30)).await;
+    assert!(started.elapsed() < Duration::from_secs(30), "woken by NOTIFY, not by the 60 s poll");
     running.stop().await;
     assert_eq!(receiver.hits().len(), 1);
 }
