@@ -12,6 +12,29 @@ fn ev(n: i64) -> NewEvent {
     NewEvent::new("test.happened", Some(format!("s{}", n % 3)), json!({ "n": n }))
 }
 
+/// How long a test waits for something that takes milliseconds on an idle machine (a loaded 2-core CI machine runs
+/// many test binaries at once).
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Waits until a session of this database waits for a lock (B blocked on A's append lock).
+async fn someone_waits_for_a_lock(pool: &PgPool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "select exists (select 1 from pg_locks l join pg_database d on d.oid = l.database
+                             where d.datname = current_database() and not l.granted)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "B never waited for A's lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn append_committed(pool: &PgPool, events: &[NewEvent]) -> Vec<i64> {
     let mut tx = pool.begin().await.unwrap();
     let ids = event::append(&mut tx, events).await.unwrap();
@@ -28,7 +51,8 @@ async fn ids_become_visible_in_commit_order() {
     let a_ids = event::append(&mut a, &[ev(1)]).await.unwrap();
     let pool_b = pool.clone();
     let b = tokio::spawn(async move { append_committed(&pool_b, &[ev(2)]).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Seen waiting in PostgreSQL (a fixed sleep proved nothing when B had not even started yet).
+    someone_waits_for_a_lock(&pool).await;
     assert!(!b.is_finished(), "B waits for A's commit");
     assert!(event::read_after(&pool, 0, &[], 10).await.unwrap().is_empty(), "nothing visible yet");
     a.commit().await.unwrap();
@@ -53,7 +77,7 @@ async fn a_subscription_replays_then_follows_without_gap_or_duplicate() {
     let pool = db.pool().await;
     let first = append_committed(&pool, &(1..=5).map(ev).collect::<Vec<_>>()).await;
     let spine = Spine::start(pool.clone(), None);
-    assert!(spine.caught_up(first[4], Duration::from_secs(5)).await);
+    assert!(spine.caught_up(first[4], PATIENCE).await);
 
     // Resume after the second event: three from the table, then the live ones.
     let mut sub = spine.subscribe(Some(first[1]), &["test.happened"]);
@@ -70,19 +94,19 @@ async fn a_subscription_replays_then_follows_without_gap_or_duplicate() {
     };
     let mut got = Vec::new();
     while got.len() < 3 + 2000 {
-        let e = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.unwrap().unwrap().unwrap();
+        let e = tokio::time::timeout(PATIENCE, sub.next()).await.unwrap().unwrap().unwrap();
         got.push(e.payload["n"].as_i64().unwrap());
     }
     assert_eq!(got, (3..=2005).collect::<Vec<_>>(), "every event once, in order");
     writer.await.unwrap();
     // The fresh subscriber saw only what came after it subscribed, in order.
-    let e = tokio::time::timeout(Duration::from_secs(10), fresh.next()).await.unwrap().unwrap().unwrap();
+    let e = tokio::time::timeout(PATIENCE, fresh.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(e.payload["n"], 6);
 
     // Other kinds are filtered out.
     append_committed(&pool, &[NewEvent::new("other.thing", None, json!({}))]).await;
     let last = append_committed(&pool, &[ev(9999)]).await;
-    let e = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.unwrap().unwrap().unwrap();
+    let e = tokio::time::timeout(PATIENCE, sub.next()).await.unwrap().unwrap().unwrap();
     assert_eq!((e.id, e.payload["n"].as_i64()), (last[0], Some(9999)));
 }
 
@@ -120,9 +144,22 @@ async fn an_id_beyond_the_newest_event_resumes_from_the_newest() {
     append_committed(&pool, &[ev(1)]).await;
     let spine = Spine::start(pool.clone(), None);
     let mut sub = spine.subscribe(Some(1_000_000), &[]);
-    let waiting = tokio::spawn(async move { sub.next().await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let later = append_committed(&pool, &[ev(2)]).await;
-    let e = tokio::time::timeout(Duration::from_secs(10), waiting).await.unwrap().unwrap().unwrap().unwrap();
-    assert_eq!(e.id, later[0], "the next event, not silence until ids reach a million");
+    let mut waiting = tokio::spawn(async move { sub.next().await });
+    // The subscription resumes from the newest event at its first read, which the task makes when it gets to run:
+    // an event appended before that is behind it. So events are appended until one comes out (the first, unless
+    // the machine is slow), each one a possible "next event"; what must not happen is silence.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut appended = Vec::new();
+    let e = loop {
+        appended.extend(append_committed(&pool, &[ev(2)]).await);
+        match tokio::time::timeout(Duration::from_millis(500), &mut waiting).await {
+            Ok(done) => break done.unwrap().unwrap().unwrap(),
+            Err(_) => assert!(tokio::time::Instant::now() < deadline, "silence after {appended:?}"),
+        }
+    };
+    assert!(
+        appended.contains(&e.id),
+        "the next event, not silence until ids reach a million: {} of {appended:?}",
+        e.id
+    );
 }
