@@ -98,7 +98,7 @@ async fn each_dead_letter_is_counted_once_even_when_its_batch_is_retried() {
     tokio::spawn(writer.run());
     let topic = "vedetta/v1/sensors/M-PLUV/rain";
     let first = send(&mut sink, topic, r#"{"t":"2026-11-22T10:00:00Z","v":0.2}"#).await;
-    tokio::time::timeout(Duration::from_secs(10), first).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(30), first).await.unwrap().unwrap();
     // The station goes while the writer has it cached: the next batch fails on the foreign key and is planned and
     // stored again, with its dead letters.
     sqlx::query("delete from sensors.station where code = 'M-PLUV'").execute(&pool).await.unwrap();
@@ -108,7 +108,7 @@ async fn each_dead_letter_is_counted_once_even_when_its_batch_is_retried() {
         send(&mut sink, "vedetta/v1/sensors/M-PLUV/temperature", "{}").await,
     ];
     for confirmed in batch {
-        tokio::time::timeout(Duration::from_secs(10), confirmed).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(30), confirmed).await.unwrap().unwrap();
     }
     sink.close().await;
 
