@@ -500,8 +500,9 @@ async fn long_and_repetitive_queries_stay_cheap() {
         let started = std::time::Instant::now();
         let found = search(&g, q).await;
         let took = started.elapsed();
-        // Generous for an unoptimised build on a busy machine: in release, a few milliseconds.
-        assert!(took.as_millis() < 500, "{} ms for `{q}`", took.as_millis());
+        // In release, a few milliseconds; unoptimised, the slowest of these took 72 ms with both cores of a 2-core
+        // machine busy elsewhere. 2 s leaves a loaded CI machine room and still catches a blow-up on repetition.
+        assert!(took.as_millis() < 2000, "{} ms for `{q}`", took.as_millis());
         assert!(found.len() <= 10);
     }
     // The address still counts in a long query: only its first words are read.
