@@ -7,12 +7,15 @@
 // [data-action="select-station"], #station-panel[data-station-code], #station-chart (svg, data-quantity, data-points),
 // line[data-threshold="gialla|arancione|rossa"], #reports-comune, #reports-error,
 // #reports-queue [data-report-id][data-status] with [data-transition="acknowledged|in_progress|resolved|closed|
-// rejected|reopened"] and input[data-field="note"], #quality-panel, #silent-count, #silent-list [data-station-code],
+// rejected|reopened|duplicate"], input[data-field="note"] and details.duplicate (input[data-field="duplicate-of"], its
+// datalist of nearby reports), [data-action="show-on-map"] in station and report items, the popups (popup.js) with
+// [data-action="chart"] for a station, #quality-panel, #silent-count, #silent-list [data-station-code],
 // #dead-letters-count, #qc-flags-count, #map, body[data-ready].
 
 import { initPage, strings, t, api, el, setCsrf, follow, levelBadge, levelOfValue, maxLevel, levelName, num, ago, when,
   onLanguage, ready, ApiFailure } from "/assets/common.js";
-import { createMap, refreshAt, refreshBbox, bboxOf } from "/assets/mapview.js";
+import { createMap, refreshAt, refreshBbox, bboxOf, onReconnect } from "/assets/mapview.js";
+import { bindPopups, showStation, showReport, redraw as redrawPopup } from "/assets/popup.js";
 import { levelChart, rainChart } from "/assets/chart.js";
 
 strings({
@@ -36,15 +39,22 @@ strings({
   "to.acknowledged": ["Prendi in carico", "Acknowledge"], "to.in_progress": ["In lavorazione", "In progress"],
   "to.resolved": ["Risolta", "Resolved"], "to.closed": ["Chiudi", "Close"], "to.rejected": ["Respingi", "Reject"],
   "to.reopened": ["Riapri", "Reopen"], "people": ["persone a rischio", "people at risk"],
+  "show": ["Mappa", "Map"], "show.station": ["Mappa: stazione {name}", "Map: station {name}"],
+  "show.report": ["Mappa: segnalazione n. {id}", "Map: report no. {id}"],
+  "dup.summary": ["Duplicata di…", "Duplicate of…"], "dup.label": ["Numero della segnalazione originale", "Number of the original report"],
+  "dup.mark": ["Segna come duplicata", "Mark as duplicate"],
+  "dup.needed": ["Per segnare un duplicato serve il numero della segnalazione originale", "Marking a duplicate needs the number of the original report"],
+  "dup.near": ["n. {id} {category}, a {m} m", "no. {id} {category}, {m} m away"],
 });
 
-// The workflow (reports::Status::allowed), without `duplicate` (it needs the original: the API's other clients).
+// The workflow (reports::Status::allowed), without `duplicate`: it needs the original, its own control (DUPLICABLE).
 const ALLOWED = {
   new: ["acknowledged", "in_progress", "resolved", "rejected"], acknowledged: ["in_progress", "resolved", "rejected"],
   in_progress: ["resolved", "rejected"], resolved: ["closed", "reopened"], closed: ["reopened"], rejected: ["reopened"],
   duplicate: ["reopened"], reopened: ["acknowledged", "in_progress", "resolved", "rejected"],
 };
 const QUEUE = ["new", "acknowledged", "in_progress", "reopened", "resolved"];
+const DUPLICABLE = ["new", "acknowledged", "in_progress", "reopened"];
 
 const stations = new Map();
 const alerts = new Map();
@@ -53,6 +63,7 @@ let zoneBoxes = new Map();
 let map = null;
 let selected = null;
 let deadLetters = null;
+let loaded = false;
 const streams = {};
 
 initPage();
@@ -108,15 +119,13 @@ async function start(me) {
   createMap(document.getElementById("map"), { layers: ["comuni", "alert_zones", "stations", "reports"] }).then((m) => {
     map = m;
     if (map) {
-      map.on("click", (ev) => {
-        const hit = map.queryRenderedFeatures(ev.point).find((f) => f.sourceLayer === "stations");
-        const code = hit?.properties?.code;
-        if (code && stations.has(code)) openStation(code);
-      });
+      bindPopups(map, { station: stationData, stationActions: chartButton, report: reportData });
+      if (loaded) renderAll(); // with the lists' map buttons
     }
   });
   live();
   await Promise.allSettled([loadStations(), loadAlerts(), loadReports(), loadComuni(), loadZones(), loadDeadLetters()]);
+  loaded = true;
   renderAll();
   onLanguage(() => { renderAll(); if (selected) drawStation(selected); });
   setInterval(loadDeadLetters, 60000);
@@ -125,14 +134,14 @@ async function start(me) {
 
 function live() {
   const state = { readings: "connecting", alerts: "connecting", reports: "connecting" };
-  const show = (name) => (s) => {
+  const show = (name) => onReconnect(() => map, (s) => {
     state[name] = s;
     const all = Object.values(state);
     const overall = all.every((x) => x === "live") ? "live" : all.includes("offline") ? "offline" : "connecting";
     const badge = document.getElementById("live-status");
     badge.dataset.state = overall;
     badge.textContent = t(`live.${overall}`);
-  };
+  });
   streams.readings = follow("/api/readings/stream", { readings: onReadings }, show("readings"));
   streams.alerts = follow("/api/alerts/stream", { alert: onAlert }, show("alerts"));
   streams.reports = follow("/api/reports/stream", { report: onReport }, show("reports"));
@@ -167,6 +176,38 @@ async function loadDeadLetters() {
     deadLetters = e instanceof ApiFailure && e.status === 403 ? "–" : "?";
   }
   renderQuality();
+}
+
+/**
+ * A station's data for its popup: the page's (live through the SSE streams) when it has the station, else the
+ * tile's attributes `props`.
+ */
+function stationData(props) {
+  const f = stations.get(props.code);
+  if (!f) return { code: props.code, kind: props.kind, value: props.value, at: props.observed_at, level: props.level, silent: props.silent };
+  const p = f.properties;
+  return { code: p.code, name: p.name, kind: p.kind, unit: p.unit, value: p.latest?.v, at: p.latest?.t, level: stationLevel(f),
+    silent: (p.state || "silent") === "silent" };
+}
+
+/** The station popup's button to the station panel (its 24 h chart). */
+function chartButton(code) {
+  return stations.has(code) ? [el("button", { type: "button", dataset: { action: "chart" }, onclick: () => openStation(code) }, t("chart"))] : [];
+}
+
+/** A report's data for its popup: the queue's, else the API's. */
+async function reportData(props, id) {
+  return reports.get(Number(id)) || api(`/api/reports/${encodeURIComponent(id)}`);
+}
+
+/** The "map" button of a list item: shows the feature's popup (the keyboard's way to the map's popups). */
+function showButton(label, lngLat, open) {
+  if (!map) return null;
+  return el("button", { type: "button", class: "secondary", dataset: { action: "show-on-map" }, "aria-label": label,
+    onclick: (e) => {
+      map.jumpTo({ center: lngLat, zoom: Math.max(map.getZoom(), 14) });
+      open(e.currentTarget);
+    } }, t("show"));
 }
 
 function renderAll() { renderAlerts(); renderStations(); renderQueue(); renderQuality(); }
@@ -230,7 +271,9 @@ function stationItem(f) {
     el("span", {}, value === undefined || value === null ? "–" : `${num(value)} ${p.unit || ""}`),
     levelBadge(level), el("span", { class: "badge status" }, t(`state.${p.state || "silent"}`)),
     el("button", { type: "button", class: "secondary", dataset: { action: "select-station" }, "aria-label": `${t("chart")} ${p.name}`,
-      onclick: () => openStation(p.code) }, t("chart")));
+      onclick: () => openStation(p.code) }, t("chart")),
+    showButton(t("show.station", { name: p.name }), f.geometry.coordinates,
+      (opener) => showStation(map, f.geometry.coordinates, () => stationData({ code: p.code }), chartButton(p.code), opener)));
 }
 
 function replaceStation(code) {
@@ -290,6 +333,7 @@ function onReadings(r) {
   replaceStation(r.station);
   refreshAt(map, "stations", ...f.geometry.coordinates);
   renderQuality();
+  redrawPopup();
   if (selected === r.station && !redraw) redraw = setTimeout(() => { redraw = null; if (selected) drawStation(selected); }, 1000);
 }
 
@@ -302,6 +346,7 @@ function onAlert(a) {
   if (f) { replaceStation(a.subject); refreshAt(map, "stations", ...f.geometry.coordinates); }
   const box = a.zone && zoneBoxes.get(a.zone);
   if (box) refreshBbox(map, "alert_zones", box);
+  redrawPopup();
 }
 
 function onReport(change) {
@@ -311,9 +356,43 @@ function onReport(change) {
   renderQueue();
   if (fresh) document.querySelector(`#reports-queue [data-report-id="${r.id}"]`)?.classList.add("flash");
   refreshAt(map, "reports", r.lon, r.lat);
+  redrawPopup();
 }
 
+/**
+ * Redraws the queue (at every report event): what the operator typed, the open duplicate forms and the focus are
+ * kept.
+ */
 function renderQueue() {
+  const queue = document.getElementById("reports-queue");
+  const kept = new Map();
+  for (const li of queue.querySelectorAll("li[data-report-id]")) {
+    kept.set(li.dataset.reportId, { note: li.querySelector('[data-field="note"]')?.value || "",
+      dup: li.querySelector('[data-field="duplicate-of"]')?.value || "", open: !!li.querySelector("details")?.open });
+  }
+  const active = queue.contains(document.activeElement) ? document.activeElement : null;
+  const focus = active && {
+    report: active.closest("li[data-report-id]")?.dataset.reportId,
+    selector: active.id ? `#${CSS.escape(active.id)}` : active.dataset.transition ? `[data-transition="${active.dataset.transition}"]`
+      : active.dataset.action ? `[data-action="${active.dataset.action}"]` : active.tagName === "SUMMARY" ? "summary" : null,
+  };
+  fillQueue();
+  for (const [id, k] of kept) {
+    const li = queue.querySelector(`li[data-report-id="${CSS.escape(id)}"]`);
+    if (!li) continue;
+    const note = li.querySelector('[data-field="note"]');
+    if (note) note.value = k.note;
+    const dup = li.querySelector('[data-field="duplicate-of"]');
+    if (dup) dup.value = k.dup;
+    const details = li.querySelector("details");
+    if (details && k.open) details.open = true;
+  }
+  if (focus?.report && focus.selector) {
+    queue.querySelector(`li[data-report-id="${CSS.escape(focus.report)}"] ${focus.selector}`)?.focus();
+  }
+}
+
+function fillQueue() {
   const comune = document.getElementById("reports-comune").value;
   const items = [...reports.values()]
     .filter((r) => QUEUE.includes(r.status) && (!comune || r.comune === comune))
@@ -333,7 +412,62 @@ function reportItem(r) {
       el("label", { for: noteId, class: "visually-hidden" }, t("note")),
       el("input", { id: noteId, type: "text", dataset: { field: "note" }, placeholder: t("note") }),
       ...(ALLOWED[r.status] || []).map((to) => el("button", { type: "button", class: to === "rejected" ? "secondary" : null,
-        dataset: { transition: to }, onclick: () => transition(r, to, document.getElementById(noteId).value.trim()) }, t(`to.${to}`)))));
+        dataset: { transition: to }, onclick: () => transition(r, to, document.getElementById(noteId).value.trim()) }, t(`to.${to}`))),
+      showButton(t("show.report", { id: r.id }), [r.lon, r.lat], (opener) => showReport(map, [r.lon, r.lat], reportData, {}, r.id, opener))),
+    DUPLICABLE.includes(r.status) ? duplicateForm(r, noteId) : null);
+}
+
+/**
+ * The duplicate control of a queue item: the original's number (typed, or picked from the public reports near
+ * this one, offered when the form opens) and the button that marks it.
+ */
+function duplicateForm(r, noteId) {
+  const inputId = `dup-${r.id}`;
+  const listId = `dup-near-${r.id}`;
+  const list = el("datalist", { id: listId });
+  const offer = async () => {
+    if (list.childElementCount) return;
+    try {
+      const params = new URLSearchParams({ lon: String(r.lon), lat: String(r.lat), radius: "250", limit: "20" });
+      const near = await api(`/api/reports/nearby?${params}`);
+      list.replaceChildren(...(near.reports || []).filter((n) => n.report.id !== r.id).map((n) => el("option",
+        { value: String(n.report.id) }, t("dup.near", { id: n.report.id, category: n.report.category_name, m: Math.round(n.distance_m) }))));
+    } catch { /* typed by hand */ }
+  };
+  return el("details", { class: "duplicate", ontoggle: (e) => { if (e.currentTarget.open) offer(); } },
+    el("summary", {}, t("dup.summary")),
+    el("div", { class: "row" },
+      el("label", { for: inputId }, t("dup.label")),
+      el("input", { id: inputId, type: "number", min: "1", step: "1", inputmode: "numeric", list: listId, dataset: { field: "duplicate-of" } }),
+      list,
+      el("button", { type: "button", class: "secondary", dataset: { transition: "duplicate" },
+        onclick: () => duplicate(r, document.getElementById(inputId).value.trim(), document.getElementById(noteId).value.trim()) },
+      t("dup.mark"))));
+}
+
+/** Empties the note of a queue item once its step is made (the next step must not reuse it by mistake). */
+function clearNote(id) {
+  const note = document.getElementById(`note-${id}`);
+  if (note) note.value = "";
+}
+
+async function duplicate(r, original, note) {
+  const error = document.getElementById("reports-error");
+  error.textContent = "";
+  const of = Number(original);
+  if (!/^[0-9]+$/.test(original) || !Number.isSafeInteger(of) || of < 1) {
+    error.textContent = `#${r.id}: ${t("dup.needed")}`;
+    document.getElementById(`dup-${r.id}`)?.focus();
+    return;
+  }
+  try {
+    const updated = await api(`/api/reports/${r.id}/transitions`, { json: { to: "duplicate", duplicate_of: of, public_note: note || null } });
+    clearNote(r.id);
+    reports.set(updated.id, updated);
+    renderQueue();
+  } catch (e) {
+    error.textContent = `#${r.id}: ${e.detail || e.message}`;
+  }
 }
 
 async function transition(r, to, note) {
@@ -343,6 +477,7 @@ async function transition(r, to, note) {
   try {
     const body = { to, public_note: note || null, reason: to === "rejected" ? note : null };
     const updated = await api(`/api/reports/${r.id}/transitions`, { json: body });
+    clearNote(r.id);
     reports.set(updated.id, updated);
     renderQueue();
   } catch (e) {

@@ -4,11 +4,13 @@
 // Test hooks: #map, #search-input, #search-results, [data-testid="search-result"], #layer-switcher,
 // #layer-reports, #layer-stations, #layer-alert_zones, #layer-comuni, #legend, #status-panel, #status[data-state],
 // #parts, #version, #stations-list [data-station-code][data-level][data-state][data-value],
-// #alerts-list [data-alert-id][data-level][data-state], #reports-list [data-report-id][data-status], body[data-ready].
+// #alerts-list [data-alert-id][data-level][data-state], #reports-list [data-report-id][data-status], body[data-ready];
+// [data-action="show-on-map"] in the station and report items, and the popups (see popup.js).
 
 import { initPage, strings, t, api, el, searchBox, follow, levelBadge, levelOfValue, maxLevel, levelName, num, ago,
   onLanguage, ready } from "/assets/common.js";
-import { createMap, bindLayerSwitcher, refreshAt, refreshBbox, bboxOf, viewBbox } from "/assets/mapview.js";
+import { createMap, bindLayerSwitcher, refreshAt, refreshBbox, bboxOf, viewBbox, onReconnect } from "/assets/mapview.js";
+import { bindPopups, showStation, showReport, redraw as redrawPopup } from "/assets/popup.js";
 
 strings({
   "index.title": ["Mappa del territorio", "Map of the territory"],
@@ -34,6 +36,8 @@ strings({
   "stations.title": ["Stazioni", "Stations"], "stations.none": ["Nessuna stazione", "No station"],
   "reports.title": ["Segnalazioni aperte", "Open reports"], "reports.none": ["Nessuna segnalazione aperta", "No open report"],
   "supporters": ["{n} sostegni", "{n} supporters"],
+  "show": ["Mappa", "Map"], "show.station": ["Mappa: stazione {name}", "Map: station {name}"],
+  "show.report": ["Mappa: segnalazione n. {id}", "Map: report no. {id}"],
 });
 
 const stations = new Map(); // code → GeoJSON feature
@@ -41,6 +45,7 @@ const alerts = new Map(); // id → alert
 const reports = new Map(); // id → public report
 let map = null;
 let zoneBoxes = new Map(); // zone code → bbox
+let loaded = false;
 
 initPage();
 main();
@@ -52,6 +57,8 @@ async function main() {
     .then((m) => {
       map = m;
       bindLayerSwitcher(map, ["reports", "stations", "alert_zones", "comuni"]);
+      bindPopups(map, { station: stationData, report: reportData });
+      if (loaded) renderAll(); // with the lists' map buttons
     });
   searchBox({
     input: document.getElementById("search-input"), list: document.getElementById("search-results"),
@@ -59,11 +66,12 @@ async function main() {
     onPick: (c) => map && map.flyTo({ center: [c.lon, c.lat], zoom: c.kind === "civico" ? 18 : 16 }),
   });
   await Promise.allSettled([loadStations(), loadAlerts(), loadReports(), loadZones()]);
+  loaded = true;
   renderAll();
   onLanguage(() => { renderAll(); health(); });
-  follow("/api/readings/stream", { readings: onReadings });
-  follow("/api/alerts/stream", { alert: onAlert });
-  follow("/api/reports/stream", { report: onReport });
+  follow("/api/readings/stream", { readings: onReadings }, onReconnect(() => map));
+  follow("/api/alerts/stream", { alert: onAlert }, onReconnect(() => map));
+  follow("/api/reports/stream", { report: onReport }, onReconnect(() => map));
   ready();
 }
 
@@ -95,6 +103,33 @@ function stationLevel(f) {
   return level;
 }
 
+/**
+ * A station's data for its popup: the page's (live through the SSE streams) when it has the station, else the
+ * tile's attributes `props`.
+ */
+function stationData(props) {
+  const f = stations.get(props.code);
+  if (!f) return { code: props.code, kind: props.kind, value: props.value, at: props.observed_at, level: props.level, silent: props.silent };
+  const p = f.properties;
+  return { code: p.code, name: p.name, kind: p.kind, unit: p.unit, value: p.latest?.v, at: p.latest?.t, level: stationLevel(f),
+    silent: (p.state || "silent") === "silent" };
+}
+
+/** A report's data for its popup: the page's open report, else the API's (public) report. */
+async function reportData(props, id) {
+  return reports.get(Number(id)) || api(`/api/reports/${encodeURIComponent(id)}`);
+}
+
+/** The "map" button of a list item: shows the feature's popup (the keyboard's way to the map's popups). */
+function showButton(label, lngLat, open) {
+  return el("button", { type: "button", class: "secondary", dataset: { action: "show-on-map" }, "aria-label": label,
+    onclick: (e) => {
+      if (!map) return;
+      map.jumpTo({ center: lngLat, zoom: Math.max(map.getZoom(), 14) });
+      open(e.currentTarget);
+    } }, t("show"));
+}
+
 function renderAll() { renderStations(); renderAlerts(); renderReports(); }
 
 function renderStations() {
@@ -110,7 +145,9 @@ function stationItem(f) {
   return el("li", { dataset: { stationCode: p.code, level, state: p.state || "silent", value: value ?? "" } },
     el("span", { class: "grow" }, el("strong", {}, p.name), ` (${p.code}, ${t(`kind.${p.kind}`)})`),
     el("span", {}, value === undefined || value === null ? "–" : `${num(value)} ${p.unit || ""}`),
-    levelBadge(level), el("span", { class: "badge status" }, t(`state.${p.state || "silent"}`)));
+    levelBadge(level), el("span", { class: "badge status" }, t(`state.${p.state || "silent"}`)),
+    map ? showButton(t("show.station", { name: p.name }), f.geometry.coordinates,
+      (opener) => showStation(map, f.geometry.coordinates, () => stationData({ code: p.code }), [], opener)) : null);
 }
 
 function renderAlerts() {
@@ -131,7 +168,9 @@ function renderReports() {
     .map((r) => el("li", { dataset: { reportId: r.id, status: r.status } },
       el("a", { class: "grow", href: `/segnalazioni/${r.id}` }, `${r.category_name} — ${r.address || r.comune_name}`),
       el("span", { class: "badge status" }, t(`status.${r.status}`)),
-      el("span", { class: "note" }, t("supporters", { n: r.supporters }))));
+      el("span", { class: "note" }, t("supporters", { n: r.supporters })),
+      map ? showButton(t("show.report", { id: r.id }), [r.lon, r.lat],
+        (opener) => showReport(map, [r.lon, r.lat], reportData, {}, r.id, opener)) : null));
   list.replaceChildren(...(items.length ? items : [el("li", {}, t("reports.none"))]));
 }
 
@@ -144,6 +183,7 @@ function onReadings(r) {
   if (old) old.replaceWith(stationItem(f));
   const [lon, lat] = f.geometry.coordinates;
   refreshAt(map, "stations", lon, lat);
+  redrawPopup();
 }
 
 function onAlert(a) {
@@ -157,6 +197,7 @@ function onAlert(a) {
   }
   const box = a.zone && zoneBoxes.get(a.zone);
   if (box) refreshBbox(map, "alert_zones", box);
+  redrawPopup();
 }
 
 function onReport(change) {
@@ -165,6 +206,7 @@ function onReport(change) {
   else reports.delete(r.id);
   renderReports();
   refreshAt(map, "reports", r.lon, r.lat);
+  redrawPopup();
 }
 
 async function health() {

@@ -4,6 +4,11 @@
 
 import { t, onLanguage } from "/assets/common.js";
 
+/** Source layers that change live: the pages refresh exactly their changed tiles on the SSE events. */
+const LIVE = new Set(["stations", "reports", "alert_zones"]);
+/** The URL scheme of live tiles (see liveTiles). */
+const LIVE_PROTOCOL = "vedetta-live";
+
 /** An empty style: the map still works (and shows nothing) until the tiles' style answers. */
 const EMPTY_STYLE = { version: 8, sources: {}, layers: [{ id: "background", type: "background", paint: { "background-color": "#dfe5ea" } }] };
 
@@ -33,6 +38,7 @@ export async function createMap(container, { layers = [], center, zoom, hash = f
     if (res.ok) style = await res.json();
   } catch { /* the empty style */ }
   style = { ...style, layers: (style.layers || []).filter((l) => !l["source-layer"] || layers.includes(l["source-layer"])) };
+  style = liveTiles(maplibregl, style);
   const fromHash = hash ? readHash() : null;
   // The first view: the URL's permalink, else the page's own, else the territory, else the style's, else Italy.
   const territory = fromHash || center ? null : await territoryBbox();
@@ -64,6 +70,64 @@ export async function createMap(container, { layers = [], center, zoom, hash = f
     });
   }
   return map;
+}
+
+/**
+ * Live layers' tiles go through the `vedetta-live://` protocol. Their answers say `Cache-Control: max-age=1` (a
+ * safety net for other clients), and MapLibre reloads every tile whose expiry passes: each live tile in view was
+ * fetched again every second, on every open page, changed or not. Through the protocol a tile carries no expiry:
+ * it is loaded again only when the page asks (refreshTiles on the SSE events: exactly the changed tiles), and then
+ * always from the server (`no-cache`: revalidated by its ETag, never a copy older than the event).
+ */
+function liveTiles(maplibregl, style) {
+  if (typeof maplibregl.addProtocol !== "function") return style;
+  if (!liveTiles.registered) {
+    liveTiles.registered = true;
+    maplibregl.addProtocol(LIVE_PROTOCOL, async (params, abort) => {
+      const url = params.url.slice(LIVE_PROTOCOL.length + 3);
+      const res = await fetch(url, { signal: abort.signal, cache: "no-cache", credentials: "same-origin" });
+      if (!res.ok) throw new Error(`${res.status} ${res.statusText}: ${url}`);
+      return { data: await res.arrayBuffer() };
+    });
+  }
+  const live = new Set((style.layers || []).filter((l) => LIVE.has(l["source-layer"])).map((l) => l.source));
+  const sources = {};
+  for (const [id, source] of Object.entries(style.sources || {})) {
+    sources[id] = live.has(id) && Array.isArray(source.tiles)
+      ? { ...source, tiles: source.tiles.map((u) => `${LIVE_PROTOCOL}://${/^https?:\/\//.test(u) ? u : location.origin + u}`) } : source;
+  }
+  return { ...style, sources };
+}
+
+/**
+ * Reloads every tile of the live layers (after the live streams were interrupted: the events of the gap may be
+ * gone).
+ */
+export function refreshLive(map) {
+  if (!map || !map.isStyleLoaded()) return;
+  const sources = new Set((map.getStyle()?.layers || []).filter((l) => LIVE.has(l["source-layer"])).map((l) => l.source));
+  for (const id of sources) {
+    try { if (map.getSource(id)) map.refreshTiles(id); } catch (e) { console.warn(e); }
+  }
+}
+
+/**
+ * An `onState` for common.js `follow`: when a stream is live again after an interruption, the live layers are
+ * reloaded (`map()` gives the map, or null).
+ */
+export function onReconnect(map, then = () => {}) {
+  let wasLive = false;
+  let lost = false;
+  return (state) => {
+    if (state === "live") {
+      if (lost) refreshLive(map());
+      wasLive = true;
+      lost = false;
+    } else if (wasLive) {
+      lost = true;
+    }
+    then(state);
+  };
 }
 
 /**
