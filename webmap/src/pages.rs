@@ -1,7 +1,9 @@
 //! The web app: its pages and their assets, all embedded in the binary at build time (the pages' own HTML, JS and
 //! CSS from `assets/`, MapLibre GL JS from `assets/vendor/` through `build.rs`), so Vedetta needs no CDN and no
 //! asset directory at run time: one binary works on an intranet. Scripts and styles are files, never inline (the
-//! Content-Security-Policy forbids inline ones). Assets are revalidated (`no-cache`) with a strong ETag.
+//! Content-Security-Policy forbids inline ones). `build.rs` compresses every asset (gzip and brotli), served by
+//! `Accept-Encoding` with a strong ETag per form; the vendored files, under a path with their version, are cached
+//! for a year, everything else is revalidated (`no-cache`).
 
 use axum::Router;
 use axum::extract::Path;
