@@ -131,7 +131,7 @@ fn a_message_published_to_external_mosquitto_reaches_ingest() {
         "vedetta/v1/sensors/GE-TEST-01/rain",
         r#"{"t":"2026-11-22T10:05:00+01:00","v":1.2}"#,
     );
-    wait_for("ingest to count the message", Duration::from_secs(10), || {
+    wait_for("ingest to count the message", Duration::from_secs(60), || {
         (metric(&vedetta, "vedetta_mqtt_messages_received_total") >= 1.0).then_some(())
     });
     assert!(vedetta.terminate().success());
@@ -153,7 +153,7 @@ fn a_message_published_to_the_embedded_broker_reaches_ingest() {
             &format!(r#"{{"t":"2026-11-22T10:0{i}:00Z","v":2.5}}"#),
         );
     }
-    wait_for("ingest to count the messages", Duration::from_secs(10), || {
+    wait_for("ingest to count the messages", Duration::from_secs(60), || {
         (metric(&vedetta, "vedetta_mqtt_messages_received_total") >= 3.0).then_some(())
     });
     assert!(vedetta.terminate().success());
@@ -167,7 +167,7 @@ fn healthz_turns_503_when_the_database_stops_and_recovers_when_it_returns() {
     vedetta.wait_healthy();
 
     cluster.kill();
-    let body = wait_for("healthz to report the database down", Duration::from_secs(30), || {
+    let body = wait_for("healthz to report the database down", Duration::from_secs(60), || {
         let (status, body) = get(&vedetta.url("/healthz"), None);
         (status == 503).then_some(body)
     });
@@ -192,7 +192,7 @@ fn healthz_reports_mqtt_down_when_the_external_broker_goes_away() {
         .spawn();
     vedetta.wait_healthy();
     drop(mosquitto);
-    let body = wait_for("healthz to report mqtt down", Duration::from_secs(30), || {
+    let body = wait_for("healthz to report mqtt down", Duration::from_secs(60), || {
         let (status, body) = get(&vedetta.url("/healthz"), None);
         (status == 503).then_some(body)
     });
@@ -286,12 +286,12 @@ fn demo_generates_its_territory_and_a_storm_streams_in() {
     let mut vedetta = launch.spawn();
     vedetta.wait_healthy();
     assert!(vedetta.stdout().contains("Vedetta demo è attiva"), "{}", vedetta.stdout());
-    wait_for("the 24 simulated stations", Duration::from_secs(30), || {
+    wait_for("the 24 simulated stations", Duration::from_secs(60), || {
         let (_, stations) = get(&vedetta.url("/api/stations"), None);
         (stations["features"].as_array().map_or(0, Vec::len) == 24).then_some(())
     });
     // The past is backfilled at once: every station reports from the first seconds, none reads `silent`.
-    wait_for("every simulated station reporting", Duration::from_secs(30), || {
+    wait_for("every simulated station reporting", Duration::from_secs(60), || {
         let (_, stations) = get(&vedetta.url("/api/stations"), None);
         let features = stations["features"].as_array().cloned().unwrap_or_default();
         features.iter().all(|f| f["properties"]["state"] == "reporting").then_some(())
@@ -329,7 +329,10 @@ fn sigterm_ends_serve_in_seconds_while_a_query_is_stuck_and_a_stream_is_open() {
     let mut vedetta = Launch::serve(root.path()).env("VEDETTA_DATABASE_URL", &db.url).spawn();
     vedetta.wait_healthy();
 
-    // Another client holds a lock that the station listing waits on, as a stuck or slow statement would.
+    // Another client holds a lock that the station listing waits on, as a stuck or slow statement would, until the
+    // test lets it go (a fixed hold could end before a slow machine got to the SIGTERM).
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
     let locker = std::thread::spawn({
         let url = db.url.clone();
         move || {
@@ -340,31 +343,53 @@ fn sigterm_ends_serve_in_seconds_while_a_query_is_stuck_and_a_stream_is_open() {
                     .execute(&mut *tx)
                     .await
                     .unwrap();
-                tokio::time::sleep(Duration::from_secs(25)).await;
+                locked_tx.send(()).unwrap();
+                // Released by the test, or at the latest when this times out (a failed test leaves nothing behind).
+                let _ = tokio::time::timeout(Duration::from_secs(300), release_rx).await;
                 drop(tx);
             })
         }
     });
-    std::thread::sleep(Duration::from_millis(500));
+    locked.recv_timeout(Duration::from_secs(60)).expect("the locker holds the lock");
+    let waiting = || {
+        crate::support::query_i64(
+            &db.url,
+            "select count(*) from pg_locks where relation = 'sensors.station'::regclass and not granted",
+        )
+    };
+    let waiting_before = waiting();
     let stuck_url = vedetta.url("/api/stations");
     let stuck = std::thread::spawn(move || get(&stuck_url, None));
-    // An SSE client that never goes away on its own.
+    // The listing is seen waiting for the lock in PostgreSQL, not assumed to after a sleep.
+    wait_for("the station listing to wait for the lock", Duration::from_secs(60), || {
+        (waiting() > waiting_before).then_some(())
+    });
+    // An SSE client that never goes away on its own, seen open (its response headers read).
     let stream = std::net::TcpStream::connect(vedetta.http).unwrap();
     {
-        use std::io::Write;
+        use std::io::{Read, Write};
         let mut s = &stream;
         s.write_all(b"GET /api/readings/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
             .unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut byte).expect("the stream's response headers");
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head));
     }
-    std::thread::sleep(Duration::from_millis(500));
 
     let started = std::time::Instant::now();
     let status = vedetta.terminate();
     let took = started.elapsed();
     assert!(status.success(), "exit status {status}:\n{}", vedetta.stderr());
+    // The grace for requests in flight is 3 s (ingest's 5 s): 15 s is "in seconds" with room for a loaded machine.
     assert!(took < Duration::from_secs(15), "SIGTERM took {took:?}:\n{}", vedetta.stderr());
     let _ = stuck.join();
     drop(stream);
+    let _ = release.send(());
     locker.join().unwrap();
 }
 
@@ -389,7 +414,7 @@ fn simulate_backfills_the_history_then_publishes_live_readings() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     // One hour at 5-minute steps: 12 readings per station, then about 20 live ones.
     assert!(stdout.contains("(36 backfilled)"), "{stdout}");
-    wait_for("the backfilled readings to be stored", Duration::from_secs(30), || {
+    wait_for("the backfilled readings to be stored", Duration::from_secs(60), || {
         let stored = crate::support::query_i64(&db.url, "select count(*) from sensors.reading");
         (stored >= 36 + 10).then_some(())
     });
