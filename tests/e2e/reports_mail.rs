@@ -42,7 +42,7 @@ impl Sink {
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
-        wait_for("aiosmtpd to listen", Duration::from_secs(20), || {
+        wait_for("aiosmtpd to listen", Duration::from_secs(60), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
         Sink { child, port, maildir }
@@ -109,17 +109,14 @@ fn the_reporter_gets_the_status_change_by_email() {
     assert!(decoded.contains("segnalazioni@comune.genova.invalid"), "{message}");
     assert!(decoded.contains(&format!("/segnalazioni/{id}")), "the link to the report: {message}");
     assert!(!decoded.contains("nota interna"), "a private note never reaches the reporter: {message}");
-    let state: String = crate::support::block_on(async {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        sqlx::query_scalar(
-            "select state from reports.notification where report_id = $1 order by id desc limit 1",
-        )
-        .bind(id)
-        .fetch_one(&pool)
-        .await
-        .unwrap()
+    // The mailer records the sending once the server has answered, after the server stored the message: waited for.
+    let sent = format!(
+        "select count(*) from reports.notification where report_id = {id} and state = 'sent' \
+         and id = (select max(id) from reports.notification where report_id = {id})"
+    );
+    wait_for("the email recorded as sent", Duration::from_secs(60), || {
+        (crate::support::query_i64(&db.url, &sent) == 1).then_some(())
     });
-    assert_eq!(state, "sent");
 }
 
 #[test]
@@ -153,12 +150,12 @@ fn a_comune_webhook_gets_its_public_report_changes_signed_and_nothing_private() 
     let signature = headers.get("x-vedetta-signature").expect("signed");
     let timestamp = headers.get("x-vedetta-timestamp").expect("timestamped");
     assert!(reports::webhook::verify_signature(&secret, timestamp, &payload, signature), "{signature}");
-    let (status, deliveries) = call(
-        "GET",
-        &vedetta.url(&format!("/api/reports/webhooks/{}/deliveries", created["webhook"]["id"])),
-        Some(ADMIN),
-        None,
-    );
-    assert_eq!(status, 200, "{deliveries}");
-    assert_eq!(deliveries[0]["state"], "delivered", "{deliveries}");
+    // The dispatcher records the delivery once it has the receiver's answer, after the receiver logged it: waited for.
+    let deliveries_url =
+        vedetta.url(&format!("/api/reports/webhooks/{}/deliveries", created["webhook"]["id"]));
+    wait_for("the delivery recorded", Duration::from_secs(60), || {
+        let (status, deliveries) = call("GET", &deliveries_url, Some(ADMIN), None);
+        assert_eq!(status, 200, "{deliveries}");
+        (deliveries[0]["state"] == "delivered").then_some(())
+    });
 }
