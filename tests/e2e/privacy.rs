@@ -3,15 +3,12 @@
 //! CSV, the statistics, the public live stream (replayed from its start), Open311 GET in JSON and XML, the OGC API
 //! — whoever asks without the powers to see them (nobody, or a citizen with an account).
 
-use std::io::{BufRead, BufReader};
-use std::time::Duration;
-
 use serde_json::json;
 use testkit::TestDb;
 
 use crate::reports::{
     CITIZEN, COUNCILLOR, DE_FERRARI, GENOVA_OP, file, get_raw, jpeg_with_exif_gps, multipart, post_bytes,
-    serve,
+    replay_stream, serve,
 };
 use crate::support::request as call;
 
@@ -19,23 +16,6 @@ const EMAIL: &str = "mario.rossi.privacy@example.org";
 const SURNAME: &str = "Privacyrossi";
 const PHONE: &str = "+39 010 5557788";
 const PRIVATE_NOTE: &str = "Richiamare il segnalante al cellulare";
-
-/// Everything the public stream replays from its first event, read for a few seconds.
-fn public_stream(url: &str) -> String {
-    let agent = ureq::AgentBuilder::new().timeout_read(Duration::from_secs(3)).build();
-    let response = agent.get(url).set("Last-Event-ID", "0").call().expect("the public report stream");
-    let mut text = String::new();
-    for line in BufReader::new(response.into_reader()).lines() {
-        match line {
-            Ok(line) => {
-                text.push_str(&line);
-                text.push('\n');
-            }
-            Err(_) => break, // nothing more within the read timeout
-        }
-    }
-    text
-}
 
 #[test]
 fn the_reporter_appears_in_no_public_output() {
@@ -145,9 +125,10 @@ fn the_reporter_appears_in_no_public_output() {
     assert!(!bytes.contains("gps") && !bytes.contains("exif") && !bytes.contains("cam-0042"));
 
     // The public live stream, replayed from the beginning: every change of the report, none with the reporter.
-    let stream = public_stream(&vedetta.url("/api/reports/stream"));
-    let events = stream.lines().filter(|l| l.starts_with("event:") && l.contains("report")).count();
-    assert!(events >= 5, "creation, a second report and three steps:\n{stream}");
+    let events =
+        |stream: &str| stream.lines().filter(|l| l.starts_with("event:") && l.contains("report")).count();
+    let stream = replay_stream(&vedetta, None, |s| events(s) >= 5);
+    assert!(events(&stream) >= 5, "creation, a second report and three steps:\n{stream}");
     for secret in [EMAIL, SURNAME, PHONE, PRIVATE_NOTE, "reporter_email", "reporter_name"] {
         assert!(
             !stream.to_lowercase().contains(&secret.to_lowercase()),

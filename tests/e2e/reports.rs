@@ -21,7 +21,8 @@ pub(crate) const GENOVA: &str = "010025";
 pub(crate) const CHIAVARI: &str = "010015";
 /// Piazza De Ferrari, Genova (WGS84 lon, lat).
 pub(crate) const DE_FERRARI: (f64, f64) = (8.9340, 44.4073);
-const SSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a test reads a live stream (ureq's deadline covers the whole body, from the request on).
+const SSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs SQL statements on the test database.
 pub(crate) fn execute(db: &TestDb, statements: &[&str]) {
@@ -246,6 +247,47 @@ pub(crate) fn jpeg_with_exif_gps() -> Vec<u8> {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The report stream replayed from its start (`Last-Event-ID: 0`) as text, read until `complete` holds for what was
+/// read and then until nothing more comes for a second (at most 60 s in all). The replay is in id order: a
+/// `complete` that looks for the newest change means every earlier one was read, so a check that something is
+/// *absent* covers the whole replay. (A fixed reading window cut a slow replay short on a loaded machine.)
+pub(crate) fn replay_stream(
+    vedetta: &Vedetta,
+    token: Option<&str>,
+    complete: impl Fn(&str) -> bool,
+) -> String {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(vedetta.http).expect("connect");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    // HTTP/1.0: the body comes as it is until the connection closes (no chunks to take apart).
+    write!(
+        stream,
+        "GET /api/reports/stream HTTP/1.0\r\nHost: vedetta\r\nAccept: text/event-stream\r\nLast-Event-ID: 0\r\n{auth}\r\n"
+    )
+    .expect("send the request");
+    stream.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                if complete(&String::from_utf8_lossy(&bytes)) || std::time::Instant::now() >= deadline {
+                    break;
+                }
+            }
+            Err(e) => panic!("reading the report stream: {e}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(!head.to_ascii_lowercase().contains("chunked"), "{head}");
+    body.to_string()
 }
 
 type Lines = std::io::Lines<BufReader<Box<dyn std::io::Read + Send + Sync>>>;
