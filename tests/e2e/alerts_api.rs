@@ -15,7 +15,9 @@ use crate::support::{Launch, Vedetta, block_on, query_i64, request as call};
 const ADMIN: &str = "vdt_alerts_api_admin";
 const OPERATOR: &str = "vdt_alerts_api_operator";
 const CITIZEN: &str = "vdt_alerts_api_citizen";
-const SSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a test reads a live stream (ureq's deadline covers the whole body, from the request on): generous
+/// for a loaded CI machine.
+const SSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs SQL statements on the test database.
 fn execute(db: &TestDb, statements: &[&str]) {

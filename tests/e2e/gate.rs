@@ -67,7 +67,7 @@ fn loaded_vedetta(root: &Path, db: &TestDb) -> Vedetta {
         mosquitto_pub(port, "vedetta/v1/sensors/GE-GATE-R1/rain", &json!({"t": t, "v": 0.4}).to_string());
         mosquitto_pub(port, "vedetta/v1/sensors/GE-GATE-L1/level", &json!({"t": t, "v": 1.2}).to_string());
     }
-    wait_for("the gate's readings", Duration::from_secs(30), || {
+    wait_for("the gate's readings", Duration::from_secs(60), || {
         let (_, latest) = get(&vedetta.url("/api/stations/GE-GATE-L1/latest"), None);
         latest["latest"].is_object().then_some(())
     });

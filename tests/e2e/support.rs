@@ -180,7 +180,8 @@ impl Drop for Vedetta {
 
 /// GET `url` with an optional bearer token: status and JSON body (`Value::String` when not JSON).
 pub fn get(url: &str, token: Option<&str>) -> (u16, Value) {
-    let mut request = ureq::get(url).timeout(Duration::from_secs(10));
+    // Generous for a loaded machine; callers that poll retry a failed GET anyway.
+    let mut request = ureq::get(url).timeout(Duration::from_secs(30));
     if let Some(token) = token {
         request = request.set("Authorization", &format!("Bearer {token}"));
     }

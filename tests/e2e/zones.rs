@@ -100,7 +100,7 @@ fn the_demo_brings_zones_a_to_e_with_every_comune_and_station_in_one() {
                        where (select count(*) from alerts.zone z where c.istat = any(z.comuni)) = 1";
     assert_eq!(query_i64(&db.url, in_one_zone), query_i64(&db.url, "select count(*) from core.comune"));
     assert_eq!(query_i64(&db.url, "select count(*) from core.comune"), 10);
-    testkit::wait_for("the 24 simulated stations", std::time::Duration::from_secs(30), || {
+    testkit::wait_for("the 24 simulated stations", std::time::Duration::from_secs(60), || {
         (query_i64(&db.url, "select count(*) from sensors.station") == 24).then_some(())
     });
     let outside = "select count(*) from sensors.station_alerting s
