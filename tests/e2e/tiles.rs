@@ -124,7 +124,7 @@ fn tiles_follow_readings_of_another_process_and_imports_and_carry_no_reporter_da
     let (status, h, body) = fetch(&url, &[]);
     assert_eq!(status, 200);
     assert_eq!(h[0].as_deref(), Some("application/vnd.mapbox-vector-tile"));
-    assert_eq!(h[3].as_deref(), Some("public, max-age=1"));
+    assert_eq!(h[3].as_deref(), Some("public, no-cache"));
     let etag = h[2].clone().expect("an ETag");
     let tile = decode(&body);
     let station = features(&tile, "stations")[0];

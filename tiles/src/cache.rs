@@ -122,17 +122,20 @@ impl moka::Expiry<TileKey, Arc<Tile>> for Expiry {
 pub struct TileCache {
     tiles: moka::sync::Cache<TileKey, Arc<Tile>>,
     index: Mutex<Index>,
+    /// False with a size of 0: every tile is made for its request (requests for one tile at once still share it).
+    keeps: bool,
 }
 
 impl TileCache {
-    /// A cache of at most about `max_bytes` of tiles; tiles with a live layer are kept at most `live_ttl`.
+    /// A cache of at most about `max_bytes` of tiles (0: none kept); tiles with a live layer are kept at most
+    /// `live_ttl`.
     pub fn new(max_bytes: u64, live_ttl: Duration) -> TileCache {
         let tiles = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_: &TileKey, tile: &Arc<Tile>| tile.weight())
             .expire_after(Expiry { live_ttl })
             .build();
-        TileCache { tiles, index: Mutex::new(Index::default()) }
+        TileCache { tiles, index: Mutex::new(Index::default()), keeps: max_bytes > 0 }
     }
 
     fn index(&self) -> MutexGuard<'_, Index> {
@@ -165,7 +168,7 @@ impl TileCache {
             index.filling.remove(&key);
         }
         let tile = made?.clone();
-        if !fill.stale.load(Ordering::Acquire) && !fill.stored.swap(true, Ordering::AcqRel) {
+        if self.keeps && !fill.stale.load(Ordering::Acquire) && !fill.stored.swap(true, Ordering::AcqRel) {
             self.tiles.insert(key, tile.clone());
             index.by_coord.entry(key.coord).or_default().push(key);
             index.indexed += 1;
@@ -295,6 +298,24 @@ mod tests {
             assert_eq!(&tile.raw()[..], b"abc");
         }
         assert_eq!(made.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cache_of_size_zero_makes_every_tile_for_its_request() {
+        let cache = TileCache::new(0, Duration::from_secs(60));
+        let made = AtomicUsize::new(0);
+        for _ in 0..3 {
+            let tile = cache
+                .get_or_make(key("dbt", 15, 1, 2), || async {
+                    made.fetch_add(1, Ordering::SeqCst);
+                    Ok(b"abc".to_vec())
+                })
+                .await
+                .unwrap();
+            assert_eq!(&tile.raw()[..], b"abc");
+        }
+        assert_eq!(made.load(Ordering::SeqCst), 3);
+        assert!(cache.get(&key("dbt", 15, 1, 2)).is_none());
     }
 
     #[tokio::test]

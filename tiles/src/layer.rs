@@ -188,14 +188,15 @@ impl Layer {
     }
 
     /// Live layers change with readings, reports and alerts: their tiles are dropped one by one when the data
-    /// under them changes, and clients revalidate them every second.
+    /// under them changes, and clients revalidate them on every use (`no-cache` with an `ETag`: a 304 when
+    /// unchanged), so a map refreshes a tile when an event names it and never on a timer.
     pub fn is_live(self) -> bool {
         matches!(self, Layer::Stations | Layer::Reports | Layer::AlertZones)
     }
 
-    /// How long clients may keep a tile (`Cache-Control: max-age`).
+    /// How long clients may keep a tile without asking again (`Cache-Control: max-age`; zero: `no-cache`).
     pub fn max_age(self) -> Duration {
-        if self.is_live() { Duration::from_secs(1) } else { Duration::from_secs(3600) }
+        if self.is_live() { Duration::ZERO } else { Duration::from_secs(3600) }
     }
 
     /// Whether the layer reads the request's `date` (only zoning does).
@@ -322,7 +323,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "comuni,reports,stations");
         assert!(a.is_live());
-        assert_eq!(a.max_age(), Duration::from_secs(1));
+        assert_eq!(a.max_age(), Duration::ZERO);
         assert!(!LayerSet::parse("comuni,dbt").unwrap().is_live());
     }
 

@@ -24,6 +24,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub alerts: AlertsConfig,
     pub reports: ReportsConfig,
+    pub tiles: TilesConfig,
     pub log: LogConfig,
 }
 
@@ -107,6 +108,26 @@ pub struct EventsConfig {
 impl Default for EventsConfig {
     fn default() -> Self {
         EventsConfig { retention_days: 7 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TilesConfig {
+    /// About how many MiB of compressed tiles `serve` keeps in memory; 0 keeps none (every tile from PostGIS).
+    pub cache_mb: u64,
+    /// Connections of the tile pool; 0 takes half of `database.max_connections` (2 to 16).
+    pub pool_size: u32,
+    /// Longest a tile of a live layer (stations, reports, alert zones) is kept without an event dropping it, s:
+    /// a safety net, the events drop a changed tile at once.
+    pub live_ttl_s: u64,
+    /// Longest a request for a live layer waits for the invalidator to apply the events already seen, ms.
+    pub freshness_wait_ms: u64,
+}
+
+impl Default for TilesConfig {
+    fn default() -> Self {
+        TilesConfig { cache_mb: 256, pool_size: 0, live_ttl_s: 30, freshness_wait_ms: 500 }
     }
 }
 
@@ -257,6 +278,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             alerts: AlertsConfig::default(),
             reports: ReportsConfig::default(),
+            tiles: TilesConfig::default(),
             log: LogConfig::default(),
         }
     }

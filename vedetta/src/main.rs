@@ -18,6 +18,10 @@ mod telemetry;
 
 use clap::Parser;
 
+/// mimalloc: per-thread free lists suit a server that allocates per request on every worker (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::cli::{Cli, Command};
 use crate::config::{Config, OsEnv, Overrides};
 use crate::database::{Database, Owner};

@@ -185,8 +185,16 @@ async fn start_tiles(config: &Config, pool: &PgPool, state: AppState) -> anyhow:
         None => ::database::cluster::attach_url(&config.data_dir, &config.database.name)?
             .context("the private cluster's address is unknown")?,
     };
+    let tiles = &config.tiles;
+    let pool_size = match tiles.pool_size {
+        0 => (config.database.max_connections as usize / 2).clamp(2, 16),
+        n => n as usize,
+    };
     let options = tiles::TilesOptions {
-        pool_size: (config.database.max_connections as usize / 2).clamp(2, 16),
+        pool_size,
+        cache_bytes: tiles.cache_mb.saturating_mul(1024 * 1024),
+        live_ttl: std::time::Duration::from_secs(tiles.live_ttl_s),
+        freshness_wait: std::time::Duration::from_millis(tiles.freshness_wait_ms),
         ..tiles::TilesOptions::default()
     };
     let tiles = Arc::new(tiles::Tiles::connect(&url, options).await.context("while opening the tile pool")?);

@@ -73,9 +73,8 @@ export async function createMap(container, { layers = [], center, zoom, hash = f
 }
 
 /**
- * Live layers' tiles go through the `vedetta-live://` protocol. Their answers say `Cache-Control: max-age=1` (a
- * safety net for other clients), and MapLibre reloads every tile whose expiry passes: each live tile in view was
- * fetched again every second, on every open page, changed or not. Through the protocol a tile carries no expiry:
+ * Live layers' tiles go through the `vedetta-live://` protocol. Their answers say `Cache-Control: no-cache`;
+ * with a max-age MapLibre would reload every tile whose expiry passes, changed or not. Through the protocol a tile carries no expiry:
  * it is loaded again only when the page asks (refreshTiles on the SSE events: exactly the changed tiles), and then
  * always from the server (`no-cache`: revalidated by its ETag, never a copy older than the event).
  */

@@ -89,7 +89,8 @@ pub(crate) async fn tilejson(
 
 /// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`: one tile of one layer or several comma-separated, as Mapbox Vector Tile
 /// (an empty body where there is nothing). Compressed as `Accept-Encoding` allows (brotli, gzip); `ETag` and
-/// `If-None-Match` (304); `Cache-Control: max-age=1` when a live layer is in it, an hour otherwise.
+/// `If-None-Match` (304); `Cache-Control: no-cache` (revalidate on every use) when a live layer is in it, an hour
+/// otherwise.
 #[utoipa::path(get, path = "/tiles/{layers}/{z}/{x}/{file}", operation_id = "tiles_tile", tag = "tiles",
     params(
         ("layers" = String, Path, description = "Comma-separated layers among comuni, alert_zones, stations, \
@@ -120,7 +121,10 @@ pub(crate) async fn tile(
         .ok_or_else(|| ApiError::Unavailable("this Vedetta process does not serve tiles".into()))?;
     let tile = service.tile(&request).await?;
 
-    let cache_control = format!("public, max-age={}", request.layers.max_age().as_secs());
+    let cache_control = match request.layers.max_age().as_secs() {
+        0 => "public, no-cache".to_string(),
+        secs => format!("public, max-age={secs}"),
+    };
     let mut response = if matches(headers.get(header::IF_NONE_MATCH), tile.etag()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -239,7 +243,7 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(h[header::CONTENT_TYPE], MVT);
         assert!(h.get(header::CONTENT_ENCODING).is_none());
-        assert_eq!(h[header::CACHE_CONTROL], "public, max-age=1");
+        assert_eq!(h[header::CACHE_CONTROL], "public, no-cache");
         assert_eq!(h[header::VARY], "Accept-Encoding");
         assert!(String::from_utf8_lossy(&plain).contains("GE-1"), "the station is in the tile");
         let etag = h[header::ETAG].to_str().unwrap().to_string();
@@ -269,9 +273,9 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(h[header::CACHE_CONTROL], "public, max-age=3600");
         assert!(body.is_empty() && h.get(header::CONTENT_ENCODING).is_none());
-        // Several layers: the shortest max-age.
+        // Several layers: the shortest max-age (a live one: revalidated on every use).
         let (_, h, _) = call(&state, "/tiles/comuni,stations/14/8598/5931.mvt", &[]).await;
-        assert_eq!(h[header::CACHE_CONTROL], "public, max-age=1");
+        assert_eq!(h[header::CACHE_CONTROL], "public, no-cache");
     }
 
     #[tokio::test]

@@ -11,8 +11,6 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::servers::vedetta_command;
-
 /// The DB Topografico class both servers publish.
 pub const CLASS: &str = "TP_CAN";
 /// Vedetta's collection of that class.
@@ -29,23 +27,6 @@ pub fn test_data(relative: &str) -> Result<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(relative);
     ensure!(path.exists(), "test data {} is missing (tests/data/README.md lists the files)", path.display());
     Ok(path.canonicalize().unwrap_or(path))
-}
-
-/// Runs `vedetta import ARGS…` on `database_url` and returns what it printed.
-pub fn vedetta_import(binary: &Path, database_url: &str, work: &Path, args: &[&str]) -> Result<String> {
-    let mut cmd = vedetta_command(binary, &work.join("vedetta-data"));
-    cmd.arg("import").args(args).current_dir(work).env("VEDETTA_DATABASE_URL", database_url);
-    let out = cmd.output().with_context(|| format!("cannot run vedetta import {args:?}"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    if !out.status.success() {
-        bail!(
-            "vedetta import {} failed ({}):\n{stdout}\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(stdout)
 }
 
 /// `count` stations on a grid over the province of Genova (inside its comuni), alternately rain gauges and

@@ -37,7 +37,7 @@ use anyhow::{Context, Result, ensure};
 use clap::Parser;
 
 use crate::report::{Report, Row, Side};
-use crate::servers::{Server, TipgSettings};
+use crate::servers::{Server, TipgSettings, VedettaSettings};
 
 const ADMIN_TOKEN: &str = "vdt_bench_http_admin_token";
 const DATABASE: &str = "bench_http";
@@ -101,6 +101,7 @@ fn run(args: &Args) -> Result<()> {
     let tipg = TipgSettings {
         workers: args.tipg_workers.unwrap_or(u32::try_from(cores).unwrap_or(1)).clamp(1, 16),
         pool_per_worker: 0,
+        env: Vec::new(),
     };
     let tipg = TipgSettings { pool_per_worker: (args.pool / tipg.workers).max(1), ..tipg };
     let now = chrono::Local::now();
@@ -148,13 +149,17 @@ fn run(args: &Args) -> Result<()> {
         vec!["stations".to_string(), path_arg(&stations_file)],
     ] {
         let args: Vec<&str> = import.iter().map(String::as_str).collect();
-        data::vedetta_import(&binary, &url, work.path(), &args)?;
+        servers::vedetta_import(&binary, &url, work.path(), &args)?;
     }
     runtime.block_on(data::create_peer_view(&pool))?;
 
     eprintln!("Starting vedetta serve and publishing a day of readings per station over MQTT …");
-    let (mut vedetta, mqtt_port) =
-        servers::start_vedetta(&binary, &url, work.path(), args.pool, ADMIN_TOKEN)?;
+    let (mut vedetta, mqtt_port) = servers::start_vedetta(
+        &binary,
+        &url,
+        work.path(),
+        &VedettaSettings { name: "vedetta", pool: args.pool, admin_token: ADMIN_TOKEN, config: None },
+    )?;
     data::publish_readings(mqtt_port, args.stations, chrono::Utc::now())?;
     let expected = i64::from(args.stations) * i64::from(data::READINGS_PER_STATION);
     runtime.block_on(data::wait_for_readings(&pool, expected, Duration::from_secs(120)))?;

@@ -1,6 +1,9 @@
-//! The two servers under load, as child processes: `vedetta serve` (release) and TiPG on uvicorn, both on the same
+//! The servers under load, as child processes: `vedetta serve` (release) and TiPG on uvicorn, on the same
 //! database. Each runs in a process group of its own (uvicorn's workers included), killed as a group on every exit
 //! path: by [`Server`]'s `Drop`, and by a watchdog shell when the benchmark itself is killed.
+//!
+//! Shared by `bench/http` and `bench/tiles` (included there with `#[path]`): the benchmarks are binaries, and what
+//! they share is how to run the peers, not a library.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -28,7 +31,13 @@ pub struct Server {
 impl Server {
     /// Spawns `cmd` as the leader of a new process group, output to `log` (in `work`, the benchmark's temporary
     /// directory), with a watchdog that stops the group and removes `work` if this process dies first.
-    fn spawn(name: &'static str, mut cmd: Command, base: String, work: &Path, log: &str) -> Result<Server> {
+    pub fn spawn(
+        name: &'static str,
+        mut cmd: Command,
+        base: String,
+        work: &Path,
+        log: &str,
+    ) -> Result<Server> {
         let log = work.join(log);
         let log = log.as_path();
         let out = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
@@ -43,7 +52,7 @@ impl Server {
         testkit::spawn_detached(&format!(
             "while kill -0 {me} 2>/dev/null; do kill -0 {child} 2>/dev/null || exit 0; sleep 0.5; done; \
              kill -TERM -{child} 2>/dev/null; sleep 3; kill -KILL -{child} 2>/dev/null; \
-             case '{work}' in */vedetta-bench-http-*) rm -rf '{work}';; esac",
+             case '{work}' in */vedetta-bench-*) rm -rf '{work}';; esac",
             me = std::process::id(),
             child = child.id(),
             work = work.display(),
@@ -139,7 +148,7 @@ impl Drop for Server {
 }
 
 /// A free loopback address `127.0.0.1:PORT`.
-fn free_addr() -> Result<String> {
+pub fn free_addr() -> Result<String> {
     Ok(format!("127.0.0.1:{}", database::cluster::free_port()?))
 }
 
@@ -155,26 +164,40 @@ pub fn vedetta_command(binary: &Path, data_dir: &Path) -> Command {
     cmd
 }
 
+/// How one `vedetta serve` of a benchmark runs.
+#[derive(Debug, Clone)]
+pub struct VedettaSettings<'a> {
+    /// Names its log (`<name>.log`) and data directory in the benchmark's directory.
+    pub name: &'static str,
+    pub pool: u32,
+    pub admin_token: &'a str,
+    /// A configuration file (`--config`), for what has no environment variable.
+    pub config: Option<PathBuf>,
+}
+
 /// `vedetta serve` on `database_url`, HTTP and the embedded MQTT broker on free ports, logging warnings only.
 pub fn start_vedetta(
     binary: &Path,
     database_url: &str,
     work: &Path,
-    pool: u32,
-    admin_token: &str,
+    settings: &VedettaSettings<'_>,
 ) -> Result<(Server, u16)> {
     let http = free_addr()?;
     let mqtt_port = database::cluster::free_port()?;
-    let mut cmd = vedetta_command(binary, &work.join("vedetta-data"));
+    let name = settings.name;
+    let mut cmd = vedetta_command(binary, &work.join(format!("{name}-data")));
+    if let Some(config) = &settings.config {
+        cmd.arg("--config").arg(config);
+    }
     cmd.arg("serve")
         .current_dir(work)
         .env("VEDETTA_DATABASE_URL", database_url)
-        .env("VEDETTA_DATABASE_MAX_CONNECTIONS", pool.to_string())
+        .env("VEDETTA_DATABASE_MAX_CONNECTIONS", settings.pool.to_string())
         .env("VEDETTA_HTTP_ADDR", &http)
         .env("VEDETTA_MQTT_LISTEN", format!("127.0.0.1:{mqtt_port}"))
-        .env("VEDETTA_ADMIN_TOKEN", admin_token)
+        .env("VEDETTA_ADMIN_TOKEN", settings.admin_token)
         .env("VEDETTA_LOG_LEVEL", "warn,rumqttd=off");
-    let mut server = Server::spawn("vedetta serve", cmd, format!("http://{http}"), work, "vedetta.log")?;
+    let mut server = Server::spawn(name, cmd, format!("http://{http}"), work, &format!("{name}.log"))?;
     server.wait_ready("/healthz", Duration::from_secs(90))?;
     Ok((server, mqtt_port))
 }
@@ -186,9 +209,12 @@ pub struct TipgSettings {
     pub workers: u32,
     /// Connections of each worker's asyncpg pool.
     pub pool_per_worker: u32,
+    /// More of TiPG's settings, as environment variables (`TIPG_MAX_FEATURES_PER_TILE`…).
+    pub env: Vec<(String, String)>,
 }
 
-/// TiPG (`tipg.main:app`) on uvicorn, serving `tables` of the schema `public` of `database_url`.
+/// TiPG (`tipg.main:app`) on uvicorn, serving `tables` (`schema.table`, or a table of `public`) of
+/// `database_url`.
 pub fn start_tipg(
     venv: &Path,
     database_url: &str,
@@ -201,8 +227,14 @@ pub fn start_tipg(
     let dir = work.join("tipg");
     // TiPG reads a `.env` of its working directory: an empty directory of its own.
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let table_list =
-        format!("[{}]", tables.iter().map(|t| format!("\"public.{t}\"")).collect::<Vec<_>>().join(","));
+    let qualified: Vec<String> =
+        tables.iter().map(|t| if t.contains('.') { t.to_string() } else { format!("public.{t}") }).collect();
+    let mut schemas: Vec<&str> = qualified.iter().filter_map(|t| t.split_once('.').map(|(s, _)| s)).collect();
+    schemas.dedup();
+    let quoted = |items: &[&str]| {
+        format!("[{}]", items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(","))
+    };
+    let table_list = quoted(&qualified.iter().map(String::as_str).collect::<Vec<_>>());
     let mut cmd = Command::new(venv.join("bin/uvicorn"));
     cmd.args(["tipg.main:app", "--host", host, "--port", port, "--log-level", "warning", "--no-access-log"])
         .args(["--loop", "uvloop", "--http", "httptools"])
@@ -212,12 +244,14 @@ pub fn start_tipg(
         .env("DATABASE_URL", database_url.replacen("postgres://", "postgresql://", 1))
         .env("DB_MIN_CONN_SIZE", "1")
         .env("DB_MAX_CONN_SIZE", settings.pool_per_worker.to_string())
-        .env("TIPG_DB_SCHEMAS", "[\"public\"]")
+        .env("TIPG_DB_SCHEMAS", quoted(&schemas))
         .env("TIPG_DB_TABLES", table_list)
         // PostGIS's own functions live in `public` too: TiPG publishes no function as a collection.
-        .env("TIPG_DB_FUNCTIONS", "[]");
+        .env("TIPG_DB_FUNCTIONS", "[]")
+        .envs(settings.env.iter().map(|(k, v)| (k, v)));
     let mut server = Server::spawn("TiPG (uvicorn)", cmd, format!("http://{http}"), work, "tipg.log")?;
-    server.wait_ready(&format!("/collections/public.{}", tables[0]), Duration::from_secs(90))?;
+    let first = qualified.first().context("a table for TiPG")?;
+    server.wait_ready(&format!("/collections/{first}"), Duration::from_secs(90))?;
     Ok(server)
 }
 
@@ -258,6 +292,23 @@ pub fn ensure_tipg(venv: &Path) -> Result<(PathBuf, String)> {
     let versions = version(&python).context("TiPG does not import in the virtual environment")?;
     let (tipg, uvicorn) = versions.split_once(' ').unwrap_or((&versions, "?"));
     Ok((venv.to_path_buf(), format!("TiPG {tipg} on uvicorn {uvicorn}")))
+}
+
+/// Runs `vedetta import ARGS…` on `database_url` and returns what it printed.
+pub fn vedetta_import(binary: &Path, database_url: &str, work: &Path, args: &[&str]) -> Result<String> {
+    let mut cmd = vedetta_command(binary, &work.join("vedetta-data"));
+    cmd.arg("import").args(args).current_dir(work).env("VEDETTA_DATABASE_URL", database_url);
+    let out = cmd.output().with_context(|| format!("cannot run vedetta import {args:?}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        bail!(
+            "vedetta import {} failed ({}):\n{stdout}\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(stdout)
 }
 
 /// GET `url` once (for probes and checks, not for the load): status and body.
