@@ -178,6 +178,7 @@ impl Spine {
             rx,
             last,
             catching_up,
+            head_at_subscribe: self.head(),
             kinds: kinds.iter().map(|k| k.to_string()).collect(),
             buffer: VecDeque::new(),
         }
@@ -191,6 +192,8 @@ pub struct Subscription {
     rx: broadcast::Receiver<Arc<Event>>,
     last: i64,
     catching_up: bool,
+    /// The spine's head when the subscription began (-1: not known yet): every later event reaches `rx`.
+    head_at_subscribe: i64,
     kinds: Vec<String>,
     buffer: VecDeque<Arc<Event>>,
 }
@@ -207,8 +210,17 @@ impl Subscription {
                 let events = read_after(&self.pool, self.last, &self.kinds, PAGE).await?;
                 if events.is_empty() {
                     // An id beyond the newest event (a client's id from a database since recreated) would filter
-                    // out every live event until ids caught up with it: resume from the newest instead.
-                    self.last = self.last.min(last_id(&self.pool).await?);
+                    // out every live event until ids caught up with it: resume from the newest as of the
+                    // subscription instead, reading once more what came after it (an event committed since then
+                    // is not lost between this read and the broadcast).
+                    let newest = last_id(&self.pool).await?;
+                    if self.last > newest {
+                        self.last = match self.head_at_subscribe {
+                            head if (0..=newest).contains(&head) => head,
+                            _ => newest,
+                        };
+                        continue;
+                    }
                     self.catching_up = false;
                     continue;
                 }
