@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 use testkit::{Mosquitto, TestCluster, TestDb, wait_for};
 
-use crate::support::{Launch, cluster_running, get, metric, mosquitto_pub};
+use crate::support::{Launch, cluster_running, get, metric, mosquitto_pub, request};
 
 fn admin_token_from(stdout: &str) -> Option<String> {
     stdout.lines().map(str::trim).find(|l| l.starts_with("vdt_")).map(str::to_string)
@@ -286,6 +286,16 @@ fn demo_generates_its_territory_and_a_storm_streams_in() {
     let mut vedetta = launch.spawn();
     vedetta.wait_healthy();
     assert!(vedetta.stdout().contains("Vedetta demo è attiva"), "{}", vedetta.stdout());
+    // The demo's civil-protection operator signs in with the password printed once.
+    let out = vedetta.stdout();
+    let password = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("protezione.civile / "))
+        .unwrap_or_else(|| panic!("the demo operator's password is printed: {out}"))
+        .to_string();
+    let login = serde_json::json!({"username": "protezione.civile", "password": password});
+    let (status, me) = request("POST", &vedetta.url("/api/auth/login"), None, Some(&login));
+    assert_eq!(status, 200, "the demo operator signs in: {me}");
     wait_for("the 24 simulated stations", Duration::from_secs(60), || {
         let (_, stations) = get(&vedetta.url("/api/stations"), None);
         (stations["features"].as_array().map_or(0, Vec::len) == 24).then_some(())

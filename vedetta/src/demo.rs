@@ -12,6 +12,30 @@ use tracing::info;
 /// The demo territory: ten fictitious comuni tiling the area of the simulated stations (a city on the coast, its
 /// neighbours along the shore and inland), its alert zones A–E made of groups of those comuni, the city's streets and
 /// house numbers, and a zoning plan with a variant.
+/// The demo's civil-protection operator, so that `/protezione-civile` can be tried at once.
+pub const OPERATOR: &str = "protezione.civile";
+
+/// Creates the demo operator (every comune) the first time; its generated password, to print once.
+pub async fn seed_operator(pool: &PgPool) -> anyhow::Result<Option<String>> {
+    use webmap::auth::account::{self, NewAccount};
+    use webmap::auth::{Grant, Role};
+    if account::by_username(pool, OPERATOR).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_some() {
+        return Ok(None);
+    }
+    let password = account::generate_password();
+    let new = NewAccount {
+        username: OPERATOR.into(),
+        display_name: "Sala operativa (demo)".into(),
+        email: None,
+        password: Some(password.clone()),
+        grants: vec![Grant::new(Role::CivilProtection, None)],
+    };
+    account::create(pool, &new)
+        .await
+        .map_err(|e| anyhow::anyhow!("while creating the demo operator: {e}"))?;
+    Ok(Some(password))
+}
+
 pub async fn seed(pool: &PgPool, data_dir: &Path) -> anyhow::Result<()> {
     let comuni: Vec<Value> = COMUNI
         .iter()

@@ -45,6 +45,13 @@ async fn run_platform(
 
     if demo {
         crate::demo::seed(&db.pool, &config.data_dir).await?;
+        if let Some(password) = crate::demo::seed_operator(&db.pool).await? {
+            println!(
+                "Operatore di protezione civile (password mostrata una sola volta) / civil-protection operator \
+                 (password shown once):\n  {} / {password}",
+                crate::demo::OPERATOR
+            );
+        }
     }
     let broker_url = match &config.mqtt.url {
         Some(url) => url.clone(),
