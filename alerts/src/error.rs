@@ -162,5 +162,12 @@ pub enum Error {
     // --- end evaluator ---
 }
 
+/// The webhook engine's set-up errors (inconsistent options, no TLS) are [`Error::WebhookSetup`].
+impl From<webhooks::Error> for Error {
+    fn from(error: webhooks::Error) -> Self {
+        Error::WebhookSetup(error.to_string())
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -93,3 +93,10 @@ pub enum Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The webhook engine's set-up errors (inconsistent options, no TLS) are [`Error::WebhookSetup`].
+impl From<webhooks::Error> for Error {
+    fn from(error: webhooks::Error) -> Self {
+        Error::WebhookSetup(error.to_string())
+    }
+}

@@ -45,6 +45,7 @@ pub fn start(config: &Config, pool: &PgPool, cancel: &CancellationToken) -> anyh
         max_attempts: hooks.max_attempts.max(1),
         backoff_base: Duration::from_millis(hooks.backoff_base_ms.max(1)),
         backoff_max: Duration::from_secs(hooks.backoff_max_s.max(1)),
+        poll_interval: reports::webhook::POLL_INTERVAL,
         ..DispatcherOptions::default()
     };
     let dispatcher =

@@ -4,8 +4,10 @@
 //! - [`delivery`]: the queue. [`enqueue`] is called by the evaluator inside the transaction that changes an alert;
 //!   one delivery per (subscription, alert, version), so a change reaches each receiver at most once however often
 //!   it is enqueued. Dead deliveries form the dead-letter list ([`list_deliveries`], [`retry_delivery`]).
-//! - [`Dispatcher`]: works the queue off from any number of processes, with retries and exponential backoff.
-//! - [`signature`]: the HMAC-SHA256 signature and its reference check, [`verify_signature`].
+//! - [`Dispatcher`]: works the queue off from any number of processes, with retries and exponential backoff (the
+//!   [`webhooks`] crate's delivery loop over `alerts.webhook_delivery`).
+//! - [`signature`]: the HMAC-SHA256 signature and its reference check, [`verify_signature`] (re-exported from
+//!   [`webhooks`]; the reports' webhooks sign alike).
 //!
 //! # What a receiver gets
 //!
@@ -31,20 +33,21 @@
 
 pub mod delivery;
 pub mod dispatcher;
-pub mod signature;
 pub mod subscription;
+
+pub use webhooks::signature;
 
 pub use delivery::{
     Delivery, DeliveryQuery, DeliveryState, NOTIFY_CHANNEL, enqueue, get_delivery, list_deliveries,
     retry_delivery,
 };
 pub use dispatcher::{Dispatcher, DispatcherOptions, EVENT_ALERT_CHANGED};
-pub use signature::{
-    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature,
-};
 pub use subscription::{
     CATEGORIES, CreatedSubscription, DEFAULT_CATEGORIES, NewSubscription, Subscription, create_subscription,
     delete_subscription, get_subscription, list_subscriptions, list_subscriptions_page,
     set_subscription_active, validate_url,
 };
 pub use tokio_util::sync::CancellationToken;
+pub use webhooks::{
+    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature,
+};

@@ -6,7 +6,8 @@
 //!   queues one delivery per (webhook, event) in `reports.webhook_delivery` for the active webhooks of the event's
 //!   comune when the event is public (`"public": true`: approved and not hidden), and delivers them with retries
 //!   and exponential backoff; [`deliveries`] lists them (dead ones included) for an administrator.
-//! - [`sign`] / [`verify_signature`]: the HMAC-SHA256 signature and the receivers' reference check.
+//! - [`sign`] / [`verify_signature`]: the HMAC-SHA256 signature and the receivers' reference check (re-exported
+//!   from [`webhooks`], which also runs the delivery loop; the alerts' webhooks sign alike).
 //!
 //! # What a receiver gets
 //!
@@ -30,66 +31,25 @@
 mod dispatcher;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::Sha256;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-pub use dispatcher::{Dispatcher, DispatcherOptions};
+pub use dispatcher::{Dispatcher, DispatcherOptions, POLL_INTERVAL};
+pub use webhooks::{
+    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature,
+};
 
 use crate::{Error, Result};
 
 /// The `event` of every delivery body and the `X-Vedetta-Event` header.
 pub const EVENT: &str = "report.changed";
-/// The header with the signature, `sha256=<hex>`.
-pub const SIGNATURE_HEADER: &str = "X-Vedetta-Signature";
-/// The header with the Unix time (seconds) of the attempt, part of the signed content.
-pub const TIMESTAMP_HEADER: &str = "X-Vedetta-Timestamp";
-/// The header with the delivery id (the same on every attempt of a delivery).
-pub const DELIVERY_HEADER: &str = "X-Vedetta-Delivery";
-/// The header naming the event.
-pub const EVENT_HEADER: &str = "X-Vedetta-Event";
-
 /// Longest URL accepted, in bytes.
 const MAX_URL_LEN: usize = 2048;
 /// Shortest and longest secret accepted, in characters.
 const SECRET_CHARS: std::ops::RangeInclusive<usize> = 16..=200;
-
-type HmacSha256 = Hmac<Sha256>;
-
-fn keyed(secret: &str, timestamp: &str, body: &[u8]) -> Option<HmacSha256> {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).ok()?;
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    Some(mac)
-}
-
-/// The `X-Vedetta-Signature` value for `body` sent at `timestamp` (decimal Unix seconds): `sha256=` and the
-/// lower-case hex HMAC-SHA256 of `"<timestamp>.<body>"` keyed with the webhook's secret (its UTF-8 bytes). The same
-/// scheme as the alerts' webhooks.
-pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let digest = keyed(secret, timestamp, body).map(|mac| mac.finalize().into_bytes()).unwrap_or_default();
-    format!("sha256={}", hex::encode(digest))
-}
-
-/// Whether `header` (the `X-Vedetta-Signature` value, possibly several comma-separated `sha256=` values) signs
-/// `body` sent at `timestamp` under `secret`; constant-time comparison. The receivers' reference: they should also
-/// refuse a timestamp far from their clock and a delivery id already seen.
-pub fn verify_signature(secret: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
-    header.split(',').any(|candidate| {
-        let Some(hex_digest) = candidate.trim().strip_prefix("sha256=") else {
-            return false;
-        };
-        let Ok(expected) = hex::decode(hex_digest) else {
-            return false;
-        };
-        keyed(secret, timestamp, body).is_some_and(|mac| mac.verify_slice(&expected).is_ok())
-    })
-}
 
 /// A receiver of a comune's report changes. The secret is shown only once, by [`create`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -302,18 +262,6 @@ pub async fn deliveries(pool: &PgPool, webhook_id: i64, limit: i64) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_signature_verifies_and_any_change_breaks_it() {
-        let secret = "0123456789abcdef0123";
-        let body = br#"{"event":"report.changed"}"#;
-        let header = sign(secret, "1767225600", body);
-        assert!(header.starts_with("sha256=") && header.len() == 7 + 64, "{header}");
-        assert!(verify_signature(secret, "1767225600", body, &header));
-        assert!(!verify_signature(secret, "1767225601", body, &header));
-        assert!(!verify_signature("another secret of length", "1767225600", body, &header));
-        assert!(!verify_signature(secret, "1767225600", b"{}", &header));
-    }
 
     #[test]
     fn urls_are_checked() {

@@ -2,7 +2,8 @@
 //!
 //! The signed content is the decimal Unix timestamp of the attempt, a full stop, and the request body exactly as
 //! sent: `"<X-Vedetta-Timestamp>.<body>"`. The `X-Vedetta-Signature` header carries `sha256=` and the lower-case
-//! hex HMAC-SHA256 of that content under the subscription's secret (its UTF-8 bytes).
+//! hex HMAC-SHA256 of that content under the receiver's secret (its UTF-8 bytes). The alerts' and the reports'
+//! webhooks sign alike.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -15,7 +16,7 @@ pub const SIGNATURE_HEADER: &str = "X-Vedetta-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Vedetta-Timestamp";
 /// The header with the delivery id: the same on every attempt of one delivery, so a receiver can drop repeats.
 pub const DELIVERY_HEADER: &str = "X-Vedetta-Delivery";
-/// The header naming the event (`alert.changed`).
+/// The header naming the event (`alert.changed`, `report.changed`).
 pub const EVENT_HEADER: &str = "X-Vedetta-Event";
 
 fn keyed(secret: &str, timestamp: &str, body: &[u8]) -> Option<HmacSha256> {
