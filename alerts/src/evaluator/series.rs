@@ -45,7 +45,7 @@ impl Series {
         self.covered_from
     }
 
-    /// Forgets readings older than [`LOOKBACK`] before the newest.
+    /// Forgets readings older than `LOOKBACK` (25 h) before the newest.
     pub fn trim(&mut self) {
         if let Some(newest) = self.points.last().map(|p| p.0) {
             let horizon = newest - LOOKBACK;
