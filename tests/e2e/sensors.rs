@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use testkit::{Mosquitto, TestCluster, TestDb, wait_for};
 
-use crate::support::{Launch, Vedetta, get, metric, publish_all, query_i64, send_json, station_feature};
+use crate::support::{
+    Launch, Vedetta, block_on, get, metric, publish_all, query_i64, send_json, station_feature,
+};
 
 const TOKEN: &str = "vdt_sensors_test_token";
 
@@ -400,14 +402,40 @@ fn a_backlog_larger_than_any_default_queue_and_a_kill_9_lose_nothing() {
     let backlog = stream_of("KILL-PLUV", start, 20_000);
     publish_all(mosquitto.port(), &backlog);
 
-    // Vedetta comes back, and is killed with -9 in the middle of the backlog.
+    // Vedetta comes back, and is killed with -9 in the middle of the backlog. So that "the middle" does not
+    // depend on how fast this machine is, the writer's statements after its first committed batch wait for an
+    // advisory lock the test holds: the kill finds part of the backlog stored and a batch in flight.
+    let holder = AdvisoryHold::take(&db.url, 4242);
+    exec(
+        &db.url,
+        "create function public.hold_after_first_batch() returns trigger language plpgsql as $$
+         begin
+             if exists (select 1 from sensors.reading) then
+                 perform pg_advisory_xact_lock_shared(4242);
+             end if;
+             return null;
+         end $$;
+         create trigger hold_after_first_batch before insert on sensors.reading
+             for each statement execute function public.hold_after_first_batch()",
+    );
     let mut vedetta = launch().spawn();
     wait_for("part of the backlog stored", Duration::from_secs(60), || {
         (query_i64(&db.url, "select count(*) from sensors.reading") > 0).then_some(())
     });
+    wait_for("the next batch waiting", Duration::from_secs(60), || {
+        let waiting =
+            "select count(*) from pg_locks where locktype = 'advisory' and objid = 4242 and not granted";
+        (query_i64(&db.url, waiting) > 0).then_some(())
+    });
     drop(vedetta); // SIGKILL
     let stored_at_kill = query_i64(&db.url, "select count(*) from sensors.reading");
     let published_at_kill = backlog.len() as i64;
+    // The killed writer's transaction goes with its connection once the lock lets its statement end.
+    drop(holder);
+    exec(
+        &db.url,
+        "drop trigger hold_after_first_batch on sensors.reading; drop function public.hold_after_first_batch()",
+    );
     // More arrive while it is dead.
     let more = stream_of("KILL-PLUV", start + chrono::Duration::seconds(20_000), 5_000);
     publish_all(mosquitto.port(), &more);
@@ -747,4 +775,48 @@ fn next_event(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> (Str
         }
     }
     panic!("the stream ended");
+}
+
+/// Runs `sql` (statements separated by `;`) on the database at `url`.
+fn exec(url: &str, sql: &str) {
+    block_on(async {
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        sqlx::raw_sql(sql).execute(&pool).await.expect(sql);
+        pool.close().await;
+    })
+}
+
+/// An advisory lock held on a connection of its own until dropped.
+struct AdvisoryHold {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AdvisoryHold {
+    fn take(url: &str, key: i64) -> AdvisoryHold {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (taken_tx, taken) = std::sync::mpsc::channel::<()>();
+        let url = url.to_string();
+        let thread = std::thread::spawn(move || {
+            block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+                sqlx::query("select pg_advisory_lock($1)").bind(key).execute(&mut conn).await.expect("lock");
+                taken_tx.send(()).expect("the test waits");
+                let _ = tokio::task::spawn_blocking(move || released.recv()).await;
+                let _ = conn.close().await;
+            })
+        });
+        taken.recv_timeout(Duration::from_secs(60)).expect("the advisory lock taken");
+        AdvisoryHold { release: Some(release), thread: Some(thread) }
+    }
+}
+
+impl Drop for AdvisoryHold {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
