@@ -6,6 +6,8 @@
 //! - [`TestCluster::start`] gives a test a cluster of its own when it must stop and start the database.
 //! - [`BenchCluster::start`] is the benchmarks' cluster: the server defaults (durable), a fresh database per run.
 //! - [`Mosquitto::start`] runs a real Mosquitto broker on a free loopback port for the test's lifetime.
+//! - [`WebhookReceiver::start`] is an HTTP receiver on a free loopback port that records the webhooks it gets and
+//!   fails, or answers late, as its [`WebhookBehaviour`] says.
 //!
 //! Nothing is left running: clusters and brokers die with the test process.
 
@@ -14,12 +16,14 @@ mod binary;
 mod machine;
 mod mosquitto;
 mod postgres;
+mod webhook_receiver;
 
 pub use bench::BenchCluster;
 pub use binary::{describe_binary, release_vedetta, target_dir};
 pub use machine::Machine;
 pub use mosquitto::Mosquitto;
 pub use postgres::{Stop, TestCluster, TestDb, spawn_detached, watch_cluster};
+pub use webhook_receiver::{Behaviour as WebhookBehaviour, Hit as WebhookHit, WebhookReceiver};
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
