@@ -1,9 +1,6 @@
 //! Outgoing webhooks against a real PostGIS database and a real HTTP receiver on 127.0.0.1.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alerts::Error;
@@ -11,80 +8,18 @@ use alerts::webhook::{
     self, CancellationToken, Delivery, DeliveryQuery, DeliveryState, Dispatcher, DispatcherOptions,
     NewSubscription,
 };
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use sqlx::PgPool;
-use testkit::TestDb;
-
-// ---------------------------------------------------------------- the receiver
-
-/// One request the receiver got, and what it answered.
-#[derive(Debug, Clone)]
-struct Hit {
-    headers: HeaderMap,
-    body: Bytes,
-    status: u16,
-}
-
-#[derive(Debug, Default)]
-struct Behaviour {
-    /// Answer 500 to this many requests first.
-    fail_first: AtomicU32,
-    /// Answer 500 to every request.
-    always_fail: AtomicBool,
-    /// Wait this long before answering.
-    delay: Mutex<Duration>,
-    hits: Mutex<Vec<Hit>>,
-}
-
-struct Receiver {
-    addr: SocketAddr,
-    behaviour: Arc<Behaviour>,
-}
-
-impl Receiver {
-    async fn start(behaviour: Behaviour) -> Receiver {
-        let behaviour = Arc::new(behaviour);
-        let app = axum::Router::new().route("/hook", axum::routing::post(hook)).with_state(behaviour.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { addr, behaviour }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    fn hits(&self) -> Vec<Hit> {
-        self.behaviour.hits.lock().unwrap().clone()
-    }
-}
-
-async fn hook(
-    State(behaviour): State<Arc<Behaviour>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, String) {
-    let delay = *behaviour.delay.lock().unwrap();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let fail = behaviour.always_fail.load(Ordering::SeqCst)
-        || behaviour
-            .fail_first
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-    let status = if fail { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::NO_CONTENT };
-    behaviour.hits.lock().unwrap().push(Hit { headers, body, status: status.as_u16() });
-    (status, if fail { "database down\n".into() } else { String::new() })
-}
+use testkit::{TestDb, WebhookBehaviour as Behaviour, WebhookReceiver as Receiver};
 
 // ---------------------------------------------------------------- helpers
+
+/// A receiver on 127.0.0.1 that answers a success with 204 No Content.
+fn start_receiver(behaviour: Behaviour) -> Receiver {
+    Receiver::start(Behaviour { ok_status: 204, ..behaviour })
+}
 
 fn alert(id: i64, version: i64, zone: Option<&str>, level: &str, category: &str) -> Value {
     json!({
@@ -163,10 +98,6 @@ async fn wait_for_state(pool: &PgPool, id: i64, state: DeliveryState, within: Du
     }
 }
 
-fn header<'a>(hit: &'a Hit, name: &str) -> &'a str {
-    hit.headers.get(name).unwrap_or_else(|| panic!("header {name} missing")).to_str().unwrap()
-}
-
 /// The signature computed here, independently of alerts::webhook.
 fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
@@ -181,7 +112,7 @@ fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
 async fn a_receiver_failing_twice_then_accepting_gets_one_delivery_with_a_valid_signature() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
-    let receiver = Receiver::start(Behaviour { fail_first: AtomicU32::new(2), ..Behaviour::default() }).await;
+    let receiver = start_receiver(Behaviour::fail_first(2));
     let secret = "s3cret-of-the-prefettura-di-genova";
     let new =
         NewSubscription { secret: Some(secret.into()), ..NewSubscription::new("prefettura", receiver.url()) };
@@ -212,20 +143,20 @@ async fn a_receiver_failing_twice_then_accepting_gets_one_delivery_with_a_valid_
         "three attempts, one success"
     );
     for hit in &hits {
-        assert_eq!(header(hit, "content-type"), "application/json");
-        assert_eq!(header(hit, "x-vedetta-event"), "alert.changed");
+        assert_eq!(hit.header("content-type"), "application/json");
+        assert_eq!(hit.header("x-vedetta-event"), "alert.changed");
         assert_eq!(
-            header(hit, "x-vedetta-delivery"),
+            hit.header("x-vedetta-delivery"),
             delivered.id.to_string(),
             "one delivery id on every attempt"
         );
-        let timestamp = header(hit, "x-vedetta-timestamp");
+        let timestamp = hit.header("x-vedetta-timestamp");
         let seconds: i64 = timestamp.parse().unwrap();
         assert!(
             (chrono::Utc::now().timestamp() - seconds).abs() < 60,
             "{timestamp} is the time of the attempt"
         );
-        let signature = header(hit, "x-vedetta-signature");
+        let signature = hit.header("x-vedetta-signature");
         assert!(webhook::verify_signature(secret, timestamp, &hit.body, signature), "{signature}");
         assert_eq!(signature, format!("sha256={}", hmac_hex(secret, timestamp, &hit.body)));
         // A tampered body, another timestamp or another secret do not verify.
@@ -247,7 +178,7 @@ async fn a_receiver_failing_twice_then_accepting_gets_one_delivery_with_a_valid_
 async fn the_same_change_enqueued_twice_is_delivered_once() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
-    let receiver = Receiver::start(Behaviour::default()).await;
+    let receiver = start_receiver(Behaviour::default());
     subscribe(&pool, NewSubscription::new("sala operativa", receiver.url())).await;
 
     let v1 = alert(7, 1, Some("A"), "gialla", "hydro");
@@ -374,18 +305,15 @@ async fn subscriptions_filter_by_zone_colour_and_category() {
 async fn failing_receivers_leave_dead_deliveries_with_the_reason_and_a_retry_delivers() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
-    let failing =
-        Receiver::start(Behaviour { always_fail: AtomicBool::new(true), ..Behaviour::default() }).await;
-    let slow =
-        Receiver::start(Behaviour { delay: Mutex::new(Duration::from_secs(3)), ..Behaviour::default() })
-            .await;
+    let failing = start_receiver(Behaviour { always_fail: true, ..Behaviour::default() });
+    let slow = start_receiver(Behaviour { delay: Duration::from_secs(3), ..Behaviour::default() });
     let (failing_sub, _) = subscribe(&pool, NewSubscription::new("failing", failing.url())).await;
     let (slow_sub, _) = subscribe(&pool, NewSubscription::new("slow", slow.url())).await;
     let nobody = format!("http://127.0.0.1:{}/hook", testkit::free_port());
     let (refused_sub, _) = subscribe(&pool, NewSubscription::new("nobody listening", nobody)).await;
     // https to a server that speaks plain HTTP: the TLS handshake fails.
-    let plain = Receiver::start(Behaviour::default()).await;
-    let not_tls = format!("https://{}/hook", plain.addr);
+    let plain = start_receiver(Behaviour::default());
+    let not_tls = format!("https://{}/hook", plain.addr());
     let (not_tls_sub, _) = subscribe(&pool, NewSubscription::new("not TLS", not_tls)).await;
 
     assert_eq!(enqueue(&pool, &alert(40, 1, Some("C"), "rossa", "hydro"), None).await, 4);
@@ -446,7 +374,7 @@ async fn failing_receivers_leave_dead_deliveries_with_the_reason_and_a_retry_del
     ));
 
     // The receiver recovers; an administrator retries the dead delivery and it goes through.
-    failing.behaviour.always_fail.store(false, Ordering::SeqCst);
+    failing.set_always_fail(false);
     let running = start(&pool, DispatcherOptions { max_attempts: 3, ..fast() });
     let retried = webhook::retry_delivery(&pool, failing_delivery).await.unwrap().expect("it exists");
     assert_eq!((retried.state, retried.attempts), (DeliveryState::Pending, 0));
@@ -468,9 +396,7 @@ async fn failing_receivers_leave_dead_deliveries_with_the_reason_and_a_retry_del
 async fn two_dispatchers_deliver_each_delivery_once() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
-    let receiver =
-        Receiver::start(Behaviour { delay: Mutex::new(Duration::from_millis(20)), ..Default::default() })
-            .await;
+    let receiver = start_receiver(Behaviour { delay: Duration::from_millis(20), ..Behaviour::default() });
     subscribe(&pool, NewSubscription::new("one", receiver.url())).await;
     subscribe(&pool, NewSubscription::new("two", receiver.url())).await;
     for id in 1..=30 {
@@ -505,7 +431,7 @@ async fn two_dispatchers_deliver_each_delivery_once() {
         "{delivered:?}"
     );
     let hits = receiver.hits();
-    let ids: BTreeSet<&str> = hits.iter().map(|h| header(h, "x-vedetta-delivery")).collect();
+    let ids: BTreeSet<&str> = hits.iter().map(|h| h.header("x-vedetta-delivery")).collect();
     assert_eq!(hits.len(), 80, "one request per delivery");
     assert_eq!(ids.len(), 80);
 }
@@ -514,7 +440,7 @@ async fn two_dispatchers_deliver_each_delivery_once() {
 async fn a_new_delivery_wakes_an_idle_dispatcher_without_waiting_for_the_poll() {
     let db = TestDb::new().await;
     let pool = db.pool().await;
-    let receiver = Receiver::start(Behaviour::default()).await;
+    let receiver = start_receiver(Behaviour::default());
     subscribe(&pool, NewSubscription::new("prompt", receiver.url())).await;
     let running = start(&pool, DispatcherOptions { poll_interval: Duration::from_secs(60), ..fast() });
     // Let it reach its idle wait (LISTEN, nothing due). It listens before it first claims, so a delivery queued
