@@ -1,12 +1,8 @@
 //! Photos, reporters' emails and per-comune webhooks, against real files, a real SMTP server (aiosmtpd), a real
 //! HTTP receiver on 127.0.0.1 and a real PostGIS database.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -20,7 +16,7 @@ use reports::{Error, Status};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use testkit::{TestDb, free_port};
+use testkit::{TestDb, WebhookBehaviour, WebhookHit, WebhookReceiver, free_port};
 use tokio_util::sync::CancellationToken;
 
 // ------------------------------------------------------------------ photos
@@ -505,57 +501,7 @@ async fn an_email_that_cannot_be_sent_is_retried_then_given_up() {
 
 // ------------------------------------------------------------------ webhooks
 
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Hit {
-    status: u16,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// A plain HTTP/1.1 receiver on 127.0.0.1 in a thread: answers 500 to the first `failures` requests, then 200.
-fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Hit>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let hits = Arc::new(Mutex::new(Vec::new()));
-    let log = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut headers = BTreeMap::new();
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                }
-            }
-            let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            let status = {
-                let mut log = log.lock().unwrap();
-                let status = if log.len() < failures { 500 } else { 200 };
-                log.push(Hit { status, headers, body });
-                status
-            };
-            let reason = if status == 200 { "OK" } else { "Internal Server Error" };
-            let answer =
-                format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno");
-            let _ = stream.write_all(answer.as_bytes());
-        }
-    });
-    (url, hits)
-}
-
-fn verify(secret: &str, hit: &Hit) {
+fn verify(secret: &str, hit: &WebhookHit) {
     let timestamp = &hit.headers["x-vedetta-timestamp"];
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(timestamp.as_bytes());
@@ -590,7 +536,8 @@ async fn public_report_changes_reach_the_comune_webhook_signed_with_retries() {
     let pool = db.pool().await;
     insert_comune(&pool, "010025", "D969", "Genova").await;
     insert_comune(&pool, "010046", "L304", "Tiglieto").await;
-    let (url, hits) = receiver(1);
+    let receiver = WebhookReceiver::start(WebhookBehaviour::fail_first(1));
+    let url = receiver.url();
     let secret = "genova-maintenance-secret-0001";
     let hook = webhook::create(
         &pool,
@@ -647,7 +594,7 @@ async fn public_report_changes_reach_the_comune_webhook_signed_with_retries() {
 
     let hits = tokio::task::spawn_blocking(move || {
         testkit::wait_for("three requests (a retry included)", Duration::from_secs(60), || {
-            let hits = hits.lock().unwrap().clone();
+            let hits = receiver.hits();
             (hits.len() >= 3).then_some(hits)
         })
     })
@@ -658,7 +605,7 @@ async fn public_report_changes_reach_the_comune_webhook_signed_with_retries() {
     running.await.unwrap();
 
     let bodies: Vec<Value> = hits.iter().map(|h| serde_json::from_slice(&h.body).unwrap()).collect();
-    let for_genova: Vec<(&Hit, &Value)> =
+    let for_genova: Vec<(&WebhookHit, &Value)> =
         hits.iter().zip(&bodies).filter(|(_, b)| b["comune"] == "010025").collect();
     assert_eq!(for_genova.len(), 2, "one failed attempt, one delivered: {bodies:#?}");
     assert_eq!(for_genova.iter().map(|(h, _)| h.status).collect::<Vec<_>>(), [500, 200]);
