@@ -2,15 +2,12 @@
 //! the real MONTG series gives one alert, not dozens; two `serve` processes give one notification per change and
 //! the survivor takes over when the leader is killed.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::DateTime;
 use serde_json::{Value, json};
-use testkit::{Mosquitto, TestDb, wait_for};
+use testkit::{Mosquitto, TestDb, WebhookBehaviour, WebhookReceiver, wait_for};
 
 use crate::support::{Launch, metric, publish_all, query_i64, send_json, station_feature};
 
@@ -187,53 +184,6 @@ fn the_real_montg_series_with_a_threshold_inside_its_range_gives_one_alert_on_mq
     assert!(vedetta.terminate().success());
 }
 
-/// A request as the receiver saw it: the status it answered, the headers (lower-case names), the body.
-pub(crate) type Received = (u16, BTreeMap<String, String>, Vec<u8>);
-
-/// A webhook receiver that answers 500 to the first `failures` requests, then 200; it keeps every request.
-pub(crate) struct Receiver {
-    pub(crate) url: String,
-    pub(crate) requests: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Receiver {
-    pub(crate) fn start(failures: usize) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut headers = BTreeMap::new();
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    continue;
-                }
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = line.split_once(':') {
-                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                    }
-                }
-                let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                let mut log = log.lock().unwrap();
-                let status = if log.len() < failures { 500 } else { 200 };
-                log.push((status, headers, body));
-                let _ =
-                    write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            }
-        });
-        Receiver { url, requests }
-    }
-}
-
 #[test]
 fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
     let mosquitto = Mosquitto::for_vedetta();
@@ -263,11 +213,11 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
     );
     assert_eq!(status, 201, "{body}");
     // A receiver that fails twice before it works, subscribed to everything.
-    let receiver = Receiver::start(2);
+    let receiver = WebhookReceiver::start(WebhookBehaviour::fail_first(2));
     let secret = "s3cret-webhook-key";
     crate::support::block_on(async {
         let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        let mut sub = alerts::webhook::NewSubscription::new("test", receiver.url.clone());
+        let mut sub = alerts::webhook::NewSubscription::new("test", receiver.url());
         sub.secret = Some(secret.into());
         alerts::webhook::create_subscription(&pool, &sub, Some("test")).await.unwrap();
         pool.close().await;
@@ -351,20 +301,20 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
 
     // Webhooks: two failures, then each change delivered once, signed.
     wait_for("four webhook deliveries", Duration::from_secs(60), || {
-        (receiver.requests.lock().unwrap().iter().filter(|r| r.0 == 200).count() >= 4).then_some(())
+        (receiver.hits().iter().filter(|hit| hit.status == 200).count() >= 4).then_some(())
     });
     std::thread::sleep(Duration::from_secs(2));
-    let requests = receiver.requests.lock().unwrap().clone();
-    let delivered: Vec<_> = requests.iter().filter(|r| r.0 == 200).collect();
+    let requests = receiver.hits();
+    let delivered: Vec<_> = requests.iter().filter(|hit| hit.status == 200).collect();
     assert_eq!(delivered.len(), 4, "one delivery per change");
     let mut changes = Vec::new();
-    for (_, headers, body) in &delivered {
-        let ts = &headers["x-vedetta-timestamp"];
+    for hit in &delivered {
+        let ts = hit.header("x-vedetta-timestamp");
         assert!(
-            alerts::webhook::verify_signature(secret, ts, body, &headers["x-vedetta-signature"]),
+            alerts::webhook::verify_signature(secret, ts, &hit.body, hit.header("x-vedetta-signature")),
             "signed with the subscription's secret"
         );
-        let body: Value = serde_json::from_slice(body).unwrap();
+        let body: Value = serde_json::from_slice(&hit.body).unwrap();
         changes.push(format!("{}:{}", body["alert"]["change"].as_str().unwrap(), body["alert"]["version"]));
     }
     changes.sort();
@@ -373,8 +323,8 @@ fn two_serves_give_one_notification_per_change_and_the_survivor_takes_over() {
         ["escalated:2", "escalated:4", "fired:1", "resolved:5"],
         "the acknowledgement is no news"
     );
-    for (_, _, body) in &delivered {
-        let text = String::from_utf8_lossy(body);
+    for hit in &delivered {
+        let text = String::from_utf8_lossy(&hit.body);
         assert!(!text.contains("squadra Rossi"), "no operator's note in a webhook: {text}");
     }
     assert_eq!(requests.len(), 6, "two failures, four deliveries");

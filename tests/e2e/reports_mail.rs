@@ -8,9 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use testkit::{TestDb, free_port, wait_for};
+use testkit::{TestDb, WebhookBehaviour, WebhookReceiver, free_port, wait_for};
 
-use crate::alerting::Receiver;
 use crate::reports::{ADMIN, DE_FERRARI, GENOVA, file, report_at, serve};
 use crate::support::{Launch, import, request as call};
 
@@ -121,7 +120,7 @@ fn the_reporter_gets_the_status_change_by_email() {
 
 #[test]
 fn a_comune_webhook_gets_its_public_report_changes_signed_and_nothing_private() {
-    let receiver = Receiver::start(1);
+    let receiver = WebhookReceiver::start(WebhookBehaviour::fail_first(1));
     let db = TestDb::new_blocking();
     let root = tempfile::tempdir().unwrap();
     let vedetta = serve(root.path(), &db);
@@ -129,7 +128,7 @@ fn a_comune_webhook_gets_its_public_report_changes_signed_and_nothing_private() 
         "POST",
         &vedetta.url("/api/reports/webhooks"),
         Some(ADMIN),
-        Some(&json!({"comune": GENOVA, "url": receiver.url})),
+        Some(&json!({"comune": GENOVA, "url": receiver.url()})),
     );
     assert_eq!(status, 201, "{created}");
     let secret = created["secret"].as_str().unwrap().to_string();
@@ -140,10 +139,9 @@ fn a_comune_webhook_gets_its_public_report_changes_signed_and_nothing_private() 
     body["email"] = json!("segreto.webhook@example.org");
     let id = file(&vedetta, None, &body)["report"]["id"].as_i64().unwrap();
     let delivered = wait_for("a signed delivery after one refused attempt", Duration::from_secs(60), || {
-        let requests = receiver.requests.lock().unwrap();
-        requests.iter().find(|(status, _, _)| *status == 200).cloned()
+        receiver.hits().into_iter().find(|hit| hit.status == 200)
     });
-    let (_, headers, payload) = delivered;
+    let (headers, payload) = (delivered.headers, delivered.body);
     let text = String::from_utf8_lossy(&payload).to_string();
     assert!(text.contains(&format!("\"id\":{id}")), "{text}");
     assert!(!text.contains("segreto.webhook"), "no reporter data reaches a webhook: {text}");
