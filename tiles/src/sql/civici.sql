@@ -1,10 +1,7 @@
 -- House numbers with their label as written (12, 12A, Genova's red 12r, snc) and street; at most 20,000 a tile.
 with t as (
     select st_tileenvelope($1::integer, $2::integer, $3::integer) as env,
-           -- the envelope with the tiles' buffer, in WGS84; kept within ±180° (beyond, longitudes would wrap)
-           st_transform(st_clipbybox2d(st_tileenvelope($1::integer, $2::integer, $3::integer, margin => 0.015625),
-                                       st_makeenvelope(-20037508.34, -20037508.34, 20037508.34, 20037508.34)),
-                        4326) as bbox
+           core.tile_query_box($1::integer, $2::integer, $3::integer) as bbox
 )
 select st_asmvt(m, 'civici', 4096, 'geom', 'id')
 from (

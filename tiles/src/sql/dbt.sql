@@ -4,11 +4,8 @@
 -- screen pixel (a building's few vertices are left to ST_AsMVTGeom's own snapping). At most 50,000 objects a tile.
 with t as (
     select st_tileenvelope($1::integer, $2::integer, $3::integer) as env,
-           -- the envelope with the tiles' buffer, in WGS84; kept within ±180° (beyond, longitudes would wrap)
-           st_transform(st_clipbybox2d(st_tileenvelope($1::integer, $2::integer, $3::integer, margin => 0.015625),
-                                       st_makeenvelope(-20037508.34, -20037508.34, 20037508.34, 20037508.34)),
-                        4326) as bbox,
-           case when $1 < 16 then 40075016.68557849 / power(2, $1::float8) / 2048 else 0 end as tolerance
+           core.tile_query_box($1::integer, $2::integer, $3::integer) as bbox,
+           core.tile_tolerance($1::integer, 16) as tolerance
 )
 select st_asmvt(m, 'dbt', 4096, 'geom', 'id')
 from (

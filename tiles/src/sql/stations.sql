@@ -3,10 +3,7 @@
 -- colour of its firing hydrological alert (rain gauges' thresholds are over windows: the evaluator's alert says).
 with t as (
     select st_tileenvelope($1::integer, $2::integer, $3::integer) as env,
-           -- the envelope with the tiles' buffer, in WGS84; kept within ±180° (beyond, longitudes would wrap)
-           st_transform(st_clipbybox2d(st_tileenvelope($1::integer, $2::integer, $3::integer, margin => 0.015625),
-                                       st_makeenvelope(-20037508.34, -20037508.34, 20037508.34, 20037508.34)),
-                        4326) as bbox
+           core.tile_query_box($1::integer, $2::integer, $3::integer) as bbox
 ),
 f as (
     select s.id, s.code, s.kind, l.value,

@@ -3,10 +3,7 @@
 -- a zone shows only where no later variant's perimeter covers it.
 with t as (
     select st_tileenvelope($1::integer, $2::integer, $3::integer) as env,
-           -- the envelope with the tiles' buffer, in WGS84; kept within ±180° (beyond, longitudes would wrap)
-           st_transform(st_clipbybox2d(st_tileenvelope($1::integer, $2::integer, $3::integer, margin => 0.015625),
-                                       st_makeenvelope(-20037508.34, -20037508.34, 20037508.34, 20037508.34)),
-                        4326) as bbox,
+           core.tile_query_box($1::integer, $2::integer, $3::integer) as bbox,
            coalesce(($4->>'date')::date, current_date) as day
 ),
 v as (
