@@ -15,7 +15,7 @@
 import { initPage, strings, t, api, el, setCsrf, follow, levelBadge, levelOfValue, maxLevel, levelName, num, ago, when,
   onLanguage, ready, ApiFailure } from "/assets/common.js";
 import { createMap, refreshAt, refreshBbox, bboxOf, onReconnect } from "/assets/mapview.js";
-import { bindPopups, showStation, showReport, redraw as redrawPopup } from "/assets/popup.js";
+import { bindPopups, showStation, showReport, livePopupData, redraw as redrawPopup } from "/assets/popup.js";
 import { levelChart, rainChart } from "/assets/chart.js";
 
 strings({
@@ -59,6 +59,7 @@ const DUPLICABLE = ["new", "acknowledged", "in_progress", "reopened"];
 const stations = new Map();
 const alerts = new Map();
 const reports = new Map();
+const { stationLevel, stationData, reportData } = livePopupData({ stations, alerts, reports });
 let zoneBoxes = new Map();
 let map = null;
 let selected = null;
@@ -178,26 +179,9 @@ async function loadDeadLetters() {
   renderQuality();
 }
 
-/**
- * A station's data for its popup: the page's (live through the SSE streams) when it has the station, else the
- * tile's attributes `props`.
- */
-function stationData(props) {
-  const f = stations.get(props.code);
-  if (!f) return { code: props.code, kind: props.kind, value: props.value, at: props.observed_at, level: props.level, silent: props.silent };
-  const p = f.properties;
-  return { code: p.code, name: p.name, kind: p.kind, unit: p.unit, value: p.latest?.v, at: p.latest?.t, level: stationLevel(f),
-    silent: (p.state || "silent") === "silent" };
-}
-
 /** The station popup's button to the station panel (its 24 h chart). */
 function chartButton(code) {
   return stations.has(code) ? [el("button", { type: "button", dataset: { action: "chart" }, onclick: () => openStation(code) }, t("chart"))] : [];
-}
-
-/** A report's data for its popup: the queue's, else the API's. */
-async function reportData(props, id) {
-  return reports.get(Number(id)) || api(`/api/reports/${encodeURIComponent(id)}`);
 }
 
 /** The "map" button of a list item: shows the feature's popup (the keyboard's way to the map's popups). */
@@ -211,13 +195,6 @@ function showButton(label, lngLat, open) {
 }
 
 function renderAll() { renderAlerts(); renderStations(); renderQueue(); renderQuality(); }
-
-function stationLevel(f) {
-  const p = f.properties;
-  let level = p.kind === "hydrometer" ? levelOfValue(p.thresholds, p.latest?.v) : "none";
-  for (const a of alerts.values()) if (a.subject === p.code && a.state === "firing" && a.category !== "technical") level = maxLevel(level, a.level);
-  return level;
-}
 
 // Alerts: firing first, then pending, then the resolved ones; newest change first.
 function renderAlerts() {

@@ -10,7 +10,7 @@
 import { initPage, strings, t, api, el, searchBox, follow, levelBadge, levelOfValue, maxLevel, levelName, num, ago,
   onLanguage, ready } from "/assets/common.js";
 import { createMap, bindLayerSwitcher, refreshAt, refreshBbox, bboxOf, viewBbox, onReconnect } from "/assets/mapview.js";
-import { bindPopups, showStation, showReport, redraw as redrawPopup } from "/assets/popup.js";
+import { bindPopups, showStation, showReport, livePopupData, redraw as redrawPopup } from "/assets/popup.js";
 
 strings({
   "index.title": ["Mappa del territorio", "Map of the territory"],
@@ -43,6 +43,7 @@ strings({
 const stations = new Map(); // code → GeoJSON feature
 const alerts = new Map(); // id → alert
 const reports = new Map(); // id → public report
+const { stationLevel, stationData, reportData } = livePopupData({ stations, alerts, reports });
 let map = null;
 let zoneBoxes = new Map(); // zone code → bbox
 let loaded = false;
@@ -93,31 +94,6 @@ async function loadReports() {
 async function loadZones() {
   const fc = await api("/api/alerts/zones");
   zoneBoxes = new Map((fc.features || []).filter((f) => f.geometry).map((f) => [f.properties.code, bboxOf(f.geometry.coordinates)]));
-}
-
-/** A station's colour: its level against the thresholds, or the highest firing alert on it. */
-function stationLevel(f) {
-  const p = f.properties;
-  let level = p.kind === "hydrometer" ? levelOfValue(p.thresholds, p.latest?.v) : "none";
-  for (const a of alerts.values()) if (a.subject === p.code && a.state === "firing") level = maxLevel(level, a.level);
-  return level;
-}
-
-/**
- * A station's data for its popup: the page's (live through the SSE streams) when it has the station, else the
- * tile's attributes `props`.
- */
-function stationData(props) {
-  const f = stations.get(props.code);
-  if (!f) return { code: props.code, kind: props.kind, value: props.value, at: props.observed_at, level: props.level, silent: props.silent };
-  const p = f.properties;
-  return { code: p.code, name: p.name, kind: p.kind, unit: p.unit, value: p.latest?.v, at: p.latest?.t, level: stationLevel(f),
-    silent: (p.state || "silent") === "silent" };
-}
-
-/** A report's data for its popup: the page's open report, else the API's (public) report. */
-async function reportData(props, id) {
-  return reports.get(Number(id)) || api(`/api/reports/${encodeURIComponent(id)}`);
 }
 
 /** The "map" button of a list item: shows the feature's popup (the keyboard's way to the map's popups). */

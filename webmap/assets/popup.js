@@ -6,7 +6,7 @@
 // [data-popup="report"][data-report-id][data-status], [data-field="kind|value|level|state|category|status|age|
 // supporters"], a[data-action="open-report"], button[data-action="close-popup"].
 
-import { strings, t, el, levelBadge, levelName, num, when, ago, onLanguage } from "/assets/common.js";
+import { strings, t, api, el, levelBadge, levelName, num, when, ago, onLanguage, levelOfValue, maxLevel } from "/assets/common.js";
 
 strings({
   "popup.close": ["Chiudi", "Close"],
@@ -19,6 +19,35 @@ strings({
   "popup.open": ["Apri la segnalazione n. {id}", "Open report no. {id}"],
   "popup.report": ["Segnalazione n. {id}", "Report no. {id}"],
 });
+
+/**
+ * What a page's popups show, from the page's live state (its Maps kept current by the SSE streams):
+ * - `stationLevel(feature)`: the station's colour, its latest level against its thresholds raised by a firing
+ *   hydrological alert on it (the rule of the stations tiles; technical alerts such as silence do not colour it);
+ * - `stationData(props)`: a station's popup data, from the page's feature, else from the tile's attributes;
+ * - `reportData(props, id)`: the page's report, else the API's public one.
+ */
+export function livePopupData({ stations, alerts, reports }) {
+  function stationLevel(f) {
+    const p = f.properties;
+    let level = p.kind === "hydrometer" ? levelOfValue(p.thresholds, p.latest?.v) : "none";
+    for (const a of alerts.values()) {
+      if (a.subject === p.code && a.state === "firing" && a.category === "hydro") level = maxLevel(level, a.level);
+    }
+    return level;
+  }
+  function stationData(props) {
+    const f = stations.get(props.code);
+    if (!f) return { code: props.code, kind: props.kind, value: props.value, at: props.observed_at, level: props.level, silent: props.silent };
+    const p = f.properties;
+    return { code: p.code, name: p.name, kind: p.kind, unit: p.unit, value: p.latest?.v, at: p.latest?.t, level: stationLevel(f),
+      silent: (p.state || "silent") === "silent" };
+  }
+  async function reportData(props, id) {
+    return reports.get(Number(id)) || api(`/api/reports/${encodeURIComponent(id)}`);
+  }
+  return { stationLevel, stationData, reportData };
+}
 
 /** The open popup: { popup, render, opener }. */
 let current = null;
