@@ -19,7 +19,9 @@ use nix::unistd::Pid;
 use serde_json::json;
 use testkit::{TestDb, wait_for};
 
-use crate::support::{BIN, Launch, get, import, publish_all, query_i64, send_json, station_feature};
+use crate::support::{
+    BIN, Launch, data, get, import, import_lamezia, publish_all, query_i64, send_json, station_feature,
+};
 
 const ADMIN: &str = "vdt_browser_admin";
 const USER: &str = "sala.operativa";
@@ -27,16 +29,11 @@ const PASSWORD: &str = "una password per la sala operativa";
 const STATION: &str = "GE-BISAG-01";
 /// The hydrometer on the Bisagno, Genova (lon, lat).
 const STATION_AT: (f64, f64) = (8.9530, 44.4170);
-const LAMEZIA: &str = "079160";
 /// The whole Node.js run, Chromium included, must end within this.
 const NODE_TIMEOUT: Duration = Duration::from_secs(170);
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn data(path: &str) -> String {
-    testkit::test_data(path).to_string_lossy().into_owned()
 }
 
 /// Runs `vedetta ARGS…` on the database of `db` with `stdin`; asserts it succeeded.
@@ -112,21 +109,7 @@ fn citizens_operators_and_planners_use_the_web_app_in_a_real_browser() {
     // with its house numbers, and a zoning plan of two zones over central Genova.
     import(root, &db, &["comuni", &data("comuni/limits_P_10_municipalities.geojson")]);
     import(root, &db, &["zones", &data("zones/genova_comuni.geojson")]);
-    let lamezia = root.join("lamezia.geojson");
-    let square = json!({"type": "Polygon", "coordinates": [[[16.10, 38.85], [16.45, 38.85], [16.45, 39.05], [16.10, 39.05], [16.10, 38.85]]]});
-    let boundary = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": square,
-        "properties": {"com_istat_code": LAMEZIA, "com_catasto_code": "M208", "name": "Lamezia Terme"}}]});
-    std::fs::write(&lamezia, boundary.to_string()).unwrap();
-    import(root, &db, &["comuni", lamezia.to_str().unwrap()]);
-    import(
-        root,
-        &db,
-        &[
-            "anncsu",
-            &data("anncsu/anncsu_lamezia_indirizzario_20260602.csv"),
-            &data("anncsu/anncsu_lamezia_stradario_20260602.csv"),
-        ],
-    );
+    import_lamezia(root, &db);
     let square = |x0: f64, y0: f64, x1: f64, y1: f64| json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]});
     let plan = json!({"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": square(8.92, 44.40, 8.94, 44.42), "properties": {"zona": "AC", "zto": "A", "nta": "art. 12"}},

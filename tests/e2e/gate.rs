@@ -9,13 +9,9 @@ use std::time::Duration;
 use serde_json::json;
 use testkit::{TestDb, wait_for};
 
-use crate::support::{Launch, Vedetta, get, import, mosquitto_pub, send_json, station_feature};
+use crate::support::{Launch, Vedetta, data, get, import, mosquitto_pub, send_json, station_feature};
 
 const TOKEN: &str = "vdt_gate_admin_token";
-
-fn data(path: &str) -> String {
-    testkit::test_data(path).to_string_lossy().into_owned()
-}
 
 /// A serve with every kind of data the API answers about.
 fn loaded_vedetta(root: &Path, db: &TestDb) -> Vedetta {

@@ -11,23 +11,20 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::TestDb;
 
-use crate::support::{Launch, Vedetta, block_on, import, python_client, request as call};
+use crate::support::{
+    LAMEZIA, Launch, Vedetta, block_on, data, import, import_lamezia, python_client, request as call,
+};
 
 const ADMIN: &str = "vdt_open311_admin";
 /// The key an Open311 client (a FixMyStreet installation) is given: a citizen's token.
 const CLIENT_KEY: &str = "vdt_open311_fixmystreet_client";
 const GENOVA: &str = "010025";
-const LAMEZIA: &str = "079160";
 /// Via XX Settembre, Genova.
 const IN_GENOVA: (f64, f64) = (44.4066, 8.9395);
 /// The Ligurian Sea, 12 km off the coast.
 const AT_SEA: (f64, f64) = (44.30, 8.90);
 const EMAIL: &str = "giovanna.parodi.open311@example.org";
 const SURNAME: &str = "Parodischi";
-
-fn data(path: &str) -> String {
-    testkit::test_data(path).to_string_lossy().into_owned()
-}
 
 /// Runs SQL statements on the test database.
 fn execute(db: &TestDb, statements: &[&str]) {
@@ -44,21 +41,7 @@ fn execute(db: &TestDb, statements: &[&str]) {
 /// addresses) with its ANNCSU; an admin token and the client's key; Genova's potholes with three attributes.
 fn serve(root: &std::path::Path, db: &TestDb) -> Vedetta {
     import(root, db, &["comuni", &data("comuni/limits_P_10_municipalities.geojson")]);
-    let lamezia = root.join("lamezia.geojson");
-    let square = json!({"type": "Polygon", "coordinates": [[[16.10, 38.85], [16.45, 38.85], [16.45, 39.05], [16.10, 39.05], [16.10, 38.85]]]});
-    let boundary = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": square,
-        "properties": {"com_istat_code": LAMEZIA, "com_catasto_code": "M208", "name": "Lamezia Terme"}}]});
-    std::fs::write(&lamezia, boundary.to_string()).unwrap();
-    import(root, db, &["comuni", lamezia.to_str().unwrap()]);
-    import(
-        root,
-        db,
-        &[
-            "anncsu",
-            &data("anncsu/anncsu_lamezia_indirizzario_20260602.csv"),
-            &data("anncsu/anncsu_lamezia_stradario_20260602.csv"),
-        ],
-    );
+    import_lamezia(root, db);
     let mut vedetta =
         Launch::serve(root).env("VEDETTA_DATABASE_URL", &db.url).env("VEDETTA_ADMIN_TOKEN", ADMIN).spawn();
     vedetta.wait_healthy();

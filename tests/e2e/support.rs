@@ -383,3 +383,30 @@ pub fn import(root: &Path, db: &testkit::TestDb, args: &[&str]) -> String {
     );
     stdout
 }
+
+/// A file of the repository's `tests/data/`, as an argument.
+pub fn data(path: &str) -> String {
+    testkit::test_data(path).to_string_lossy().into_owned()
+}
+
+/// ISTAT code of Lamezia Terme, the comune of the real ANNCSU extract.
+pub const LAMEZIA: &str = "079160";
+
+/// Lamezia Terme as a comune (a box around its ANNCSU addresses) and its real house numbers and streets.
+pub fn import_lamezia(root: &Path, db: &testkit::TestDb) {
+    let lamezia = root.join("lamezia.geojson");
+    let square = serde_json::json!({"type": "Polygon", "coordinates": [[[16.10, 38.85], [16.45, 38.85], [16.45, 39.05], [16.10, 39.05], [16.10, 38.85]]]});
+    let boundary = serde_json::json!({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": square,
+        "properties": {"com_istat_code": LAMEZIA, "com_catasto_code": "M208", "name": "Lamezia Terme"}}]});
+    std::fs::write(&lamezia, boundary.to_string()).unwrap();
+    import(root, db, &["comuni", lamezia.to_str().unwrap()]);
+    import(
+        root,
+        db,
+        &[
+            "anncsu",
+            &data("anncsu/anncsu_lamezia_indirizzario_20260602.csv"),
+            &data("anncsu/anncsu_lamezia_stradario_20260602.csv"),
+        ],
+    );
+}
