@@ -283,13 +283,12 @@ mod tests {
         move || std::future::ready(Ok(b.to_vec()))
     }
 
-    #[tokio::test]
-    async fn a_tile_is_made_once_then_served_from_the_cache() {
-        let cache = TileCache::new(1 << 20, Duration::from_secs(60));
+    /// Asks `cache` for the tile of `key` three times, one after the other; how many times it was made.
+    async fn made_for_three_requests(cache: &TileCache, key: TileKey) -> usize {
         let made = AtomicUsize::new(0);
         for _ in 0..3 {
             let tile = cache
-                .get_or_make(key("stations", 14, 1, 2), || async {
+                .get_or_make(key, || async {
                     made.fetch_add(1, Ordering::SeqCst);
                     Ok(b"abc".to_vec())
                 })
@@ -297,24 +296,19 @@ mod tests {
                 .unwrap();
             assert_eq!(&tile.raw()[..], b"abc");
         }
-        assert_eq!(made.load(Ordering::SeqCst), 1);
+        made.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_tile_is_made_once_then_served_from_the_cache() {
+        let cache = TileCache::new(1 << 20, Duration::from_secs(60));
+        assert_eq!(made_for_three_requests(&cache, key("stations", 14, 1, 2)).await, 1);
     }
 
     #[tokio::test]
     async fn a_cache_of_size_zero_makes_every_tile_for_its_request() {
         let cache = TileCache::new(0, Duration::from_secs(60));
-        let made = AtomicUsize::new(0);
-        for _ in 0..3 {
-            let tile = cache
-                .get_or_make(key("dbt", 15, 1, 2), || async {
-                    made.fetch_add(1, Ordering::SeqCst);
-                    Ok(b"abc".to_vec())
-                })
-                .await
-                .unwrap();
-            assert_eq!(&tile.raw()[..], b"abc");
-        }
-        assert_eq!(made.load(Ordering::SeqCst), 3);
+        assert_eq!(made_for_three_requests(&cache, key("dbt", 15, 1, 2)).await, 3);
         assert!(cache.get(&key("dbt", 15, 1, 2)).is_none());
     }
 
