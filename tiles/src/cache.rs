@@ -197,29 +197,14 @@ impl TileCache {
         let mut dropped = 0;
         for coord in coords {
             if let Some(keys) = index.by_coord.get_mut(coord) {
-                let before = keys.len();
-                keys.retain(|k| {
-                    let hit = k.layers.contains(layer);
-                    if hit {
-                        self.tiles.invalidate(k);
-                    }
-                    !hit
-                });
-                dropped += before - keys.len();
+                dropped += self.drop_keys(keys, layer);
                 if keys.is_empty() {
                     index.by_coord.remove(coord);
                 }
             }
         }
-        index.indexed -= dropped.min(index.indexed);
         let coords: HashSet<&TileCoord> = coords.iter().collect();
-        index.filling.retain(|k, fill| {
-            let hit = k.layers.contains(layer) && coords.contains(&k.coord);
-            if hit {
-                fill.stale.store(true, Ordering::Release);
-            }
-            !hit
-        });
+        Self::forget(&mut index, dropped, layer, |coord| coords.contains(&coord));
         dropped
     }
 
@@ -228,20 +213,31 @@ impl TileCache {
         let mut index = self.index();
         let mut dropped = 0;
         index.by_coord.retain(|coord, keys| {
-            if !at(*coord) {
-                return true;
+            if at(*coord) {
+                dropped += self.drop_keys(keys, layer);
             }
-            let before = keys.len();
-            keys.retain(|k| {
-                let hit = k.layers.contains(layer);
-                if hit {
-                    self.tiles.invalidate(k);
-                }
-                !hit
-            });
-            dropped += before - keys.len();
             !keys.is_empty()
         });
+        Self::forget(&mut index, dropped, layer, at);
+        dropped
+    }
+
+    /// Drops from the cache, and from `keys`, the keys of one address that have `layer`; how many.
+    fn drop_keys(&self, keys: &mut Vec<TileKey>, layer: Layer) -> usize {
+        let before = keys.len();
+        keys.retain(|k| {
+            let hit = k.layers.contains(layer);
+            if hit {
+                self.tiles.invalidate(k);
+            }
+            !hit
+        });
+        before - keys.len()
+    }
+
+    /// After `dropped` stored tiles went: the index's count, and the tiles of `layer` being made where `at`
+    /// accepts, which are handed out when made but not kept.
+    fn forget(index: &mut Index, dropped: usize, layer: Layer, at: impl Fn(TileCoord) -> bool) {
         index.indexed -= dropped.min(index.indexed);
         index.filling.retain(|k, fill| {
             let hit = k.layers.contains(layer) && at(k.coord);
@@ -250,7 +246,6 @@ impl TileCache {
             }
             !hit
         });
-        dropped
     }
 
     /// Drops every tile that has `layer`.
